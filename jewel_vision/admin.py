@@ -1,0 +1,92 @@
+"""Admin for analyses and for reviewing product tags (low confidence first)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.contenttypes.admin import GenericTabularInline
+
+from jewel_vision import review
+from jewel_vision.analyses import requeue
+from jewel_vision.models import Analysis, ProductTag, Tag
+
+
+@admin.register(Analysis)
+class AnalysisAdmin(admin.ModelAdmin):
+    list_display = ("id", "image_id", "product_id", "status", "attempts", "is_current", "pipeline_version", "updated_at")
+    list_filter = ("status", "is_current", "pipeline_version")
+    search_fields = ("image_id", "product_id", "content_hash", "error")
+    readonly_fields = [f.name for f in Analysis._meta.fields]
+    actions = ["requeue_selected"]
+
+    @admin.action(description="Analyse again (re-enqueue)")
+    def requeue_selected(self, request, queryset):
+        ids = list(queryset.exclude(status=Analysis.Status.RUNNING).values_list("pk", flat=True))
+        Analysis.objects.filter(pk__in=ids).update(status=Analysis.Status.PENDING, attempts=0, error="")
+        sent, failed = requeue(ids)
+        level = messages.WARNING if failed else messages.SUCCESS
+        self.message_user(request, f"{sent} analyses enqueued, {failed} could not reach the broker (they stay pending).", level)
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ("facet", "value")
+    list_filter = ("facet",)
+    search_fields = ("value",)
+
+
+class ReviewActionsMixin:
+    actions = ["accept_tags", "reject_tags"]
+
+    @admin.action(description="Accept selected tags")
+    def accept_tags(self, request, queryset):
+        for product_tag in queryset.select_related("tag"):
+            review.accept(product_tag, request.user)
+        self.message_user(request, "Tags accepted.")
+
+    @admin.action(description="Reject selected tags")
+    def reject_tags(self, request, queryset):
+        for product_tag in queryset.select_related("tag"):
+            review.reject(product_tag, request.user)
+        self.message_user(request, "Tags rejected.")
+
+
+@admin.register(ProductTag)
+class ProductTagAdmin(ReviewActionsMixin, admin.ModelAdmin):
+    list_display = ("tag", "product", "confidence", "source", "review_state", "source_detail", "updated_at")
+    list_filter = ("review_state", "source", "tag__facet")
+    search_fields = ("tag__value", "product_id")
+    ordering = ("review_state", "confidence")
+    list_select_related = ("tag",)
+    raw_id_fields = ("tag",)
+    readonly_fields = ("analyses", "reviewed_by", "reviewed_at", "source_detail")
+
+
+class PersonTagForm(forms.ModelForm):
+    """A tag added by staff in the inline is a person's tag, accepted."""
+
+    def save(self, commit: bool = True) -> ProductTag:
+        product_tag = super().save(commit=False)
+        if product_tag._state.adding:
+            product_tag.source = ProductTag.Source.PERSON
+            product_tag.confidence = 1.0
+            product_tag.review_state = ProductTag.Review.ACCEPTED
+        if commit:
+            product_tag.save()
+        return product_tag
+
+
+class ProductTagInline(GenericTabularInline):
+    """Add to the shop's product admin: ``inlines = [ProductTagInline]``."""
+
+    model = ProductTag
+    form = PersonTagForm
+    ct_field = "product_type"
+    ct_fk_field = "product_id"
+    fields = ("tag", "confidence", "source", "review_state", "source_detail")
+    readonly_fields = ("confidence", "source", "source_detail")
+    raw_id_fields = ("tag",)
+    extra = 0

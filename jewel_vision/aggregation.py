@@ -1,0 +1,108 @@
+"""Product-level tags from the predictions on all of a product's photos.
+
+Several views of one product vote: each tag's product confidence is the mean
+of its confidence over the product's analysed photos (a photo that did not
+predict it counts as 0). In facets where one value excludes the others
+(a piece is one type), only the winning value is kept.
+
+A person's decision is final: tags a person added, accepted or rejected are
+never changed by a model, and a facet with a person-accepted value in an
+exclusive facet gets no competing model suggestion.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+
+from jewel_vision.conf import jv_settings
+
+EXCLUSIVE_FACETS = frozenset({"type", "metal", "metal_tone", "purity"})
+
+TagKey = tuple[str, str]
+
+
+def vote(per_image: Iterable[Mapping[TagKey, float]], *, min_confidence: float = 0.0) -> dict[TagKey, float]:
+    """Combine per-photo tag confidences into product confidences.
+
+    >>> vote([{("type", "ring"): 0.9}, {("type", "ring"): 0.7, ("type", "pendant"): 0.3}])
+    {('type', 'ring'): 0.8}
+    """
+    views = list(per_image)
+    if not views:
+        return {}
+    totals: dict[TagKey, float] = defaultdict(float)
+    for view in views:
+        for key, confidence in view.items():
+            totals[key] += float(confidence)
+    means = {key: total / len(views) for key, total in totals.items()}
+    best: dict[str, TagKey] = {}
+    for key, confidence in means.items():
+        facet = key[0]
+        if facet in EXCLUSIVE_FACETS and (facet not in best or confidence > means[best[facet]]):
+            best[facet] = key
+    return {
+        key: round(confidence, 6)
+        for key, confidence in means.items()
+        if confidence >= min_confidence and (key[0] not in EXCLUSIVE_FACETS or best[key[0]] == key)
+    }
+
+
+def aggregate_product(product_id: str) -> None:
+    """Recompute the model tags of one product. Call inside a transaction."""
+    from jewel_vision.analyses import image_type, product_type
+    from jewel_vision.models import Analysis, Prediction, ProductTag
+
+    ptype = product_type()
+    analyses = list(
+        Analysis.objects.filter(
+            image_type=image_type(), product_id=product_id, is_current=True, status=Analysis.Status.DONE
+        ).only("pk")
+    )
+    per_analysis: dict[int, dict[TagKey, float]] = defaultdict(dict)
+    sources: dict[TagKey, set[str]] = defaultdict(set)
+    tag_ids: dict[TagKey, int] = {}
+    supporters: dict[TagKey, list[int]] = defaultdict(list)
+    for pred in Prediction.objects.filter(analysis__in=analyses).select_related("tag"):
+        key = (pred.tag.facet, pred.tag.value)
+        per_analysis[pred.analysis_id][key] = pred.confidence
+        sources[key].add(f"{pred.model}@{pred.model_version}")
+        tag_ids[key] = pred.tag_id
+        supporters[key].append(pred.analysis_id)
+    views = [per_analysis.get(a.pk, {}) for a in analyses]
+    votes = vote(views, min_confidence=jv_settings.STORE_THRESHOLD)
+
+    existing = {
+        pt.tag_id: pt
+        for pt in ProductTag.objects.filter(product_type=ptype, product_id=product_id).select_related("tag")
+    }
+    decided_facets = {
+        pt.tag.facet
+        for pt in existing.values()
+        if pt.tag.facet in EXCLUSIVE_FACETS and pt.review_state == ProductTag.Review.ACCEPTED
+    }
+    kept: set[int] = set()
+    for key, confidence in votes.items():
+        tag_id = tag_ids[key]
+        current = existing.get(tag_id)
+        if current is not None and current.is_human_decision:
+            current.analyses.set(supporters[key])
+            kept.add(tag_id)
+            continue
+        if key[0] in decided_facets:
+            continue
+        detail = ", ".join(sorted(sources[key]))[:200]
+        if current is None:
+            current = ProductTag.objects.create(
+                product_type=ptype, product_id=product_id, tag_id=tag_id, confidence=confidence, source_detail=detail
+            )
+        elif current.confidence != confidence or current.source_detail != detail:
+            current.confidence = confidence
+            current.source_detail = detail
+            current.save(update_fields=["confidence", "source_detail", "updated_at"])
+        current.analyses.set(supporters[key])
+        kept.add(tag_id)
+    stale = [
+        pt.pk for tag_id, pt in existing.items() if tag_id not in kept and not pt.is_human_decision
+    ]
+    ProductTag.objects.filter(pk__in=stale).delete()

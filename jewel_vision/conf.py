@@ -1,0 +1,166 @@
+"""Jewel Vision settings: one ``JEWEL_VISION`` dict in the project's settings.
+
+Every key has a documented default below. The object is rebuilt when Django's
+``setting_changed`` signal fires, so ``override_settings(JEWEL_VISION=...)``
+works in tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps as django_apps
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+
+SETTING_NAME = "JEWEL_VISION"
+
+DEFAULTS: dict[str, Any] = {
+    # "app_label.ModelName" of the shop's product-image model.
+    "IMAGE_MODEL": "shop.ProductImage",
+    # Name of the ImageField/FileField on that model holding the photo.
+    "IMAGE_FIELD": "image",
+    # Name of the ForeignKey on the image model that points to the product.
+    "PRODUCT_FIELD": "product",
+    # Celery queue the analysis tasks are routed to (run GPU workers on it).
+    "QUEUE": "jewel_vision",
+    # Connect post_save/post_delete on the image model. False: call
+    # ``jewel_vision.analyze(image)`` yourself.
+    "AUTO_ANALYZE": True,
+    # A model tag at or above this confidence is shown to shoppers; below it
+    # the tag is kept as a suggestion for staff review.
+    "DISPLAY_THRESHOLD": 0.6,
+    # Product tags whose aggregated confidence is below this are not stored.
+    "STORE_THRESHOLD": 0.15,
+    # Per-facet overrides of DISPLAY_THRESHOLD, e.g. {"stone": 0.7}.
+    "FACET_THRESHOLDS": {},
+    # Retries of a task on transient errors (database or broker hiccups).
+    "MAX_RETRIES": 5,
+    # A pending analysis older than this many seconds is re-enqueued by the sweep.
+    "PENDING_REQUEUE_AFTER": 60,
+    # A running analysis not finished after this many seconds is considered
+    # lost (its worker died) and is re-enqueued by the sweep.
+    "STUCK_AFTER": 900,
+    # Give up on an analysis after this many attempts.
+    "MAX_ATTEMPTS": 5,
+    # How often the periodic sweep runs (seconds), when celery beat runs.
+    "SWEEP_INTERVAL": 60,
+    # Options passed to jewel_vision.vision.pipeline.PipelineConfig.
+    "PIPELINE": {
+        "device": "auto",
+        "embedder_weights": None,
+        "type_head_path": None,
+        "max_pixels": 60_000_000,
+        "max_bytes": 50 * 2**20,
+        "max_side": 1600,
+    },
+}
+
+_FLOAT_KEYS = ("DISPLAY_THRESHOLD", "STORE_THRESHOLD")
+_POSITIVE_INT_KEYS = ("MAX_RETRIES", "PENDING_REQUEUE_AFTER", "STUCK_AFTER", "MAX_ATTEMPTS", "SWEEP_INTERVAL")
+
+
+class JewelVisionSettings:
+    """Attribute access to the merged settings, e.g. ``jv_settings.QUEUE``."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] | None = None
+
+    def _load(self) -> dict[str, Any]:
+        from django.conf import settings
+
+        user = getattr(settings, SETTING_NAME, None) or {}
+        if not isinstance(user, dict):
+            raise ImproperlyConfigured(f"{SETTING_NAME} must be a dict, got {type(user).__name__}.")
+        unknown = sorted(set(user) - set(DEFAULTS))
+        if unknown:
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME} has unknown key(s) {', '.join(unknown)}; "
+                f"valid keys are {', '.join(sorted(DEFAULTS))}."
+            )
+        merged = {**DEFAULTS, **user}
+        merged["PIPELINE"] = {**DEFAULTS["PIPELINE"], **(user.get("PIPELINE") or {})}
+        return merged
+
+    def reload(self) -> None:
+        self._cache = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name not in DEFAULTS:
+            raise AttributeError(f"Invalid {SETTING_NAME} setting: {name!r}")
+        if self._cache is None:
+            self._cache = self._load()
+        return self._cache[name]
+
+    def threshold_for(self, facet: str) -> float:
+        return float(self.FACET_THRESHOLDS.get(facet, self.DISPLAY_THRESHOLD))
+
+    def validate(self) -> None:
+        """Raise ImproperlyConfigured with a clear message for any bad value."""
+        self.reload()
+        for key in _FLOAT_KEYS:
+            value = getattr(self, key)
+            if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise ImproperlyConfigured(f"{SETTING_NAME}['{key}'] must be a number between 0 and 1, got {value!r}.")
+        for key in _POSITIVE_INT_KEYS:
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ImproperlyConfigured(f"{SETTING_NAME}['{key}'] must be a non-negative integer, got {value!r}.")
+        if not isinstance(self.FACET_THRESHOLDS, dict) or not all(
+            isinstance(v, (int, float)) and 0.0 <= v <= 1.0 for v in self.FACET_THRESHOLDS.values()
+        ):
+            raise ImproperlyConfigured(f"{SETTING_NAME}['FACET_THRESHOLDS'] must map facet names to numbers in 0..1.")
+        if not isinstance(self.QUEUE, str) or not self.QUEUE:
+            raise ImproperlyConfigured(f"{SETTING_NAME}['QUEUE'] must be a non-empty string.")
+        from jewel_vision.vision.pipeline import PipelineConfig
+
+        try:
+            PipelineConfig(**self.PIPELINE)
+        except TypeError as exc:
+            raise ImproperlyConfigured(f"{SETTING_NAME}['PIPELINE'] is invalid: {exc}") from exc
+        model = get_image_model()
+        for key in ("IMAGE_FIELD", "PRODUCT_FIELD"):
+            field_name = getattr(self, key)
+            try:
+                field = model._meta.get_field(field_name)
+            except Exception as exc:
+                raise ImproperlyConfigured(
+                    f"{SETTING_NAME}['{key}'] = {field_name!r}: {model._meta.label} has no such field."
+                ) from exc
+            if key == "IMAGE_FIELD" and not hasattr(field, "upload_to"):
+                raise ImproperlyConfigured(
+                    f"{SETTING_NAME}['IMAGE_FIELD'] = {field_name!r} on {model._meta.label} is not a file or image field."
+                )
+            if key == "PRODUCT_FIELD" and not field.is_relation:
+                raise ImproperlyConfigured(
+                    f"{SETTING_NAME}['PRODUCT_FIELD'] = {field_name!r} on {model._meta.label} is not a foreign key to the product."
+                )
+
+
+jv_settings = JewelVisionSettings()
+
+
+def get_image_model():
+    """The shop's product-image model named by ``JEWEL_VISION['IMAGE_MODEL']``."""
+    label = jv_settings.IMAGE_MODEL
+    try:
+        return django_apps.get_model(label, require_ready=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{SETTING_NAME}['IMAGE_MODEL'] must be of the form 'app_label.ModelName', got {label!r}.") from exc
+    except LookupError as exc:
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}['IMAGE_MODEL'] refers to {label!r}, which is not an installed model."
+        ) from exc
+
+
+def get_product_model():
+    """The product model, found through the image model's product foreign key."""
+    return get_image_model()._meta.get_field(jv_settings.PRODUCT_FIELD).related_model
+
+
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTING_NAME:
+        jv_settings.reload()
+
+
+setting_changed.connect(_on_setting_changed)

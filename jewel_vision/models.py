@@ -1,0 +1,198 @@
+"""What the pipeline finds, stored against the shop's own image and product models.
+
+The shop's models are not known when these migrations are written, so images
+and products are referenced by content type + primary key (as text, so UUID
+keys work too). Deleting an image or product is handled by signal handlers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils import timezone
+
+
+class Analysis(models.Model):
+    """One image × content hash × pipeline version."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    image_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    image_id = models.CharField(max_length=64)
+    product_id = models.CharField(max_length=64, blank=True, default="")
+    content_hash = models.CharField(max_length=64)
+    pipeline_version = models.CharField(max_length=200)
+    # The analysis of the image's current content; older ones are kept for history
+    # but ignored when product tags are aggregated.
+    is_current = models.BooleanField(default=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    timings_ms = models.JSONField(default=dict, blank=True)
+    model_versions = models.JSONField(default=dict, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "analyses"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["image_type", "image_id", "content_hash", "pipeline_version"],
+                name="jv_analysis_unique_content",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["image_type", "image_id", "is_current"], name="jv_analysis_image_idx"),
+            models.Index(fields=["product_id", "is_current", "status"], name="jv_analysis_product_idx"),
+            models.Index(fields=["status", "updated_at"], name="jv_analysis_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Analysis {self.pk} of image {self.image_id} ({self.status})"
+
+
+class Tag(models.Model):
+    """One value of one facet, e.g. ``type:ring`` or ``hallmark:S925``."""
+
+    facet = models.CharField(max_length=32)
+    value = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["facet", "value"]
+        constraints = [models.UniqueConstraint(fields=["facet", "value"], name="jv_tag_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.facet}:{self.value}"
+
+    @classmethod
+    def parse(cls, label: str) -> tuple[str, str]:
+        facet, sep, value = label.partition(":")
+        if not sep or not facet or not value:
+            raise ValueError(f"tag must look like 'facet:value', got {label!r}")
+        return facet.strip().lower(), value.strip()
+
+
+class Prediction(models.Model):
+    """A tag the pipeline gave one image in one analysis."""
+
+    analysis = models.ForeignKey(Analysis, on_delete=models.CASCADE, related_name="predictions")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="+")
+    confidence = models.FloatField()
+    model = models.CharField(max_length=100)
+    model_version = models.CharField(max_length=100)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["analysis", "tag"], name="jv_prediction_unique")]
+
+
+class ProductTag(models.Model):
+    """A tag on a product, aggregated over its photos or set by a person."""
+
+    class Source(models.TextChoices):
+        MODEL = "model", "Model"
+        PERSON = "person", "Person"
+
+    class Review(models.TextChoices):
+        SUGGESTED = "suggested", "Suggested"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    product_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    product_id = models.CharField(max_length=64)
+    product = GenericForeignKey("product_type", "product_id")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="product_tags")
+    confidence = models.FloatField(default=1.0)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.MODEL)
+    # "type-head@3f2a..." for a model, the username for a person.
+    source_detail = models.CharField(max_length=200, blank=True, default="")
+    review_state = models.CharField(max_length=10, choices=Review.choices, default=Review.SUGGESTED)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    analyses = models.ManyToManyField(Analysis, blank=True, related_name="product_tags")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["product_type", "product_id", "tag"], name="jv_producttag_unique")
+        ]
+        indexes = [
+            models.Index(fields=["product_type", "product_id"], name="jv_producttag_product_idx"),
+            models.Index(fields=["tag", "review_state", "confidence"], name="jv_producttag_tag_idx"),
+            models.Index(fields=["review_state", "confidence"], name="jv_producttag_review_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tag} on product {self.product_id} ({self.confidence:.2f}, {self.review_state})"
+
+    @property
+    def is_human_decision(self) -> bool:
+        """A person made or reviewed this tag: models must not change it."""
+        return self.source == self.Source.PERSON or self.review_state != self.Review.SUGGESTED
+
+    def is_visible(self, threshold: float) -> bool:
+        """Shown to shoppers: accepted, or a confident model suggestion."""
+        if self.review_state == self.Review.REJECTED:
+            return False
+        return self.review_state == self.Review.ACCEPTED or self.confidence >= threshold
+
+
+class Detection(models.Model):
+    analysis = models.ForeignKey(Analysis, on_delete=models.CASCADE, related_name="detections")
+    label = models.CharField(max_length=64)
+    # Box corners normalised to 0..1 of the (EXIF-rotated) image.
+    x0 = models.FloatField()
+    y0 = models.FloatField()
+    x1 = models.FloatField()
+    y1 = models.FloatField()
+    score = models.FloatField()
+    model = models.CharField(max_length=100)
+    model_version = models.CharField(max_length=100)
+
+    class Meta:
+        indexes = [models.Index(fields=["label", "score"], name="jv_detection_label_idx")]
+
+
+class Region(models.Model):
+    analysis = models.ForeignKey(Analysis, on_delete=models.CASCADE, related_name="regions")
+    label = models.CharField(max_length=64)
+    mask_png = models.BinaryField()
+    area_fraction = models.FloatField()
+    model = models.CharField(max_length=100)
+    model_version = models.CharField(max_length=100)
+
+
+class TextFinding(models.Model):
+    analysis = models.ForeignKey(Analysis, on_delete=models.CASCADE, related_name="texts")
+    raw = models.CharField(max_length=200)
+    normalised = models.CharField(max_length=64, blank=True, default="")
+    metal = models.CharField(max_length=32, blank=True, default="")
+    purity = models.FloatField(null=True, blank=True)
+    box = models.JSONField(null=True, blank=True)
+    score = models.FloatField()
+    engine = models.CharField(max_length=64)
+
+
+class Embedding(models.Model):
+    analysis = models.OneToOneField(Analysis, on_delete=models.CASCADE, related_name="embedding")
+    model_version = models.CharField(max_length=200)
+    dim = models.PositiveIntegerField()
+    # float32 little-endian, L2-normalised.
+    vector = models.BinaryField()
+
+    def as_array(self) -> np.ndarray:
+        return np.frombuffer(bytes(self.vector), dtype="<f4")

@@ -1,0 +1,29 @@
+from django.contrib import admin
+from django.utils.html import format_html
+
+from jewel_vision.admin import ProductTagInline
+from shop.models import Product, ProductImage
+
+
+class ProductImageInline(admin.TabularInline):
+    model = ProductImage
+    extra = 1
+    fields = ("image", "position", "preview")
+    readonly_fields = ("preview",)
+
+    @admin.display(description="Preview")
+    def preview(self, obj):
+        return format_html('<img src="{}" style="height:60px">', obj.image.url) if obj.image else ""
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ("name", "sku", "price", "stock")
+    search_fields = ("name", "sku")
+    inlines = [ProductImageInline, ProductTagInline]
+
+
+@admin.register(ProductImage)
+class ProductImageAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "product", "position")
+    raw_id_fields = ("product",)
