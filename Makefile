@@ -17,6 +17,7 @@ demo: setup
 	scripts/demo.sh
 
 test: setup
+	scripts/services.sh
 	scripts/test.sh
 
 clean:

@@ -56,6 +56,63 @@ def _cmd_import_catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pipeline(args: argparse.Namespace):
+    from jewel_vision.vision.pipeline import PipelineConfig, get_pipeline
+
+    options = {"device": args.device}
+    if getattr(args, "batch_size", None):
+        options["batch_size"] = args.batch_size
+    return get_pipeline(PipelineConfig(**options))
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from jewel_vision.evaluation import evaluate, report
+    from jewel_vision.evaluation.manifest import ManifestError, parse_label_maps, read_manifest
+
+    try:
+        label_map = parse_label_maps(args.label_map)
+        rows, present = read_manifest(args.manifest, args.root)
+    except ManifestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.limit:
+        rows = rows[: args.limit]
+    progress = (lambda done, total: print(f"\r{done}/{total}", end="", file=sys.stderr)) if sys.stderr.isatty() else None
+    result, preds = evaluate.run(rows, present, _pipeline(args), label_map=label_map, batch_size=args.batch_size, progress=progress)
+    if progress:
+        print(file=sys.stderr)
+    print(report.text_table(result))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(result, fh, indent=2)
+    if args.html:
+        report.write_html(result, evaluate.worst_mistakes(rows, preds, label_map), args.html)
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import json
+
+    from jewel_vision.evaluation import bench
+
+    try:
+        paths = bench.find_images(args.images, args.n)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result = bench.run(_pipeline(args), paths, batch_size=args.batch_size)
+    for key in ("images_per_second", "embedding_images_per_second", "cost_vs_embedding", "peak_rss_mb"):
+        print(f"{key:<28} {result[key]:.2f}")
+    for stage, ms in result["stage_ms"].items():
+        print(f"  {stage:<26} {ms:8.1f} ms/image")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(result, fh, indent=2)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jewel-vision", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -64,6 +121,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("photos", nargs="+", help="image files")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_tag)
+
+    p = sub.add_parser("eval", help="evaluate the pipeline on a labelled manifest")
+    p.add_argument("--manifest", required=True, help="CSV with a path column and label columns")
+    p.add_argument("--root", help="folder the paths are relative to (default: the manifest's folder)")
+    p.add_argument("--json", metavar="OUT.json", help="write the metrics as JSON")
+    p.add_argument("--html", metavar="OUT.html", help="write a report with confusion matrices and the worst mistakes")
+    p.add_argument("--label-map", action="append", metavar="FROM=TO", help="merge labels (repeatable)")
+    p.add_argument("--limit", type=int, help="only the first N rows")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("bench", help="time the full pipeline against the bare embedding")
+    p.add_argument("--images", required=True, help="folder of photos")
+    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--json", metavar="OUT.json")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("requeue", help="re-enqueue pending and stuck analyses")
     p.add_argument("--failed", action="store_true", help="also retry analyses that failed")
@@ -75,6 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=40, help="at most this many products")
     p.add_argument("--settings", help="Django settings module")
     p.set_defaults(func=_cmd_import_catalog)
+
+    p = sub.add_parser("bench-similar", help="time the vector index backends on synthetic embeddings")
+    p.add_argument("--n", type=int, default=100_000, help="number of indexed vectors")
+    p.add_argument("--backend", choices=["exact", "pgvector"], help="one backend (default: both)")
+    p.add_argument("--queries", type=int, default=200)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--database-url", help="PostgreSQL with pgvector (default: $DATABASE_URL, else an embedded server)")
+    p.add_argument("--json", metavar="OUT.json", help="also write the figures as JSON")
+    p.set_defaults(func=lambda args: __import__("jewel_vision.bench_similar", fromlist=["main"]).main(args))
     return parser
 
 

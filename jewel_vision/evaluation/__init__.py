@@ -1,0 +1,1 @@
+"""Evaluating the pipeline on any labelled folder (``jewel-vision eval``). No Django."""
