@@ -168,9 +168,15 @@ def forget_image(image: Any) -> None:
     for pid in product_ids:
         if pid:
             refresh_product_tags(pid)
+    from jewel_vision.index.sync import refresh_products
+
+    refresh_products(product_ids)  # drop the photo from the vector index
 
 
 def forget_product(product: Any) -> None:
     pid = str(product.pk)
     ProductTag.objects.filter(product_type=product_type(), product_id=pid).delete()
     Analysis.objects.filter(image_type=image_type(), product_id=pid).delete()
+    from jewel_vision.index.sync import refresh_product
+
+    refresh_product(pid)  # the product is gone: drop its photos from the vector index

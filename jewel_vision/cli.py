@@ -113,6 +113,16 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench_similar(args: argparse.Namespace) -> int:
+    if args.blas_threads > 0:
+        # Before NumPy loads: a memory-bound scan gains nothing from more threads on a busy machine.
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, str(args.blas_threads))
+    from jewel_vision.bench_similar import main as bench_main
+
+    return bench_main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jewel-vision", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -159,7 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--database-url", help="PostgreSQL with pgvector (default: $DATABASE_URL, else an embedded server)")
     p.add_argument("--json", metavar="OUT.json", help="also write the figures as JSON")
-    p.set_defaults(func=lambda args: __import__("jewel_vision.bench_similar", fromlist=["main"]).main(args))
+    p.add_argument("--blas-threads", type=int, default=1,
+                   help="BLAS threads for the exact scan (default 1, as in a web worker process; 0: library default)")
+    p.set_defaults(func=_cmd_bench_similar)
     return parser
 
 

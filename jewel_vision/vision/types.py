@@ -1,0 +1,187 @@
+"""Plain data types returned by the vision pipeline.
+
+Nothing here imports Django or torch, so these types can be used by the web
+side, by workers and by tests without loading any model.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "AnalysisResult",
+    "Detection",
+    "Embedding",
+    "ImageDecodeError",
+    "Region",
+    "TagPrediction",
+    "TextFinding",
+]
+
+Box = tuple[float, float, float, float]
+
+
+class ImageDecodeError(ValueError):
+    """The input could not be decoded safely as an image.
+
+    The message is meant for people (shop staff, API clients), e.g.
+    ``"not an image: cannot identify image file"``, ``"image is truncated"``,
+    ``"image too large: 144000000 pixels exceeds limit 60000000"`` or
+    ``"empty file"``.
+    """
+
+
+@dataclass(frozen=True)
+class TagPrediction:
+    """One value of one facet, e.g. facet="type", value="ring"."""
+
+    facet: str  # "type", "metal", "metal_tone", "stone", "style", "hallmark", "colour", "purity"
+    value: str
+    confidence: float
+    model: str
+    model_version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "facet": self.facet,
+            "value": self.value,
+            "confidence": float(self.confidence),
+            "model": self.model,
+            "model_version": self.model_version,
+        }
+
+
+@dataclass(frozen=True)
+class Detection:
+    """An object found in the image; ``box`` is (x0, y0, x1, y1) normalised to 0-1."""
+
+    label: str
+    box: Box
+    score: float
+    model: str
+    model_version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "box": [float(v) for v in self.box],
+            "score": float(self.score),
+            "model": self.model,
+            "model_version": self.model_version,
+        }
+
+
+@dataclass(frozen=True)
+class Region:
+    """A segmented region; ``mask_png`` is a single-channel PNG the size of the analysed image."""
+
+    label: str
+    mask_png: bytes
+    area_fraction: float
+    model: str
+    model_version: str
+
+    def to_dict(self, include_mask: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "label": self.label,
+            "area_fraction": float(self.area_fraction),
+            "model": self.model,
+            "model_version": self.model_version,
+        }
+        if include_mask:
+            out["mask_png_base64"] = base64.b64encode(self.mask_png).decode("ascii")
+        return out
+
+
+@dataclass(frozen=True)
+class TextFinding:
+    """Text read from the image (e.g. a hallmark stamp such as "750" or "925")."""
+
+    raw: str
+    normalised: str
+    box: Box | None
+    score: float
+    engine: str
+    metal: str | None = None
+    purity: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "raw": self.raw,
+            "normalised": self.normalised,
+            "box": None if self.box is None else [float(v) for v in self.box],
+            "score": float(self.score),
+            "engine": self.engine,
+            "metal": self.metal,
+            "purity": None if self.purity is None else float(self.purity),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class Embedding:
+    """An image embedding: 1-D float32, L2-normalised."""
+
+    vector: np.ndarray
+    model: str
+    model_version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "vector": [float(v) for v in np.asarray(self.vector, dtype=np.float32).ravel()],
+            "model": self.model,
+            "model_version": self.model_version,
+        }
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Embedding):
+            return NotImplemented
+        return (
+            self.model == other.model
+            and self.model_version == other.model_version
+            and np.array_equal(self.vector, other.vector)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass
+class AnalysisResult:
+    """Everything the pipeline found in one image.
+
+    ``width``/``height`` are those of the analysed (decoded, EXIF-rotated,
+    downscaled) image; normalised boxes refer to it.
+    """
+
+    tags: list[TagPrediction]
+    detections: list[Detection]
+    regions: list[Region]
+    texts: list[TextFinding]
+    embedding: Embedding | None
+    timings_ms: dict[str, float]
+    model_versions: dict[str, str]
+    width: int
+    height: int
+
+    def to_dict(self, include_masks: bool = False, include_embedding: bool = True) -> dict[str, Any]:
+        """A JSON-serialisable dict (the vector as a list; masks omitted unless asked, then base64)."""
+        return {
+            "tags": [t.to_dict() for t in self.tags],
+            "detections": [d.to_dict() for d in self.detections],
+            "regions": [r.to_dict(include_mask=include_masks) for r in self.regions],
+            "texts": [t.to_dict() for t in self.texts],
+            "embedding": (
+                self.embedding.to_dict() if (self.embedding is not None and include_embedding) else None
+            ),
+            "timings_ms": {k: float(v) for k, v in self.timings_ms.items()},
+            "model_versions": dict(self.model_versions),
+            "width": int(self.width),
+            "height": int(self.height),
+        }
+
+    def tags_for(self, facet: str) -> list[TagPrediction]:
+        """Tags of one facet, most confident first."""
+        return sorted((t for t in self.tags if t.facet == facet), key=lambda t: -t.confidence)

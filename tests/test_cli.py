@@ -1,0 +1,59 @@
+"""The ``jewel-vision`` commands that touch the shop's data."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from jewel_vision.cli import main
+from jewel_vision.models import Analysis
+from shop.models import Product
+
+pytestmark = pytest.mark.django_db
+
+
+def test_requeue_sends_stale_and_failed_analyses(filesystem_broker, make_product, add_photo, capsys):
+    ok = add_photo(make_product(), seed=1)
+    failed = add_photo(make_product(), seed=2)
+    Analysis.objects.filter(image_id=str(ok.pk)).update(enqueued_at=None, created_at=timezone.now() - timedelta(hours=1))
+    Analysis.objects.filter(image_id=str(failed.pk)).update(status=Analysis.Status.FAILED, error="x")
+    queued_before = len(list((filesystem_broker / "queue").iterdir()))
+
+    assert main(["requeue"]) == 0
+    assert "requeued 1 analyses" in capsys.readouterr().out
+    assert main(["requeue", "--failed"]) == 0
+    assert "requeued 1 analyses" in capsys.readouterr().out
+    assert Analysis.objects.get(image_id=str(failed.pk)).status == Analysis.Status.PENDING
+    assert len(list((filesystem_broker / "queue").iterdir())) == queued_before + 2
+
+
+def test_requeue_reports_a_broker_outage(make_product, add_photo, capsys):
+    from tests.conftest import celery_broker
+
+    with celery_broker("redis://127.0.0.1:1/0"):
+        image = add_photo(make_product())
+        Analysis.objects.filter(image_id=str(image.pk)).update(created_at=timezone.now() - timedelta(hours=1))
+        assert main(["requeue"]) == 1
+    assert "could not reach the broker" in capsys.readouterr().out
+
+
+def test_import_catalog_generates_products_without_datasets(filesystem_broker, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("shop.catalog.datasets_dir", lambda: None)
+    assert main(["import-catalog", "--limit", "3"]) == 0
+    assert Product.objects.count() == 3
+    assert all(p.images.count() == 2 for p in Product.objects.all())
+    assert Analysis.objects.count() == 6  # every photo is queued for analysis
+    assert "generated drawings" in capsys.readouterr().out
+
+
+def test_import_catalog_from_a_folder(filesystem_broker, tmp_path):
+    from tests.conftest import photo_bytes
+
+    (tmp_path / "rings").mkdir()
+    (tmp_path / "rings" / "a.jpg").write_bytes(photo_bytes(seed=1))
+    (tmp_path / "b.png").write_bytes(photo_bytes(seed=2, fmt="PNG"))
+    (tmp_path / "notes.txt").write_text("not a photo")
+    assert main(["import-catalog", str(tmp_path)]) == 0
+    assert Product.objects.count() == 2
+    assert main(["import-catalog", str(tmp_path)]) == 0  # idempotent
+    assert Product.objects.count() == 2

@@ -1,0 +1,80 @@
+"""A shop teaches the pipeline a facet (style) by example, from staff-reviewed tags."""
+
+import random
+
+import pytest
+from PIL import Image, ImageDraw
+
+from jewel_vision import review
+from jewel_vision.models import Analysis, ProductTag
+from jewel_vision.runner import run_analysis
+from jewel_vision.teaching import TeachingError, train_facet
+
+pytestmark = pytest.mark.django_db
+
+
+def minimalist(seed: int) -> Image.Image:
+    rng = random.Random(seed)
+    img = Image.new("RGB", (256, 256), (250, 250, 250))
+    r = rng.randint(50, 80)
+    ImageDraw.Draw(img).ellipse((128 - r, 128 - r, 128 + r, 128 + r), outline=(200, 200, 205), width=4)
+    return img
+
+
+def ornate(seed: int) -> Image.Image:
+    rng = random.Random(seed)
+    img = Image.new("RGB", (256, 256), (30, 20, 40))
+    d = ImageDraw.Draw(img)
+    for _ in range(40):
+        x, y, s = rng.randint(20, 230), rng.randint(20, 230), rng.randint(6, 18)
+        d.ellipse((x - s, y - s, x + s, y + s), fill=(rng.randint(150, 255), rng.randint(0, 90), rng.randint(0, 200)), outline=(212, 175, 55), width=3)
+    return img
+
+
+@pytest.fixture
+def heads_dir(tmp_path, settings):
+    settings.JEWEL_VISION = {"PIPELINE": {"facet_heads_dir": str(tmp_path / "heads")}}
+    return tmp_path / "heads"
+
+
+def _analysed_product(make_product, add_photo, picture, seed, django_capture_on_commit_callbacks):
+    import io
+
+    product = make_product()
+    buf = io.BytesIO()
+    picture(seed).save(buf, "PNG")
+    with django_capture_on_commit_callbacks(execute=True):
+        image = add_photo(product, data=buf.getvalue(), name=f"{seed}.png")
+    run_analysis(Analysis.objects.get(image_id=str(image.pk)).pk)
+    return product
+
+
+def test_style_is_learned_from_reviewed_products(heads_dir, make_product, add_photo, monkeypatch, django_capture_on_commit_callbacks):
+    import jewel_vision.analyses as analyses
+
+    monkeypatch.setattr(analyses, "enqueue", lambda pk: True)
+    for seed in range(4):
+        review.add(_analysed_product(make_product, add_photo, minimalist, seed, django_capture_on_commit_callbacks), "style:minimalist")
+        review.add(_analysed_product(make_product, add_photo, ornate, seed, django_capture_on_commit_callbacks), "style:luxury")
+
+    report = train_facet("style")
+    assert report["classes"] == ["luxury", "minimalist"]
+    assert report["cv_accuracy"] >= 0.75
+    assert (heads_dir / "style.npz").is_file()
+
+    # A new, unlabelled product gets a style suggestion from the taught head.
+    product = _analysed_product(make_product, add_photo, ornate, 99, django_capture_on_commit_callbacks)
+    style = ProductTag.objects.get(product_id=str(product.pk), tag__facet="style")
+    assert style.tag.value == "luxury"
+    assert style.source == ProductTag.Source.MODEL and style.source_detail.startswith("facet-style@")
+
+
+def test_too_few_examples_is_a_clear_error(heads_dir, make_product):
+    review.add(make_product(), "style:vintage")
+    with pytest.raises(TeachingError, match="at least 3 analysed products for each of at least 2 values"):
+        train_facet("style")
+
+
+def test_builtin_facets_cannot_be_taught(heads_dir):
+    with pytest.raises(TeachingError, match="built-in model"):
+        train_facet("type")

@@ -1,0 +1,45 @@
+"""Slow: re-measure the shipped type head on its validation photos (skipped without the data set)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jewel_vision.vision.models.type_classifier import TypeClassifier
+from jewel_vision.vision.pipeline import Pipeline, PipelineConfig
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "jewelry-types"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(900),
+    pytest.mark.skipif(not (DATA / "manifest.csv").is_file(), reason=f"data set not found at {DATA}"),
+]
+
+
+def test_type_head_reproduces_its_validation_metrics():
+    import csv
+
+    head = TypeClassifier()
+    meta = head.metadata
+    val_paths = meta["split"]["validation_paths"]
+    with open(DATA / "manifest.csv", newline="") as fh:
+        label_of = {r["path"]: r["type"] for r in csv.DictReader(fh)}
+    pipeline = Pipeline(PipelineConfig(device="auto", batch_size=32))
+    results = pipeline.run_batch([DATA / p for p in val_paths])
+    classes = head.classes
+    y = np.array([classes.index(label_of[p]) for p in val_paths])
+    pred = np.array([classes.index(r.tags_for("type")[0].value) for r in results])
+    accuracy = float((pred == y).mean())
+    f1s = []
+    for c in range(len(classes)):
+        tp = np.sum((pred == c) & (y == c))
+        precision = tp / max(np.sum(pred == c), 1)
+        recall = tp / max(np.sum(y == c), 1)
+        f1s.append(0.0 if tp == 0 else 2 * precision * recall / (precision + recall))
+    macro_f1 = float(np.mean(f1s))
+    assert accuracy >= meta["validation"]["accuracy"] - 0.01
+    assert macro_f1 >= meta["validation"]["macro_f1"] - 0.015
+    assert macro_f1 >= 0.85

