@@ -54,15 +54,44 @@ class ReviewActionsMixin:
         self.message_user(request, "Tags rejected.")
 
 
+class ShownFilter(admin.SimpleListFilter):
+    """Shown to shoppers, or a model suggestion below its display threshold (kept for review)."""
+
+    title = "shown to shoppers"
+    parameter_name = "shown"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Shown"), ("below", "Suggestion below threshold")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(ProductTag.visible_q())
+        if self.value() == "below":
+            return queryset.filter(review_state=ProductTag.Review.SUGGESTED).exclude(ProductTag.visible_q())
+        return queryset
+
+
 @admin.register(ProductTag)
 class ProductTagAdmin(ReviewActionsMixin, admin.ModelAdmin):
-    list_display = ("tag", "product", "confidence", "source", "review_state", "source_detail", "updated_at")
-    list_filter = ("review_state", "source", "tag__facet")
+    list_display = (
+        "tag", "product", "confidence", "threshold", "display_threshold", "shown", "source", "review_state",
+        "source_detail", "updated_at",
+    )
+    list_filter = ("review_state", ShownFilter, "source", "tag__facet")
     search_fields = ("tag__value", "product_id")
     ordering = ("review_state", "confidence")
     list_select_related = ("tag",)
     raw_id_fields = ("tag",)
-    readonly_fields = ("analyses", "reviewed_by", "reviewed_at", "source_detail")
+    readonly_fields = ("analyses", "threshold", "reviewed_by", "reviewed_at", "source_detail")
+
+    @admin.display(description="applied threshold")
+    def display_threshold(self, obj) -> str:
+        """The threshold that decides (shop's facet override, else the model's, else the default)."""
+        return f"{obj.display_threshold:.2f}"
+
+    @admin.display(boolean=True, description="shown")
+    def shown(self, obj) -> bool:
+        return obj.is_visible()
 
 
 class PersonTagForm(forms.ModelForm):
@@ -86,7 +115,7 @@ class ProductTagInline(GenericTabularInline):
     form = PersonTagForm
     ct_field = "product_type"
     ct_fk_field = "product_id"
-    fields = ("tag", "confidence", "source", "review_state", "source_detail")
-    readonly_fields = ("confidence", "source", "source_detail")
+    fields = ("tag", "confidence", "threshold", "source", "review_state", "source_detail")
+    readonly_fields = ("confidence", "threshold", "source", "source_detail")
     raw_id_fields = ("tag",)
     extra = 0

@@ -5,6 +5,11 @@ of its confidence over the product's analysed photos (a photo that did not
 predict it counts as 0). In facets where one value excludes the others
 (a piece is one type), only the winning value is kept.
 
+Each product tag also keeps the model's per-label confidence threshold (chosen
+on validation data and stored with the model): the highest one among its
+supporting predictions, None when none has one. Shoppers see a model tag at or
+above it (see ``ProductTag.is_visible``).
+
 A person's decision is final: tags a person added, accepted or rejected are
 never changed by a model, and a facet with a person-accepted value in an
 exclusive facet gets no competing model suggestion.
@@ -63,12 +68,15 @@ def aggregate_product(product_id: str) -> None:
     sources: dict[TagKey, set[str]] = defaultdict(set)
     tag_ids: dict[TagKey, int] = {}
     supporters: dict[TagKey, list[int]] = defaultdict(list)
+    thresholds: dict[TagKey, float] = {}
     for pred in Prediction.objects.filter(analysis__in=analyses).select_related("tag"):
         key = (pred.tag.facet, pred.tag.value)
         per_analysis[pred.analysis_id][key] = pred.confidence
         sources[key].add(f"{pred.model}@{pred.model_version}")
         tag_ids[key] = pred.tag_id
         supporters[key].append(pred.analysis_id)
+        if pred.threshold is not None:
+            thresholds[key] = max(pred.threshold, thresholds.get(key, pred.threshold))
     views = [per_analysis.get(a.pk, {}) for a in analyses]
     votes = vote(views, min_confidence=jv_settings.STORE_THRESHOLD)
 
@@ -92,14 +100,21 @@ def aggregate_product(product_id: str) -> None:
         if key[0] in decided_facets:
             continue
         detail = ", ".join(sorted(sources[key]))[:200]
+        threshold = thresholds.get(key)
         if current is None:
             current = ProductTag.objects.create(
-                product_type=ptype, product_id=product_id, tag_id=tag_id, confidence=confidence, source_detail=detail
+                product_type=ptype,
+                product_id=product_id,
+                tag_id=tag_id,
+                confidence=confidence,
+                threshold=threshold,
+                source_detail=detail,
             )
-        elif current.confidence != confidence or current.source_detail != detail:
+        elif current.confidence != confidence or current.source_detail != detail or current.threshold != threshold:
             current.confidence = confidence
             current.source_detail = detail
-            current.save(update_fields=["confidence", "source_detail", "updated_at"])
+            current.threshold = threshold
+            current.save(update_fields=["confidence", "source_detail", "threshold", "updated_at"])
         current.analyses.set(supporters[key])
         kept.add(tag_id)
     stale = [

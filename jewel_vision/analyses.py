@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import timedelta
-from functools import lru_cache
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -19,16 +18,15 @@ from jewel_vision.models import Analysis, ProductTag
 logger = logging.getLogger(__name__)
 
 
-@lru_cache(maxsize=8)
-def _pipeline_version(config_key: tuple) -> str:
-    from jewel_vision.vision.pipeline import Pipeline, PipelineConfig
-
-    return Pipeline(PipelineConfig(**dict(config_key))).version
-
-
 def pipeline_version() -> str:
-    """The version of the configured pipeline (models are not loaded for this)."""
-    return _pipeline_version(tuple(sorted(jv_settings.PIPELINE.items())))
+    """The version of the configured pipeline (models are not loaded for this).
+
+    Not cached beyond the pipeline object: it changes when a shop teaches a new facet
+    head (a new file in ``facet_heads_dir``), and new uploads must then be analysed by it.
+    """
+    from jewel_vision.runner import get_configured_pipeline
+
+    return get_configured_pipeline().version
 
 
 def hash_file(field_file: Any) -> str:

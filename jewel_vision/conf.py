@@ -28,11 +28,15 @@ DEFAULTS: dict[str, Any] = {
     # ``jewel_vision.analyze(image)`` yourself.
     "AUTO_ANALYZE": True,
     # A model tag at or above this confidence is shown to shoppers; below it
-    # the tag is kept as a suggestion for staff review.
+    # the tag is kept as a suggestion for staff review. Used for tags whose
+    # model stores no per-label threshold of its own (see FACET_THRESHOLDS).
     "DISPLAY_THRESHOLD": 0.6,
     # Product tags whose aggregated confidence is below this are not stored.
     "STORE_THRESHOLD": 0.15,
-    # Per-facet overrides of DISPLAY_THRESHOLD, e.g. {"stone": 0.7}.
+    # Per-facet overrides, e.g. {"stone": 0.7}. A facet named here uses this
+    # threshold for every tag, even where the model stores per-label thresholds
+    # (chosen on validation data); other facets use the model's per-label
+    # threshold when it has one, else DISPLAY_THRESHOLD.
     "FACET_THRESHOLDS": {},
     # Retries of a task on transient errors (database or broker hiccups).
     "MAX_RETRIES": 5,
@@ -53,6 +57,13 @@ DEFAULTS: dict[str, Any] = {
         "max_pixels": 60_000_000,
         "max_bytes": 50 * 2**20,
         "max_side": 1600,
+        # "detector" (fast), "u2netp" (salient object, ~0.8 s an image on CPU) or "none".
+        "item_mask": "detector",
+        # Hallmark OCR: "rapidocr" (PP-OCRv4, the more accurate on stamps), "easyocr" or None.
+        "ocr_engine": "rapidocr",
+        # Folder of heads the shop taught (jewel-vision train facet style); None: none.
+        "facet_heads_dir": None,
+        # Other keys: see jewel_vision.vision.pipeline.PipelineConfig.
     },
     # --- Similar items, search by photo, recommendations, API (issue 4) ---
     # Vector index: "exact" (in-process, NumPy; the embedded default),
@@ -129,7 +140,23 @@ class JewelVisionSettings:
         return self._cache[name]
 
     def threshold_for(self, facet: str) -> float:
+        """The facet's threshold for tags without a per-label threshold of their own."""
         return float(self.FACET_THRESHOLDS.get(facet, self.DISPLAY_THRESHOLD))
+
+    def has_facet_override(self, facet: str) -> bool:
+        """The shop set FACET_THRESHOLDS for this facet (it wins over the model's thresholds)."""
+        return facet in self.FACET_THRESHOLDS
+
+    def display_threshold(self, facet: str, label_threshold: float | None = None) -> float:
+        """Confidence a model tag needs to be shown to shoppers.
+
+        The shop's FACET_THRESHOLDS override for the facet if it set one, else
+        the model's per-label ``label_threshold`` if it has one, else
+        DISPLAY_THRESHOLD. ``ProductTag.is_visible``/``visible_q`` apply it.
+        """
+        if self.has_facet_override(facet) or label_threshold is None:
+            return self.threshold_for(facet)
+        return float(label_threshold)
 
     def validate(self) -> None:
         """Raise ImproperlyConfigured with a clear message for any bad value."""

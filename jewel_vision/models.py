@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.db.models import F, Q
 from django.utils import timezone
 
 
@@ -90,6 +91,9 @@ class Prediction(models.Model):
     analysis = models.ForeignKey(Analysis, on_delete=models.CASCADE, related_name="predictions")
     tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="+")
     confidence = models.FloatField()
+    # The label's confidence threshold, chosen on validation data and stored with
+    # the model; None when the model has none.
+    threshold = models.FloatField(null=True, blank=True)
     model = models.CharField(max_length=100)
     model_version = models.CharField(max_length=100)
 
@@ -114,6 +118,9 @@ class ProductTag(models.Model):
     product = GenericForeignKey("product_type", "product_id")
     tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="product_tags")
     confidence = models.FloatField(default=1.0)
+    # The model's per-label threshold for this tag (the highest of its supporting
+    # predictions'); None for a person's tag or a model without one.
+    threshold = models.FloatField(null=True, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.MODEL)
     # "type-head@3f2a..." for a model, the username for a person.
     source_detail = models.CharField(max_length=200, blank=True, default="")
@@ -144,11 +151,54 @@ class ProductTag(models.Model):
         """A person made or reviewed this tag: models must not change it."""
         return self.source == self.Source.PERSON or self.review_state != self.Review.SUGGESTED
 
-    def is_visible(self, threshold: float) -> bool:
-        """Shown to shoppers: accepted, or a confident model suggestion."""
-        if self.review_state == self.Review.REJECTED:
+    # Visibility, the one definition (``is_visible`` in Python, ``visible_q`` in the
+    # database): a tag is shown to shoppers when a person accepted it, or when it is
+    # a model suggestion whose confidence is at least its display threshold, which
+    # is the shop's FACET_THRESHOLDS override for the facet if it set one, else the
+    # tag's own per-label ``threshold``, else DISPLAY_THRESHOLD. Rejected: never.
+
+    @property
+    def display_threshold(self) -> float:
+        """Confidence this tag needs to be shown (see ``jv_settings.display_threshold``)."""
+        from jewel_vision.conf import jv_settings
+
+        return jv_settings.display_threshold(self.tag.facet, self.threshold)
+
+    def is_visible(self) -> bool:
+        """Shown to shoppers: accepted, or a model suggestion at or above its display threshold."""
+        return self.shown(self.review_state, self.confidence, self.tag.facet, self.threshold)
+
+    @classmethod
+    def shown(cls, review_state: str, confidence: float, facet: str, threshold: float | None) -> bool:
+        """``is_visible`` for values read with ``values_list``, no instance needed."""
+        from jewel_vision.conf import jv_settings
+
+        if review_state == cls.Review.REJECTED:
             return False
-        return self.review_state == self.Review.ACCEPTED or self.confidence >= threshold
+        return review_state == cls.Review.ACCEPTED or confidence >= jv_settings.display_threshold(facet, threshold)
+
+    @classmethod
+    def visible_q(cls, facet: str | None = None) -> Q:
+        """``is_visible`` as a filter on ProductTag rows (SQLite and PostgreSQL alike).
+
+        With ``facet`` the rows must be filtered to that facet by the caller
+        (the filter then needs no join to ``Tag``); without it any facet.
+        """
+        from jewel_vision.conf import jv_settings
+
+        overrides = {f: float(t) for f, t in jv_settings.FACET_THRESHOLDS.items()}
+        by_label = Q(threshold__isnull=False, confidence__gte=F("threshold")) | Q(
+            threshold__isnull=True, confidence__gte=float(jv_settings.DISPLAY_THRESHOLD)
+        )
+        if facet is not None:
+            confident = Q(confidence__gte=overrides[facet]) if facet in overrides else by_label
+        elif overrides:
+            confident = ~Q(tag__facet__in=list(overrides)) & by_label
+            for name, value in overrides.items():
+                confident |= Q(tag__facet=name, confidence__gte=value)
+        else:
+            confident = by_label
+        return ~Q(review_state=cls.Review.REJECTED) & (Q(review_state=cls.Review.ACCEPTED) | confident)
 
 
 class Detection(models.Model):

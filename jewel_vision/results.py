@@ -47,6 +47,7 @@ def store_result(analysis_id: int, result: AnalysisResult) -> Analysis:
                 analysis=analysis,
                 tag=tags[key],
                 confidence=float(p.confidence),
+                threshold=None if getattr(p, "threshold", None) is None else float(p.threshold),
                 model=p.model,
                 model_version=p.model_version,
             )

@@ -8,8 +8,9 @@ built-in vocabulary of jewelry words, singular or plural, longest phrase
 first ("rose gold" before "gold"). Words that match no facet are kept in
 ``words`` and, when nothing else matched, searched in the product name.
 
-Only tags shoppers see count: accepted, or model suggestions at or above the
-facet's display threshold.
+Only tags shoppers see count (``ProductTag.visible_q``): accepted, or model
+suggestions at or above their display threshold (the shop's per-facet override,
+else the model's per-label threshold, else DISPLAY_THRESHOLD).
 """
 
 from __future__ import annotations
@@ -130,11 +131,7 @@ def visible_tag_q(facet: str, values: Iterable[str]) -> Q:
     """ProductTag rows shoppers see for these values of one facet."""
     from jewel_vision.models import ProductTag
 
-    return (
-        Q(tag__facet=facet, tag__value__in=list(values))
-        & ~Q(review_state=ProductTag.Review.REJECTED)
-        & (Q(review_state=ProductTag.Review.ACCEPTED) | Q(confidence__gte=jv_settings.threshold_for(facet)))
-    )
+    return Q(tag__facet=facet, tag__value__in=list(values)) & ProductTag.visible_q(facet)
 
 
 def filter_products(
@@ -194,14 +191,11 @@ def facet_counts(products: QuerySet | None = None, facets: Iterable[str] = FACET
     from jewel_vision.analyses import product_type
     from jewel_vision.models import ProductTag
 
-    rows = ProductTag.objects.filter(product_type=product_type(), tag__facet__in=list(facets)).exclude(
-        review_state=ProductTag.Review.REJECTED
-    )
+    rows = ProductTag.objects.filter(ProductTag.visible_q(), product_type=product_type(), tag__facet__in=list(facets))
     if products is not None:
         ids = products.annotate(_jv_pk2=Cast("pk", output_field=CharField(max_length=64))).values("_jv_pk2")
         rows = rows.filter(product_id__in=ids)
     counts: dict[str, Counter] = {f: Counter() for f in facets}
-    for facet, value, confidence, state in rows.values_list("tag__facet", "tag__value", "confidence", "review_state"):
-        if state == ProductTag.Review.ACCEPTED or confidence >= jv_settings.threshold_for(facet):
-            counts[facet][value] += 1
+    for facet, value in rows.values_list("tag__facet", "tag__value"):
+        counts[facet][value] += 1
     return {f: sorted(c.items(), key=lambda kv: (-kv[1], kv[0])) for f, c in counts.items() if c}

@@ -101,6 +101,8 @@ JEWEL_VISION = {
     "PRODUCT_PRICE_FIELD": "price",
     "PRODUCT_STOCK_FIELD": "stock",
     "PRODUCT_NAME_FIELD": "name",
+    # Heads the shop teaches by example (style ...), read by every worker.
+    "PIPELINE": {"facet_heads_dir": str(VAR_DIR / "facet_heads")},
 }
 
 # --- Celery -----------------------------------------------------------------

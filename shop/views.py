@@ -18,10 +18,11 @@ PHOTO_CACHE_SECONDS = 1800
 
 
 def visible_tags(product: Product) -> list[ProductTag]:
-    tags = ProductTag.objects.filter(
-        product_type=ContentType.objects.get_for_model(Product), product_id=str(product.pk)
-    ).select_related("tag")
-    return [t for t in tags if t.is_visible(jv_settings.threshold_for(t.tag.facet))]
+    return list(
+        ProductTag.objects.filter(
+            ProductTag.visible_q(), product_type=ContentType.objects.get_for_model(Product), product_id=str(product.pk)
+        ).select_related("tag")
+    )
 
 
 def product_list(request):

@@ -30,7 +30,7 @@ def test_no_views_no_votes():
     assert vote([]) == {}
 
 
-def _analysis(product, n: int, preds: dict[str, float]) -> Analysis:
+def _analysis(product, n: int, preds: dict[str, float], thresholds: dict[str, float] | None = None) -> Analysis:
     from jewel_vision.analyses import image_type
 
     a = Analysis.objects.create(
@@ -40,7 +40,10 @@ def _analysis(product, n: int, preds: dict[str, float]) -> Analysis:
     for label, conf in preds.items():
         facet, value = Tag.parse(label)
         tag, _ = Tag.objects.get_or_create(facet=facet, value=value)
-        Prediction.objects.create(analysis=a, tag=tag, confidence=conf, model="type-head", model_version="7")
+        Prediction.objects.create(
+            analysis=a, tag=tag, confidence=conf, threshold=(thresholds or {}).get(label),
+            model="type-head", model_version="7",
+        )
     return a
 
 
@@ -89,7 +92,57 @@ def test_visibility_uses_thresholds(make_product, settings):
     _analysis(product, 1, {"type:ring": 0.5, "colour:red": 0.9})
     aggregate_product(str(product.pk))
     tags = _tags(product)
-    assert not tags["type:ring"].is_visible(0.6)
-    assert tags["colour:red"].is_visible(0.6)
+    assert not tags["type:ring"].is_visible()
+    assert tags["colour:red"].is_visible()
     review.accept(tags["type:ring"])
-    assert tags["type:ring"].is_visible(0.6)
+    assert tags["type:ring"].is_visible()
+
+
+@pytest.mark.django_db
+def test_product_tags_keep_the_models_per_label_threshold(make_product, settings):
+    settings.JEWEL_VISION = {"DISPLAY_THRESHOLD": 0.6}
+    product = make_product()
+    a1 = _analysis(product, 1, {"type:ring": 0.8, "colour:red": 0.9}, {"type:ring": 0.85})
+    a2 = _analysis(product, 2, {"type:ring": 0.8}, {"type:ring": 0.9})
+    aggregate_product(str(product.pk))
+    tags = _tags(product)
+    ring = tags["type:ring"]
+    # The strictest threshold of its supporting predictions; a label without one has None.
+    assert ring.threshold == pytest.approx(0.9) and tags["colour:red"].threshold is None
+    assert ring.review_state == ProductTag.Review.SUGGESTED and ring.confidence == pytest.approx(0.8)
+    # Kept as a suggestion for review, not shown: 0.8 is above DISPLAY_THRESHOLD but below its own 0.9.
+    assert ring.display_threshold == pytest.approx(0.9) and not ring.is_visible()
+    assert tags["colour:red"].display_threshold == pytest.approx(0.6)
+
+    # The photo with the stricter model goes: the stored threshold follows.
+    a2.is_current = False
+    a2.save(update_fields=["is_current"])
+    aggregate_product(str(product.pk))
+    ring = _tags(product)["type:ring"]
+    assert ring.threshold == pytest.approx(0.85) and ring.is_visible() is False
+    Prediction.objects.filter(analysis=a1, tag__value="ring").update(threshold=0.75)
+    aggregate_product(str(product.pk))
+    ring = _tags(product)["type:ring"]
+    assert ring.threshold == pytest.approx(0.75) and ring.is_visible()
+    Prediction.objects.filter(analysis=a1, tag__value="ring").update(threshold=None)
+    aggregate_product(str(product.pk))
+    assert _tags(product)["type:ring"].threshold is None
+
+
+@pytest.mark.django_db
+def test_a_person_decision_keeps_its_threshold(make_product):
+    product = make_product()
+    a1 = _analysis(product, 1, {"type:ring": 0.8, "stone:pearl": 0.7}, {"type:ring": 0.9, "stone:pearl": 0.9})
+    aggregate_product(str(product.pk))
+    tags = _tags(product)
+    review.accept(tags["type:ring"])
+    review.reject(tags["stone:pearl"])
+    before = {k: (t.threshold, t.updated_at) for k, t in _tags(product).items()}
+    Prediction.objects.filter(analysis=a1).update(threshold=0.5)
+    aggregate_product(str(product.pk))
+    tags = _tags(product)
+    assert {k: (t.threshold, t.updated_at) for k, t in tags.items()} == before
+    assert tags["type:ring"].is_visible()  # accepted: shown whatever the threshold
+    assert not tags["stone:pearl"].is_visible()  # rejected: never shown
+    review.add(product, "style:vintage")
+    assert _tags(product)["style:vintage"].threshold is None

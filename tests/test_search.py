@@ -66,3 +66,64 @@ def test_filters_and_facet_counts(catalog):
     assert b in qs
     _, qs = search.search_products("zzz-unknown")
     assert list(qs) == []
+
+
+# (facet, confidence, the model's per-label threshold, review state, shown to shoppers), with
+# DISPLAY_THRESHOLD 0.6 and the shop's overrides FACET_THRESHOLDS {"stone": 0.7, "metal": 0.95}.
+VISIBILITY_CASES = [
+    ("type", 0.8, 0.9, "suggested", False),  # below the label's own threshold: a suggestion for review
+    ("type", 0.95, 0.9, "suggested", True),
+    ("type", 0.9, 0.9, "suggested", True),  # at the threshold counts
+    ("type", 0.55, 0.5, "suggested", True),  # the label's threshold, not DISPLAY_THRESHOLD
+    ("colour", 0.65, None, "suggested", True),  # no label threshold: DISPLAY_THRESHOLD
+    ("colour", 0.55, None, "suggested", False),
+    ("stone", 0.75, 0.9, "suggested", True),  # the shop's facet override wins over the model's threshold...
+    ("metal", 0.9, 0.5, "suggested", False),  # ...both ways
+    ("stone", 0.65, None, "suggested", False),
+    ("type", 0.1, 0.9, "accepted", True),  # a person accepted it: always shown
+    ("metal", 0.2, None, "accepted", True),
+    ("type", 0.99, 0.5, "rejected", False),  # rejected: never shown
+    ("colour", 0.99, None, "rejected", False),
+]
+
+
+def test_one_visibility_rule_everywhere(make_product, settings, admin_client):
+    from django.contrib.contenttypes.models import ContentType
+
+    from jewel_vision.index.products import visible_tags
+    from jewel_vision.models import ProductTag, Tag
+    from shop.models import Product
+
+    settings.JEWEL_VISION = {"DISPLAY_THRESHOLD": 0.6, "FACET_THRESHOLDS": {"stone": 0.7, "metal": 0.95}}
+    ptype = ContentType.objects.get_for_model(Product)
+    rows = []
+    for i, (facet, confidence, threshold, state, shown) in enumerate(VISIBILITY_CASES):
+        product = make_product()
+        tag = ProductTag.objects.create(
+            product_type=ptype, product_id=str(product.pk), tag=Tag.objects.create(facet=facet, value=f"v{i}"),
+            confidence=confidence, threshold=threshold, review_state=state,
+        )
+        rows.append((product, tag, shown))
+    expected = {tag.pk for _, tag, shown in rows if shown}
+
+    # The model, in Python and in the database.
+    assert {t.pk for t in ProductTag.objects.select_related("tag") if t.is_visible()} == expected
+    assert set(ProductTag.objects.filter(ProductTag.visible_q()).values_list("pk", flat=True)) == expected
+    # Tag search, facet counts, the tags on product cards and in the index, the API's review list.
+    counts = search.facet_counts(facets=("type", "colour", "stone", "metal"))
+    shown_values = {(f, v) for f, values in counts.items() for v, _ in values}
+    tags_by_product = visible_tags(str(p.pk) for p, _, _ in rows)
+    for product, tag, shown in rows:
+        facet, value = tag.tag.facet, tag.tag.value
+        assert list(search.filter_products({facet: [value]})) == ([product] if shown else []), (facet, value)
+        assert ((facet, value) in shown_values) == shown, (facet, value)
+        assert tags_by_product[str(product.pk)].values(facet) == ({value} if shown else set()), (facet, value)
+
+    # The admin lists the threshold and filters the suggestions below it.
+    response = admin_client.get("/admin/jewel_vision/producttag/", {"shown": "below"})
+    assert response.status_code == 200
+    below = {t.pk for _, t, shown in rows if not shown and t.review_state == "suggested"}
+    assert {t.pk for t in response.context["cl"].result_list} == below
+    response = admin_client.get("/admin/jewel_vision/producttag/", {"shown": "yes"})
+    assert {t.pk for t in response.context["cl"].result_list} == expected
+    assert b"applied threshold" in response.content.lower()

@@ -147,6 +147,9 @@ class PredictionSerializer(serializers.Serializer):
     confidence = serializers.FloatField()
     model = serializers.CharField()
     model_version = serializers.CharField()
+    threshold = serializers.FloatField(
+        allow_null=True, required=False, help_text="The model's per-label confidence threshold, if it has one."
+    )
 
 
 class PhotoSearchResponseSerializer(serializers.Serializer):
@@ -209,16 +212,14 @@ class ReviewTagSerializer(serializers.ModelSerializer):
     class Meta:
         model = ProductTag
         fields = [
-            "id", "product_id", "facet", "value", "confidence", "source", "source_detail",
+            "id", "product_id", "facet", "value", "confidence", "threshold", "source", "source_detail",
             "review_state", "reviewed_by", "reviewed_at", "visible",
         ]
 
     visible = serializers.SerializerMethodField()
 
     def get_visible(self, obj) -> bool:
-        from jewel_vision.conf import jv_settings
-
-        return obj.is_visible(jv_settings.threshold_for(obj.tag.facet))
+        return obj.is_visible()
 
 
 class AddTagSerializer(serializers.Serializer):

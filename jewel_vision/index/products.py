@@ -166,7 +166,7 @@ class ProductTags:
 
 
 def visible_tags(product_ids: Iterable[str]) -> dict[str, ProductTags]:
-    """Tags shoppers see (accepted, or confident model suggestions) of many products, in one query."""
+    """Tags shoppers see (``ProductTag.visible_q``) of many products, in one query per 2000."""
     from jewel_vision.analyses import product_type
     from jewel_vision.models import ProductTag
 
@@ -177,15 +177,15 @@ def visible_tags(product_ids: Iterable[str]) -> dict[str, ProductTags]:
     grouped: dict[str, dict[str, list[tuple[str, float]]]] = defaultdict(lambda: defaultdict(list))
     for start in range(0, len(ids), 2000):
         rows = (
-            ProductTag.objects.filter(product_type=product_type(), product_id__in=ids[start : start + 2000])
-            .exclude(review_state=ProductTag.Review.REJECTED)
+            ProductTag.objects.filter(
+                ProductTag.visible_q(), product_type=product_type(), product_id__in=ids[start : start + 2000]
+            )
             .values_list("product_id", "tag__facet", "tag__value", "confidence", "review_state")
         )
         for pid, facet, value, confidence, state in rows:
-            if state == ProductTag.Review.ACCEPTED or confidence >= jv_settings.threshold_for(facet):
-                # An accepted tag ranks above any model suggestion.
-                rank = 2.0 if state == ProductTag.Review.ACCEPTED else float(confidence)
-                grouped[pid][facet].append((value, rank, float(confidence)))
+            # An accepted tag ranks above any model suggestion.
+            rank = 2.0 if state == ProductTag.Review.ACCEPTED else float(confidence)
+            grouped[pid][facet].append((value, rank, float(confidence)))
     for pid, facets in grouped.items():
         out[pid] = ProductTags(
             {f: [(v, c) for v, _, c in sorted(vals, key=lambda t: (-t[1], t[0]))] for f, vals in facets.items()}

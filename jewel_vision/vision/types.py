@@ -44,6 +44,10 @@ class TagPrediction:
     confidence: float
     model: str
     model_version: str
+    #: The label's own confidence threshold, chosen on validation data and stored with
+    #: the model: at or above it the tag may be shown to shoppers without review.
+    #: None: the model has none (the shop's per-facet DISPLAY_THRESHOLD applies).
+    threshold: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +56,7 @@ class TagPrediction:
             "confidence": float(self.confidence),
             "model": self.model,
             "model_version": self.model_version,
+            "threshold": None if self.threshold is None else float(self.threshold),
         }
 
 

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from tests.api.conftest import token_for
-from tests.api.test_products import assert_error
+from tests.api.test_products import assert_error, ids
 from tests.conftest import photo_bytes
 
 pytestmark = pytest.mark.django_db
@@ -163,3 +163,37 @@ def test_schema_is_valid_and_docs_are_served(api, jv_env):
     assert yaml.safe_load(out.getvalue())["openapi"].startswith("3.")
     docs = api.get("/api/v1/docs/")
     assert docs.status_code == 200 and b"swagger-ui" in docs.content
+
+
+def test_a_tag_below_its_label_threshold_is_for_review_only(api, jv_env, make_product, staff, settings):
+    from jewel_vision.models import ProductTag
+    from jewel_vision.vision.types import TagPrediction
+    from tests.test_results import _store
+
+    settings.JEWEL_VISION = {**jv_env, "DISPLAY_THRESHOLD": 0.6}
+    ring = make_product()
+    analysis = _store(ring, [TagPrediction("type", "ring", 0.8, "type-head", "3", 0.9),
+                             TagPrediction("colour", "red", 0.7, "colours", "1")])
+    as_staff = {"HTTP_AUTHORIZATION": f"Token {token_for(staff)}"}
+    listed = {t["facet"]: t for t in api.get(f"/api/v1/products/{ring.pk}/tags/", **as_staff).json()}
+    assert (listed["type"]["threshold"], listed["type"]["review_state"], listed["type"]["visible"]) == (
+        pytest.approx(0.9), "suggested", False)
+    assert (listed["colour"]["threshold"], listed["colour"]["visible"]) == (None, True)  # DISPLAY_THRESHOLD
+    shown = api.get(f"/api/v1/products/{ring.pk}/").json()["tags"]
+    assert [(t["facet"], t["value"]) for t in shown] == [("colour", "red")]
+    assert ids(api.get("/api/v1/products/", {"type": "ring"})) == []
+
+    _store(ring, [TagPrediction("type", "ring", 0.95, "type-head", "3", 0.9)], analysis)
+    listed = {t["facet"]: t for t in api.get(f"/api/v1/products/{ring.pk}/tags/", **as_staff).json()}
+    assert listed["type"]["visible"] is True
+    assert ids(api.get("/api/v1/products/", {"type": "ring"})) == [str(ring.pk)]
+
+    # The shop's per-facet override wins over the model's threshold.
+    settings.JEWEL_VISION = {**jv_env, "FACET_THRESHOLDS": {"type": 0.97}}
+    assert api.get(f"/api/v1/products/{ring.pk}/tags/", **as_staff).json()[0]["visible"] is False
+    assert ids(api.get("/api/v1/products/", {"type": "ring"})) == []
+    typ = ProductTag.objects.get(product_id=str(ring.pk), tag__facet="type")
+    assert api.post(f"/api/v1/product-tags/{typ.pk}/accept/", **as_staff).json()["visible"] is True
+    assert ids(api.get("/api/v1/products/", {"type": "ring"})) == [str(ring.pk)]
+    assert api.post(f"/api/v1/product-tags/{typ.pk}/reject/", **as_staff).json()["visible"] is False
+    assert ids(api.get("/api/v1/products/", {"type": "ring"})) == []

@@ -143,12 +143,16 @@ def jv_env(settings, _type_head, monkeypatch):
 
 @pytest.fixture
 def catalog(jv_env, make_product, add_photo):
-    """``catalog(kind, metal, seed, tags=..., **product_fields)``: a product with analysed photos in the index."""
+    """``catalog(kind, metal, seed, tags=..., **product_fields)``: a product with analysed photos in the index.
+
+    Every tag is predicted with ``confidence`` and the model's per-label ``threshold``.
+    """
     from jewel_vision.analyses import analyze
     from jewel_vision.results import store_result
     from jewel_vision.vision.types import AnalysisResult, Embedding, TagPrediction
 
-    def make(kind="ring", metal="gold", seed=0, *, tags=None, photos=1, name=None, price="100.00", stock=3, **fields):
+    def make(kind="ring", metal="gold", seed=0, *, tags=None, photos=1, name=None, price="100.00", stock=3,
+             confidence=0.95, threshold=None, **fields):
         product = make_product(name or f"{metal.title()} {kind}", price=price, stock=stock, **fields)
         if tags is None:
             tags = {"type": kind, "metal": metal}
@@ -157,7 +161,7 @@ def catalog(jv_env, make_product, add_photo):
             image = add_photo(product, data=photo_bytes(kind=kind, metal=metal, seed=s), name=f"{kind}-{s}.jpg")
             analysis = analyze(image)
             result = AnalysisResult(
-                tags=[TagPrediction(f, v, 0.95, "test-tagger", "1") for f, vs in tags.items()
+                tags=[TagPrediction(f, v, confidence, "test-tagger", "1", threshold) for f, vs in tags.items()
                       for v in ([vs] if isinstance(vs, str) else vs)],
                 detections=[], regions=[], texts=[],
                 embedding=Embedding(embed_photo(kind, metal, s), "effnet-lite0", "imagenet"),

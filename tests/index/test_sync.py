@@ -66,6 +66,15 @@ def test_a_reviewed_type_changes_the_type_filter(catalog, admin_user):
     assert product_ids(index.search(q, 5, Filters(types=("pendant",)))) == [str(piece.pk)]
 
 
+def test_the_type_filter_follows_the_label_threshold(catalog):
+    sure = catalog("ring", "gold", 1, confidence=0.95, threshold=0.9)
+    unsure = catalog("ring", "gold", 2, confidence=0.8, threshold=0.9)  # above DISPLAY_THRESHOLD, below its own
+    assert {(r.product_id, r.item_type, r.metal) for r in VectorItem.objects.all()} == {
+        (str(sure.pk), "ring", "gold"), (str(unsure.pk), "", "")}
+    hits = get_index().search(embed_photo("ring", "gold", 2), 5, Filters(types=("ring",)))
+    assert product_ids(hits) == [str(sure.pk)]
+
+
 def test_another_process_catches_up_through_the_change_log(catalog):
     first = catalog("ring", "gold", 1)
     other = ExactIndex()  # as in another web process

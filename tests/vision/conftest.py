@@ -9,6 +9,12 @@ from PIL import Image
 from ._images import draw_necklace, draw_ring, to_bytes
 
 
+@pytest.fixture(autouse=True)
+def _media_root():
+    """Overrides tests/conftest.py's Django settings fixture: the vision tests need no Django."""
+    yield
+
+
 @pytest.fixture(scope="session")
 def ring_image() -> Image.Image:
     return draw_ring()

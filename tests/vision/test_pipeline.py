@@ -25,29 +25,107 @@ from ._images import to_bytes
 
 pytestmark = pytest.mark.timeout(120)
 ROOT = Path(__file__).resolve().parents[2]
-VERSION_RE = r"p1\+effnet-lite0@imagenet\+type@[0-9a-f]{10}"
+VERSION_RE = r"p2\+effnet-lite0@imagenet\+type@[0-9a-f]{10}\+[0-9a-f]{10}"
+TYPES = {"bracelet", "earring", "necklace", "ring", "watch"}
 
 
-def test_run_returns_tags_and_embedding(pipeline, ring_jpeg):
+def test_run_returns_every_stage(pipeline, ring_jpeg):
     result = pipeline.run(ring_jpeg)
     assert isinstance(result, AnalysisResult)
     assert (result.width, result.height) == (320, 240)
     types = result.tags_for("type")
-    assert types and all(t.facet == "type" for t in result.tags)
     assert types[0].confidence >= max(t.confidence for t in types)
     assert all(t.confidence >= pipeline.config.min_tag_confidence for t in types[1:])
-    assert {t.value for t in types} <= {"bracelet", "earring", "necklace", "ring", "watch"}
+    assert {t.value for t in types} <= TYPES
     assert sum(t.confidence for t in types) <= 1.0 + 1e-5
+    assert all(t.threshold is not None and 0 < t.threshold <= 1 for t in types)  # per-label, stored with the head
+    # the drawn ring is yellow metal with a red stone on white
+    assert result.tags_for("metal_tone")[0].value == "yellow"
+    assert {t.facet for t in result.tags} >= {"type", "metal_tone", "colour", "stone", "shape", "texture"}
+    pieces = [d for d in result.detections if d.model == "jewelry-detector"]
+    assert pieces and all(d.label in TYPES for d in pieces)
+    assert all(0 <= d.box[0] < d.box[2] <= 1 and 0 <= d.box[1] < d.box[3] <= 1 for d in result.detections)
+    labels = {r.label for r in result.regions}
+    assert {"item", "metal"} <= labels
+    item = next(r for r in result.regions if r.label == "item")
+    assert 0.01 < item.area_fraction < 0.9 and item.mask_png.startswith(b"\x89PNG")
+    assert result.texts == []  # the OCR gate sees no stamp on a packshot
     emb = result.embedding
     assert emb is not None and emb.vector.shape == (1280,) and emb.vector.dtype == np.float32
     assert abs(float(np.linalg.norm(emb.vector)) - 1.0) < 1e-5
     assert (emb.model, emb.model_version) == ("effnet-lite0", "imagenet")
-    assert set(result.timings_ms) >= {"decode", "embedding", "type", "total"}
+    assert set(result.timings_ms) >= {"decode", "detect", "embedding", "heads", "attributes", "stones", "ocr", "total"}
     assert all(v >= 0 for v in result.timings_ms.values())
-    assert result.model_versions["pipeline"] == "p1"
-    assert result.model_versions["embedder"] == "effnet-lite0@imagenet"
-    assert result.model_versions["type"].startswith("type@")
+    versions = result.model_versions
+    assert versions["pipeline"] == "p2" and versions["embedder"] == "effnet-lite0@imagenet"
+    assert versions["type"].startswith("type@") and versions["detector"].startswith("jewelry-detector@")
+    assert versions["ocr"].startswith("rapidocr@") and versions["stones"].startswith("stones@")
+
+
+def test_small_piece_is_cropped_before_classifying(pipeline, ring_image):
+    """A ring small in a big busy photo is classified on its crop, as in the plain packshot."""
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    canvas = Image.fromarray(rng.integers(90, 140, size=(900, 1200, 3), dtype=np.uint8)).convert("RGB")
+    small = ring_image.resize((160, 120))
+    canvas.paste(small, (700, 500))
+    view, box = pipeline._view(canvas, pipeline.detector.detect([canvas])[0])
+    assert box is not None, "the ring should have been found and cropped to"
+    assert view.size[0] < canvas.size[0] / 2
+    cx, cy = (box[0] + box[2]) / 2 * 1200, (box[1] + box[3]) / 2 * 900
+    assert 700 <= cx <= 860 and 500 <= cy <= 620
+
+
+def test_hallmark_in_photo_becomes_metal_and_purity_tags(pipeline):
+    from jewel_vision.vision.stamps import render_stamp
+
+    img = render_stamp("S925", style="debossed", metal="white", curved=True, size_px=22, blur=0.6, seed=101)
+    result = pipeline.run(img)
+    assert [t.normalised for t in result.texts][:1] == ["S925"]
+    tags = {(t.facet, t.value) for t in result.tags}
+    assert {("hallmark", "S925"), ("metal", "silver"), ("purity", "0.925")} <= tags, tags
+
+
+def test_taught_facet_heads_are_picked_up(tmp_path, ring_image, pipeline):
+    """A head written into facet_heads_dir is applied without a restart and changes the version."""
+    heads = tmp_path / "heads"
+    p = Pipeline(PipelineConfig(device="cpu", facet_heads_dir=str(heads), detector=False, attributes=False,
+                                stones=False, ocr_engine=None))
+    p.embedder = pipeline.embedder
+    before = p.version
+    assert not p.run(ring_image).tags_for("style")
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(2, 1280)).astype(np.float32)
+    save_head(heads / "style.npz", [(w, np.zeros(2, np.float32))], ["minimalist", "vintage"],
+              np.array([0.7, 0.8], np.float32), p.embedder.full_name, {})
+    style = p.run(ring_image).tags_for("style")
+    assert {t.value for t in style} == {"minimalist", "vintage"} and style[0].model == "facet-style"
+    assert style[0].threshold in (pytest.approx(0.7), pytest.approx(0.8))
+    assert p.version != before and "facet:style" in p.model_versions
+
+
+def test_stage_switches(ring_image, pipeline):
+    p = Pipeline(PipelineConfig(device="cpu", detector=False, attributes=False, stones=False, ocr_engine=None))
+    p.embedder = pipeline.embedder
+    result = p.run(ring_image)
+    assert {t.facet for t in result.tags} == {"type"}
     assert result.detections == [] and result.regions == [] and result.texts == []
+    with pytest.raises(ValueError, match="item_mask"):
+        Pipeline(PipelineConfig(item_mask="grabcut"))
+    with pytest.raises(ValueError, match="ocr_engine"):
+        Pipeline(PipelineConfig(ocr_engine="tesseract"))
+
+
+def test_version_needs_no_torch():
+    """The web process computes the version on every upload; it must not load torch or OCR."""
+    code = (
+        "import sys; from jewel_vision.vision import Pipeline; Pipeline().version; "
+        "print(sorted(m for m in ('torch', 'onnxruntime', 'cv2', 'easyocr') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
 
 
 def test_result_to_dict_is_json(pipeline, ring_image):
@@ -55,7 +133,8 @@ def test_result_to_dict_is_json(pipeline, ring_image):
     text = json.dumps(d)
     back = json.loads(text)
     assert len(back["embedding"]["vector"]) == 1280
-    assert back["tags"][0]["facet"] == "type"
+    assert {t["facet"] for t in back["tags"]} >= {"type", "metal_tone"}
+    assert back["detections"] and back["regions"] and "mask_png_base64" not in back["regions"][0]
 
 
 def test_same_image_any_source_same_result(pipeline, ring_image, tmp_path):
@@ -104,7 +183,7 @@ def test_version_format_and_lazy_models():
     p = Pipeline(PipelineConfig(device="cpu"))
     assert re.fullmatch(VERSION_RE, p.version)
     assert not p.embedder.loaded  # neither construction nor .version loads the network
-    assert p.model_versions["type"] == p.version.split("+")[-1]
+    assert p.model_versions["type"] == p.version.split("+")[2]
 
 
 def test_version_is_stable_across_processes(pipeline):

@@ -153,9 +153,10 @@ class RapidOcrEngine(LazyLoadMixin):
     @property
     def version(self) -> str:
         if self._version is None:
-            import rapidocr_onnxruntime
+            import importlib.util
 
-            root = os.path.dirname(rapidocr_onnxruntime.__file__)
+            # locate the package without importing it (that pulls in onnxruntime and cv2)
+            root = os.path.dirname(importlib.util.find_spec("rapidocr_onnxruntime").origin)
             try:
                 from importlib.metadata import version as pkg_version
 
@@ -300,11 +301,12 @@ class EasyOcrEngine(LazyLoadMixin):
     @property
     def version(self) -> str:
         if self._version is None:
-            import easyocr
+            from importlib.metadata import version as pkg_version
+
             import easyocr_en_models
 
             sha = file_sha256(os.path.join(easyocr_en_models.model_dir(), "english_g2.pth"))[:8]
-            self._version = f"{easyocr.__version__}+en_g2-{sha}"
+            self._version = f"{pkg_version('easyocr')}+en_g2-{sha}"
         return self._version
 
     @property

@@ -189,6 +189,7 @@ class TypeClassifier(LazyLoadMixin):
                         confidence=float(row[j]),
                         model=self.name,
                         model_version=version,
+                        threshold=float(self._thresholds[j]),
                     )
                     for j in order
                 ]
