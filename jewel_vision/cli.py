@@ -8,6 +8,7 @@ Commands that touch the shop's data set up Django from ``--settings`` or
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.util
 import os
 import sys
@@ -37,6 +38,21 @@ def _cmd_requeue(args: argparse.Namespace) -> int:
     from jewel_vision.analyses import requeue
     from jewel_vision.models import Analysis
 
+    if args.outdated:
+        from jewel_vision.analyses import analyze, image_type, pipeline_version
+        from jewel_vision.conf import get_image_model
+
+        current = pipeline_version()
+        up_to_date = set(
+            Analysis.objects.filter(image_type=image_type(), is_current=True, pipeline_version=current).values_list(
+                "image_id", flat=True
+            )
+        )
+        count = 0
+        for image in get_image_model()._default_manager.iterator():
+            if str(image.pk) not in up_to_date and analyze(image) is not None:
+                count += 1
+        print(f"{count} photos queued for the current pipeline ({current})")
     ids = None
     if args.failed:
         failed = Analysis.objects.filter(status=Analysis.Status.FAILED, is_current=True)
@@ -45,6 +61,45 @@ def _cmd_requeue(args: argparse.Namespace) -> int:
     sent, not_sent = requeue(ids)
     print(f"requeued {sent} analyses" + (f"; {not_sent} could not reach the broker and stay pending" if not_sent else ""))
     return 1 if not_sent else 0
+
+
+TRAINERS = {
+    "type": ("jewel_vision.training.train_type", "item-type head on ../shared/datasets/jewelry-types"),
+    "detector": ("jewel_vision.training.train_detector", "jewelry detector on ring-hands (+ pasted cut-outs)"),
+    "stones": ("jewel_vision.training.train_stones", "stone head on jewelry-types, gemstones and ring-hands"),
+}
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    """Dispatch to a training script (models) or to teaching (facets from the shop's own tags)."""
+    if args.what == "facet":
+        if not args.rest or args.rest[0].startswith("-"):
+            print("usage: jewel-vision train facet FACET [--settings S] [--out-dir DIR]", file=sys.stderr)
+            return 2
+        sub = argparse.ArgumentParser(prog="jewel-vision train facet")
+        sub.add_argument("facet")
+        sub.add_argument("--settings")
+        sub.add_argument("--out-dir", help="where to write <facet>.npz (default: PIPELINE['facet_heads_dir'])")
+        sub.add_argument("--seed", type=int, default=0)
+        fargs = sub.parse_args(args.rest)
+        _setup_django(fargs.settings)
+        from jewel_vision.teaching import TeachingError, train_facet
+
+        try:
+            report = train_facet(fargs.facet, fargs.out_dir, seed=fargs.seed)
+        except TeachingError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(
+            f"trained {report['facet']} ({', '.join(report['classes'])}) on {report['images']} photos of "
+            f"{sum(report['products'].values())} products; cross-validated accuracy {report['cv_accuracy']:.3f}"
+        )
+        print(f"wrote {report['path']} (version {report['version']}); workers pick it up for new analyses")
+        print("re-analyse existing photos with: jewel-vision requeue --outdated")
+        return 0
+    module_name, _ = TRAINERS[args.what]
+    module = importlib.import_module(module_name)
+    return int(module.main(list(args.rest)) or 0)
 
 
 def _cmd_import_catalog(args: argparse.Namespace) -> int:
@@ -151,8 +206,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.set_defaults(func=_cmd_bench)
 
+    p = sub.add_parser(
+        "train",
+        help="train a model (type, detector, stones) or teach a facet from the shop's tags (facet style)",
+        description="Models: " + "; ".join(f"{k}: {v[1]}" for k, v in TRAINERS.items())
+        + ". Options after the model name go to its training script (--help lists them). "
+        "facet FACET: train a head for FACET from staff-accepted tags on analysed products.",
+    )
+    p.add_argument("what", choices=[*TRAINERS, "facet"])
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="options for the trainer")
+    p.set_defaults(func=_cmd_train)
+
     p = sub.add_parser("requeue", help="re-enqueue pending and stuck analyses")
     p.add_argument("--failed", action="store_true", help="also retry analyses that failed")
+    p.add_argument("--outdated", action="store_true",
+                   help="also analyse photos last analysed by another pipeline version (e.g. after teaching a facet)")
     p.add_argument("--settings", help="Django settings module")
     p.set_defaults(func=_cmd_requeue)
 

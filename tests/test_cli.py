@@ -57,3 +57,32 @@ def test_import_catalog_from_a_folder(filesystem_broker, tmp_path):
     assert Product.objects.count() == 2
     assert main(["import-catalog", str(tmp_path)]) == 0  # idempotent
     assert Product.objects.count() == 2
+
+
+def test_requeue_outdated_reanalyses_photos_of_an_older_pipeline(filesystem_broker, make_product, add_photo, monkeypatch, capsys):
+    import jewel_vision.analyses as analyses
+
+    image = add_photo(make_product(), seed=3)
+    first = Analysis.objects.get(image_id=str(image.pk))
+    monkeypatch.setattr(analyses, "pipeline_version", lambda: "p-next")
+    assert main(["requeue", "--outdated"]) == 0
+    assert "1 photos queued for the current pipeline (p-next)" in capsys.readouterr().out
+    current = Analysis.objects.get(image_id=str(image.pk), is_current=True)
+    assert current.pk != first.pk and current.pipeline_version == "p-next"
+    assert main(["requeue", "--outdated"]) == 0  # nothing more to do the second time
+    assert "0 photos queued" in capsys.readouterr().out
+
+
+def test_train_facet_without_examples_is_a_clear_error(tmp_path, settings, capsys):
+    settings.JEWEL_VISION = {"PIPELINE": {"facet_heads_dir": str(tmp_path)}}
+    assert main(["train", "facet", "style"]) == 2
+    assert "accept or add tags on at least 3 analysed products" in capsys.readouterr().err
+    assert main(["train", "facet"]) == 2
+
+
+@pytest.mark.parametrize("model,option", [("type", "--aug-copies"), ("detector", "--hard-fraction"), ("stones", "--gems")])
+def test_train_dispatches_to_the_training_scripts(model, option, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", model, "--help"])
+    assert exit_info.value.code == 0
+    assert option in capsys.readouterr().out

@@ -19,6 +19,15 @@ def test_override_settings_reloads(settings):
     assert jv_settings.PIPELINE["max_side"] == DEFAULTS["PIPELINE"]["max_side"]
 
 
+def test_display_threshold_override_then_label_then_default(settings):
+    settings.JEWEL_VISION = {"DISPLAY_THRESHOLD": 0.6, "FACET_THRESHOLDS": {"stone": 0.7}}
+    assert jv_settings.has_facet_override("stone") and not jv_settings.has_facet_override("type")
+    assert jv_settings.display_threshold("stone", 0.9) == 0.7  # the shop's override wins
+    assert jv_settings.display_threshold("type", 0.9) == 0.9  # else the model's per-label threshold
+    assert jv_settings.display_threshold("type", 0.4) == 0.4
+    assert jv_settings.display_threshold("type") == jv_settings.display_threshold("type", None) == 0.6
+
+
 @pytest.mark.parametrize(
     "value, message",
     [
