@@ -60,6 +60,7 @@ class Prediction:
     vector: np.ndarray | None = None
     mask: np.ndarray | None = None
     boxes: list[tuple[tuple[float, float, float, float], float]] = field(default_factory=list)
+    box_labels: list[str] = field(default_factory=list)
     hallmark: str | None = None
     error: str | None = None
 
@@ -83,7 +84,9 @@ def prediction_from(result: Any, stone_threshold: float = 0.5) -> Prediction:
     item = [r for r in result.regions if r.label == "item"]
     if item:
         pred.mask = np.array(Image.open(io.BytesIO(item[0].mask_png)).convert("L")) > 127
-    pred.boxes = [(tuple(d.box), float(d.score)) for d in result.detections if d.label not in STONE_LABELS]
+    pieces = [d for d in result.detections if d.label not in STONE_LABELS]
+    pred.boxes = [(tuple(d.box), float(d.score)) for d in pieces]
+    pred.box_labels = [d.label for d in pieces]
     texts = sorted((t for t in result.texts if t.normalised), key=lambda t: -t.score)
     pred.hallmark = texts[0].normalised if texts else None
     return pred
@@ -136,8 +139,18 @@ def score(rows: list[Row], preds: list[Prediction], present: list[str], label_ma
             ious.append(metrics.iou_masks(truth, mask))
         out["segmentation"] = {"n": len(ious), "miou": float(np.mean(ious)) if ious else None}
     if "boxes_yolo_norm" in present:
+        # The boxes of a row with a type are boxes of that type: only detections labelled with it
+        # count (class-aware AP, as a ring's AP must not count the watch next to it as a false
+        # ring). "ap50_any_label" is the class-agnostic figure over every detected piece.
         idx = [i for i, r in enumerate(rows) if r.boxes is not None]
-        out["detection"] = metrics.average_precision([rows[i].boxes for i in idx], [preds[i].boxes for i in idx])
+        typed = [
+            [b for b, label in zip(preds[i].boxes, preds[i].box_labels)
+             if not rows[i].type or _mapped(label, label_map) == _mapped(rows[i].type, label_map)]
+            for i in idx
+        ]
+        out["detection"] = metrics.average_precision([rows[i].boxes for i in idx], typed)
+        agnostic = metrics.average_precision([rows[i].boxes for i in idx], [preds[i].boxes for i in idx])
+        out["detection"]["ap50_any_label"] = agnostic["ap50"]
     if "text" in present:
         idx = [i for i, r in enumerate(rows) if r.text]
         hits = [normalise_hallmark(rows[i].text) == preds[i].hallmark for i in idx]

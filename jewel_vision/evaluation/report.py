@@ -26,7 +26,7 @@ def text_table(report: dict) -> str:
         "gemstone": ("micro_f1", "macro_f1"),
         "retrieval": ("recall@1", "recall@5", "recall@10"),
         "segmentation": ("miou",),
-        "detection": ("ap50",),
+        "detection": ("ap50", "ap50_any_label"),
         "ocr": ("exact",),
     }
     lines.append(f"{'task':<14}{'n':>6}  metrics")

@@ -57,7 +57,8 @@ def render_type_card(version: str, embedder: str, meta: dict, size_bytes: int) -
     if "ring_hands" in ood:
         rh = ood["ring_hands"]
         ood_lines.append(
-            f"- **Rings worn on hands** (`ring-hands`, {rh['n']} random photos without the possible-watch/bracelet flag, never trained on): the head says "
+            f"- **Whole photos of rings worn on hands** (`ring-hands`, {rh['n']} random photos without the possible-watch/bracelet flag, "
+            f"uncropped, as the head would see them without the pipeline's crop): the head says "
             f"*ring* for {_pct(rh['top1_ring'])}, and is *confident* in a wrong type for {_pct(rh['confident_wrong'])} "
             f"(top-1 counts: {_counts(rh['predicted'])})."
         )
@@ -68,13 +69,21 @@ def render_type_card(version: str, embedder: str, meta: dict, size_bytes: int) -
             f"answers one of its five types, *confidently* for {_pct(gm['confident_any'])} of them "
             f"(mean top probability {gm['mean_top_probability']:.2f}; top-1 counts: {_counts(gm['predicted'])})."
         )
+    worn = meta.get("worn") or {}
+    if worn.get("heldout_photos"):
+        ood_lines.insert(0,
+            f"- **Worn rings, cropped as the pipeline crops them** (held-out `ring-hands` sessions, {worn['heldout_photos']} "
+            f"photos, crop around the labelled ring): *ring* for {_pct(worn['heldout_ring_recall'])} "
+            f"(top-1 counts: {_counts(worn['heldout_predicted'])}). Training added {worn['train_photos']} x {worn['copies']} "
+            f"jittered crops from the training sessions ({worn['split']})."
+        )
     ood_text = "\n".join(ood_lines) or "- (not measured in this run)"
 
     return f"""# Model card: jewelry type head (`type@{version}`)
 
 Predicts the **item type** of a jewelry photo (facet `type`) as a probability over
 five classes: {", ".join(f"`{c}`" for c in classes)}.
-Part of the Jewel Vision pipeline, version `p1+{embedder}+type@{version}`.
+Part of the Jewel Vision pipeline, version `p2+{embedder}+type@{version}+...`.
 
 | | |
 |---|---|
@@ -159,11 +168,16 @@ per-class figures carry several points of sampling error.
 - **It only knows its five classes.** Pendants, brooches, anklets, chains, charms, cufflinks,
   tiaras, loose stones or non-jewelry photos are forced into one of them, sometimes with high
   confidence. There is no "other" class.
-- **Catalogue photos only; worn jewelry fails.** The data has no pendants, brooches, anklets or
-  chains and almost no photos of jewelry being worn. Rings on hands are almost never called
-  *ring* (see the out-of-domain check: mostly *necklace* or *earring*, often "confidently"), and
-  earrings on ears or necklaces on necks are likely no better. Crop to the item (e.g. with a
-  detector) before tagging, or train with worn photos, before trusting the type on such photos.
+- **Worn jewelry: rings only.** The pipeline crops to worn pieces (the detector finds them; skin
+  around them marks them as worn) and the head learnt ring-on-finger crops from `ring-hands`.
+  There is no data for earrings on ears or necklaces on necks: those crops are classified from
+  what the packshots taught, which is unmeasured. Worse, the only worn photos it saw are rings on
+  hands, so it may have learnt "skin means ring": an earring on an ear or a bracelet on a wrist may
+  be called *ring*. Measure it on your own worn photos before trusting the type there. (The
+  whole-photo figure above includes photos of training sessions: it shows the head reads a hand
+  as a ring, not that it generalises.)
+- **No data for pendants, brooches, anklets or chains**: the head has no such classes, so it
+  never claims them; such pieces get the nearest of its five types.
 - **Data quirks.** Earrings dominate (59 % of photos) and come partly from a different publisher
   than the other types, so background/lighting style may carry some of the signal.
 - **Multiple items** (a set with necklace and earrings) get one distribution over types, not one

@@ -20,6 +20,12 @@ Steps:
 7. on validation: accuracy, macro-F1, per-class precision/recall/F1, confusion matrix,
    and per-class confidence thresholds (the lowest threshold >= 0.5 at which the top
    prediction's validation precision reaches ``--precision-target``);
+   With ``--worn`` (default: ``ring-hands`` next to ``--data``), crops around the rings
+   of the ring-hands *training* sessions (the detector's split, so its held-out
+   sessions stay unseen) are added as ``ring`` rows, ``--worn-copies`` jittered crops
+   each, cropped exactly as the pipeline crops worn pieces: packshots alone teach the
+   head nothing about a ring on a finger. They are scored separately, on crops of the
+   held-out sessions (ring recall);
 8. optionally, a small out-of-domain check on ``../shared/datasets/ring-hands`` (rings
    worn on hands) and ``gemstones`` (loose stones: none of the classes);
 9. write the head (``.npz``, < 1 MB) and ``MODEL_CARD.md`` next to it.
@@ -165,6 +171,52 @@ def out_of_domain(args, embedder, classes: list[str], layers, thresholds: np.nda
     return report
 
 
+def worn_ring_crops(embedder, worn_dir: Path, args, key_base: dict) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Embeddings of crops around worn rings: (training sessions x copies, held-out sessions, info).
+
+    Crops are made like the pipeline's (``pipeline._crop`` around the box, context 1.6,
+    at least 0.2 of the long side); training crops jitter the context (1.3-2.2) and
+    the centre (+-15 % of the box). Wristwear-flagged rows are left out.
+    """
+    from jewel_vision.vision.pipeline import _crop
+
+    from .data import read_ring_hands, split_ring_hands
+
+    train_rows, val_rows = split_ring_hands(read_ring_hands(worn_dir.parent), seed=0)
+    train_rows = [r for r in train_rows if not r.flagged and r.boxes]
+    val_rows = [r for r in val_rows if not r.flagged and r.boxes]
+    blocks = []
+    for copy in range(args.worn_copies):
+        def jittered(img, j, copy=copy):
+            rng = np.random.default_rng([args.seed, 7, copy, j])
+            x0, y0, x1, y1 = train_rows[j].boxes[0]
+            dx, dy = rng.uniform(-0.15, 0.15, 2) * (x1 - x0, y1 - y0)
+            crop = _crop(img, (x0 + dx, y0 + dy, x1 + dx, y1 + dy), float(rng.uniform(1.3, 2.2)), 0.2)
+            return crop.transpose(0) if rng.random() < 0.5 else crop  # 0: FLIP_LEFT_RIGHT
+
+        blocks.append(cached_embeddings(
+            args.cache_dir,
+            {**key_base, "what": "worn", "copy": copy, "seed": args.seed, "paths": [r.path for r in train_rows]},
+            lambda jittered=jittered: embed_paths(embedder, [Path(r.path) for r in train_rows], jittered),
+        ))
+    held = cached_embeddings(
+        args.cache_dir,
+        {**key_base, "what": "worn-val", "paths": [r.path for r in val_rows]},
+        lambda: embed_paths(embedder, [Path(r.path) for r in val_rows],
+                            lambda img, j: _crop(img, val_rows[j].boxes[0], 1.6, 0.2)),
+    )
+    sessions = np.array([r.session for r in train_rows] * args.worn_copies, np.int64)
+    info = {
+        "dataset": worn_dir.name,
+        "split": "the detector's: whole photo sessions, seed 0, 20 % of ring rows held out; wristwear rows left out",
+        "train_photos": len(train_rows),
+        "copies": args.worn_copies,
+        "heldout_photos": len(val_rows),
+        "_sessions": sessions,
+    }
+    return np.concatenate(blocks), held, info
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m jewel_vision.training.train_type",
@@ -180,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dedup-threshold", type=float, default=0.97, help="cosine at which photos count as one group")
     parser.add_argument("--precision-target", type=float, default=0.95)
     parser.add_argument("--ood-sample", type=int, default=300, help="photos per out-of-domain check (0 = skip)")
+    parser.add_argument("--worn", type=Path, default=None,
+                        help="ring-hands folder for worn-ring crops (default: ring-hands next to --data; 'none': skip)")
+    parser.add_argument("--worn-copies", type=int, default=1, help="jittered crops per worn training photo")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
@@ -243,10 +298,21 @@ def main(argv: list[str] | None = None) -> int:
     y_train = y[src_train]
     x_val, y_val = base[val_idx], y[val_idx]
 
+    worn_dir = args.worn if args.worn is not None else args.data.parent / "ring-hands"
+    worn_info: dict = {}
+    x_worn_val = np.zeros((0, base.shape[1]), np.float32)
+    if str(worn_dir) != "none" and (worn_dir / "manifest.csv").is_file() and "ring" in classes:
+        x_worn, x_worn_val, worn_info = worn_ring_crops(embedder, worn_dir, args, key_base)
+        # Worn rows join the training side as extra "ring" rows. They carry a source index of
+        # -1 - k so the L2 cross-validation below keeps each in one fold (by photo session).
+        x_train = np.concatenate([x_train, x_worn])
+        y_train = np.concatenate([y_train, np.full(len(x_worn), classes.index("ring"), np.int64)])
+        src_train = np.concatenate([src_train, -1 - worn_info.pop("_sessions")])
+
     # Choose L2 by grouped CV on the training side only (validation stays untouched).
     folds_photo = stratified_group_folds([labels[i] for i in train_idx], [groups[i] for i in train_idx], 5, args.seed)
     fold_of = dict(zip(train_idx.tolist(), folds_photo.tolist()))
-    row_fold = np.array([fold_of[int(i)] for i in src_train])
+    row_fold = np.array([fold_of[int(i)] if i >= 0 else int(-1 - i) % 5 for i in src_train])
     is_plain = np.arange(len(src_train)) < len(train_idx)
     cv = {}
     for l2 in L2_GRID:
@@ -271,6 +337,12 @@ def main(argv: list[str] | None = None) -> int:
     confident_acc = float((val_probs.argmax(1) == y_val)[confident].mean()) if confident.any() else None
 
     ood = out_of_domain(args, embedder, classes, layers, thresholds)
+    if len(x_worn_val):
+        worn_pred = head_proba(layers, x_worn_val).argmax(1)
+        worn_info["heldout_ring_recall"] = float((worn_pred == classes.index("ring")).mean())
+        worn_info["heldout_predicted"] = {c: int((worn_pred == j).sum()) for j, c in enumerate(classes)}
+        log(f"worn rings, held-out sessions: ring recall {worn_info['heldout_ring_recall']:.3f} "
+            f"on {len(x_worn_val)} crops {worn_info['heldout_predicted']}")
 
     elapsed = time.perf_counter() - started
     metadata = {
@@ -316,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
             "confident_accuracy": confident_acc,
         },
         "out_of_domain": ood,
+        "worn": worn_info,
     }
     version = save_head(args.out, layers, classes, thresholds, embedder.full_name, metadata)
 

@@ -23,14 +23,13 @@ __all__ = ["add_tag_arguments", "main", "tag_command"]
 
 
 def _result_json(path: str, result: AnalysisResult, pipeline: Pipeline) -> dict[str, Any]:
-    thresholds = pipeline.type_thresholds
     return {
         "path": path,
         "ok": True,
         "width": result.width,
         "height": result.height,
         "tags": [
-            {**t.to_dict(), "confident": t.facet == "type" and t.confidence >= thresholds.get(t.value, 2.0)}
+            {**t.to_dict(), "confident": t.threshold is not None and t.confidence >= t.threshold}
             for t in result.tags
         ],
         "model_versions": result.model_versions,
@@ -39,7 +38,6 @@ def _result_json(path: str, result: AnalysisResult, pipeline: Pipeline) -> dict[
 
 
 def _print_human(path: str, result: AnalysisResult, pipeline: Pipeline, out) -> None:
-    thresholds = pipeline.type_thresholds
     total = result.timings_ms.get("total", 0.0)
     print(f"{path}  ({result.width}x{result.height}, {total:.0f} ms)", file=out)
     last_facet = None
@@ -47,7 +45,7 @@ def _print_human(path: str, result: AnalysisResult, pipeline: Pipeline, out) -> 
         facet = tag.facet if tag.facet != last_facet else ""
         last_facet = tag.facet
         mark = ""
-        if tag.facet == "type" and tag.confidence >= thresholds.get(tag.value, 2.0):
+        if tag.threshold is not None and tag.confidence >= tag.threshold:
             mark = "  (confident)"
         print(f"  {facet:<10} {tag.value:<12} {tag.confidence:6.3f}{mark}", file=out)
 

@@ -11,9 +11,11 @@
 Stages, per batch of images:
 
 1. **detect**: the class-agnostic jewelry detector finds every piece, with masks.
-2. **crop**: when the confident pieces cover a small part of the photo (a ring on a
-   hand, an earring on an ear), the photo is cropped to them with some context before
-   it is classified: classified whole, a small earring in a face photo is a face.
+2. **crop**: when the confident pieces are worn (skin around them: a ring on a hand, an
+   earring on an ear) and cover a small part of the photo, the photo is cropped to them
+   with some context before it is classified: classified whole, a small earring in a
+   face photo is a face. Packshots are classified whole (cropping them to a pendant
+   or one earring of a pair lost more than it gained on held-out catalogue photos).
 3. **embedding** of each (cropped) photo; the type, stone and taught facet heads run on
    it. When a photo holds several pieces, each piece's crop is classified too, so every
    detection carries a type.
@@ -57,6 +59,13 @@ __all__ = [
 PIPELINE_SCHEMA_VERSION = "p2"
 
 ITEM_MASKS = ("detector", "u2netp", "none")
+#: Order of facets in a result (others follow alphabetically): what a person reads first.
+FACET_ORDER = ("type", "metal", "purity", "hallmark", "metal_tone", "stone", "stone_colour", "colour", "shape", "texture")
+
+
+def _tag_order(tag: TagPrediction) -> tuple:
+    rank = FACET_ORDER.index(tag.facet) if tag.facet in FACET_ORDER else len(FACET_ORDER)
+    return (rank, tag.facet, -tag.confidence)
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,7 @@ class PipelineConfig:
     crop_max_area: float = 0.35  # crop when the pieces' box covers less than this fraction of the photo
     crop_context: float = 1.6  # the crop is this many times the pieces' box (each side), at least...
     crop_min_fraction: float = 0.2  # ...this fraction of the photo's long side
+    crop_min_skin: float = 0.15  # ...and only when this fraction of the crop is skin (worn jewelry)
     min_piece_area: float = 0.0005  # pieces whose mask covers less of the photo are specks, not reported
     set_size_ratio: float = 3.0  # pieces this many times apart in size are a set: each is classified alone
     max_classified_pieces: int = 4  # at most this many pieces of a set are classified one by one
@@ -314,7 +324,17 @@ class Pipeline:
                 facet_tags[k].extend(tags)
         timed("heads", t0)
 
-        masks: list[np.ndarray | None] = [_union_mask(items, cfg.crop_min_score) for items in pieces]
+        # Each piece's type: its own when it was classified alone (a set), else the photo's.
+        piece_labels: list[list[str]] = []
+        for k, items in enumerate(pieces):
+            own = {j: type_tags[m + q][0].value for q, (kk, j, _) in enumerate(piece_crops) if kk == k}
+            piece_labels.append([own.get(j, type_tags[k][0].value) for j in range(len(items))])
+        # The item mask: the confident pieces of the photo's type (a watch beside a ring is not the ring).
+        masks: list[np.ndarray | None] = [
+            _union_mask([it for it, label in zip(items, labels) if label == type_tags[k][0].value] or items,
+                        cfg.crop_min_score)
+            for k, (items, labels) in enumerate(zip(pieces, piece_labels))
+        ]
         if self.segmenter is not None:
             t0 = time.perf_counter()
             for k, prob in enumerate(self.segmenter.segment(imgs)):
@@ -334,9 +354,7 @@ class Pipeline:
             detections: list[Detection] = []
             texts = []
             # detections, each with a type
-            labels = {j: type_tags[m + q][0].value for q, (kk, j, _) in enumerate(piece_crops) if kk == k}
-            for j, item in enumerate(pieces[k]):
-                label = labels.get(j, type_tags[k][0].value)
+            for item, label in zip(pieces[k], piece_labels[k]):
                 detections.append(
                     Detection(label, tuple(float(v) for v in item.box), float(item.score), "jewelry-detector", detector_version)
                 )
@@ -365,7 +383,7 @@ class Pipeline:
                 tags += self.hallmarks.tags(texts)
                 stage_ms["ocr"] = stage_ms.get("ocr", 0.0) + (time.perf_counter() - t0) * 1000.0 / m
             out[i] = AnalysisResult(
-                tags=self._filter_tags(sorted(tags, key=lambda t: (t.facet, -t.confidence))),
+                tags=self._filter_tags(sorted(tags, key=_tag_order)),
                 detections=detections,
                 regions=regions,
                 texts=texts,
@@ -415,7 +433,13 @@ class Pipeline:
         )
         if (box[2] - box[0]) * (box[3] - box[1]) >= cfg.crop_max_area:
             return img, None
-        return _crop(img, box, cfg.crop_context, cfg.crop_min_fraction), box
+        view = _crop(img, box, cfg.crop_context, cfg.crop_min_fraction)
+        if cfg.crop_min_skin > 0:
+            from .attributes import skin_fraction
+
+            if skin_fraction(view) < cfg.crop_min_skin:
+                return img, None
+        return view, box
 
     def _filter_tags(self, tags: list[TagPrediction]) -> list[TagPrediction]:
         """Drop tags under min_tag_confidence, keeping each facet's best (tags sorted per facet)."""
@@ -463,7 +487,7 @@ def _without_unseen_stones(tags: list[TagPrediction]) -> list[TagPrediction]:
         elif t.facet == "stone_colour":
             continue
         out.append(t)
-    return sorted(out, key=lambda t: (t.facet, -t.confidence))
+    return sorted(out, key=_tag_order)
 
 
 def _union_mask(items: list, min_score: float) -> np.ndarray | None:

@@ -50,7 +50,7 @@ def test_json(photos, capsys):
     rc = tag_command([str(ring), str(broken), str(necklace)], as_json=True, config=CPU)
     assert rc == 1
     doc = json.loads(capsys.readouterr().out)
-    assert doc["pipeline_version"].startswith("p1+effnet-lite0@imagenet+type@")
+    assert doc["pipeline_version"].startswith("p2+effnet-lite0@imagenet+type@")
     results = doc["results"]
     assert [r["path"] for r in results] == [str(ring), str(broken), str(necklace)]
     assert [r["ok"] for r in results] == [True, False, True]

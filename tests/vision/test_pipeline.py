@@ -62,19 +62,33 @@ def test_run_returns_every_stage(pipeline, ring_jpeg):
     assert versions["ocr"].startswith("rapidocr@") and versions["stones"].startswith("stones@")
 
 
-def test_small_piece_is_cropped_before_classifying(pipeline, ring_image):
-    """A ring small in a big busy photo is classified on its crop, as in the plain packshot."""
+def _scene(ring_image, colour):
     from PIL import Image
 
     rng = np.random.default_rng(1)
-    canvas = Image.fromarray(rng.integers(90, 140, size=(900, 1200, 3), dtype=np.uint8)).convert("RGB")
-    small = ring_image.resize((160, 120))
-    canvas.paste(small, (700, 500))
+    base = np.array(colour, dtype=np.int16) + rng.integers(-12, 13, size=(900, 1200, 3))
+    canvas = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8))
+    canvas.paste(ring_image.resize((160, 120)), (700, 500))
+    return canvas
+
+
+def test_worn_piece_is_cropped_before_classifying(pipeline, ring_image):
+    """A ring small in a photo of skin (worn) is classified on a crop around it."""
+    canvas = _scene(ring_image, (224, 172, 140))
     view, box = pipeline._view(canvas, pipeline.detector.detect([canvas])[0])
     assert box is not None, "the ring should have been found and cropped to"
     assert view.size[0] < canvas.size[0] / 2
     cx, cy = (box[0] + box[2]) / 2 * 1200, (box[1] + box[3]) / 2 * 900
     assert 700 <= cx <= 860 and 500 <= cy <= 620
+
+
+def test_packshot_is_classified_whole(pipeline, ring_image):
+    """The same small ring on a grey studio background is not cropped (no skin around it)."""
+    canvas = _scene(ring_image, (128, 128, 128))
+    items = pipeline.detector.detect([canvas])[0]
+    assert items, "the ring should still be detected"
+    view, box = pipeline._view(canvas, items)
+    assert box is None and view is canvas
 
 
 def test_hallmark_in_photo_becomes_metal_and_purity_tags(pipeline):
@@ -224,3 +238,22 @@ def test_custom_head_path(tmp_path, ring_image, pipeline):
     p.embedder = pipeline.embedder  # same weights; skip loading the network again
     assert version == shipped.version and p.version == pipeline.version
     assert [t.value for t in p.run(ring_image).tags] == [t.value for t in pipeline.run(ring_image).tags]
+
+
+def _piece(score, area, side=100):
+    from jewel_vision.vision.models.detector import DetectedItem
+
+    mask = np.zeros((side, side), bool)
+    mask.flat[: int(area * side * side)] = True
+    return DetectedItem(box=(0.1, 0.1, 0.2, 0.2), score=score, mask=mask)
+
+
+def test_only_pieces_of_a_set_are_classified_one_by_one():
+    p = Pipeline(PipelineConfig(device="cpu"))
+    pair = [_piece(0.95, 0.05), _piece(0.94, 0.04)]
+    assert p._pieces_to_classify(pair) == []  # a pair: same size, the photo's type
+    necklace_set = [_piece(0.95, 0.01), _piece(0.93, 0.20), _piece(0.9, 0.012)]
+    assert p._pieces_to_classify(necklace_set) == [1, 2, 0]  # very different sizes: each alone, largest first
+    assert p._pieces_to_classify([_piece(0.95, 0.01), _piece(0.5, 0.3)]) == []  # unsure pieces do not count
+    many = [_piece(0.95, 0.3)] + [_piece(0.9, 0.01) for _ in range(8)]
+    assert len(p._pieces_to_classify(many)) == p.config.max_classified_pieces
