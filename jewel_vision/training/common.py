@@ -188,9 +188,21 @@ def cached_embeddings(
     """Load embeddings from ``cache_dir`` if the key matches, else compute and store them."""
     key = hashlib.sha256(json.dumps(key_parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
     path = Path(cache_dir) / f"emb-{key}.npy"
-    if path.is_file():
+    arr, seconds = load_or_compute(path, compute)
+    if seconds is None:
         log(f"  using cached embeddings {path}")
-        return np.load(path)
+    else:
+        log(f"  embedded {len(arr)} images in {seconds:.1f}s -> {path}")
+    return arr
+
+
+def load_or_compute(path: Path, compute: Callable[[], np.ndarray]) -> tuple[np.ndarray, float | None]:
+    """The array cached at ``path``, else ``compute()`` written there atomically.
+
+    Returns (array, seconds spent computing, or None when it came from the cache).
+    """
+    if path.is_file():
+        return np.load(path), None
     t0 = time.perf_counter()
     arr = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -198,8 +210,7 @@ def cached_embeddings(
     with open(tmp, "wb") as fh:
         np.save(fh, arr)
     os.replace(tmp, path)
-    log(f"  embedded {len(arr)} images in {time.perf_counter() - t0:.1f}s -> {path}")
-    return arr
+    return arr, time.perf_counter() - t0
 
 
 def embed_paths(

@@ -9,7 +9,15 @@ writes exactly those held-out rows, with the public manifest columns, so that
     jewel-vision eval --manifest var/heldout/ring-hands.csv --json rings.json
 
 scores the pipeline on photos none of its models saw in training. Paths are absolute,
-so the manifests can live anywhere; nothing is copied.
+so the manifests can live anywhere; nothing is copied into the repository.
+
+The data sets hold one photo per product (every ``group_id`` is unique), so same-product
+retrieval cannot be measured on them as they are. ``--views`` writes a *proxy*: for each
+held-out catalogue photo a second, synthetic view of the same product (a different crop,
+mirrored, rotated a few degrees, other light and colour balance) under ``OUT/views/``,
+and ``jewelry-types-views.csv`` grouping the two. Recall@k there says how well the
+embedding finds a product again from a different shot of it; real second views (another
+angle, another photographer) are harder.
 """
 
 from __future__ import annotations
@@ -63,6 +71,30 @@ def ring_hands_rows(datasets: Path, seed: int = 0) -> list[dict[str, str]]:
     return out
 
 
+def synthetic_views(rows: list[dict[str, str]], out_dir: Path, seed: int = 0) -> list[dict[str, str]]:
+    """Each row plus one synthetic second view of it, written as JPEG under ``out_dir``."""
+    import numpy as np
+    from PIL import Image
+
+    from jewel_vision.vision.image_io import load_image
+
+    from .common import AugmentSpec, augment
+
+    spec = AugmentSpec(flip=0.5, min_area=0.6, brightness=0.25, contrast=0.25, saturation=0.25, hue=0.02)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for k, row in enumerate(rows):
+        rng = np.random.default_rng([seed, k])
+        img = augment(load_image(row["path"]), rng, spec)
+        img = img.rotate(float(rng.uniform(-8, 8)), resample=Image.Resampling.BILINEAR, expand=True, fillcolor=(255, 255, 255))
+        path = out_dir / f"view-{k:04d}.jpg"
+        img.save(path, "JPEG", quality=int(rng.integers(80, 95)))
+        group = row["group_id"] or f"row{k}"
+        out.append({"path": row["path"], "type": row["type"], "group_id": group})
+        out.append({"path": str(path.resolve()), "type": row["type"], "group_id": group})
+    return out
+
+
 def _write(path: Path, rows: list[dict[str, str]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as fh:
@@ -71,8 +103,10 @@ def _write(path: Path, rows: list[dict[str, str]]) -> None:
         writer.writerows(rows)
 
 
-def write_heldout_manifests(out_dir: str | os.PathLike[str], datasets: str | os.PathLike[str] | None = None) -> dict[str, Path]:
-    """Write ``jewelry-types.csv`` and ``ring-hands.csv`` into ``out_dir``; returns their paths."""
+def write_heldout_manifests(
+    out_dir: str | os.PathLike[str], datasets: str | os.PathLike[str] | None = None, *, views: bool = False
+) -> dict[str, Path]:
+    """Write ``jewelry-types.csv`` and ``ring-hands.csv`` (and the retrieval proxy) into ``out_dir``."""
     root = _datasets(datasets)
     out = Path(out_dir)
     written = {}
@@ -81,6 +115,12 @@ def write_heldout_manifests(out_dir: str | os.PathLike[str], datasets: str | os.
         _write(path, rows)
         log(f"{path}: {len(rows)} held-out photos")
         written[name] = path
+    if views:
+        rows = synthetic_views(jewelry_types_rows(root), out / "views")
+        path = out / "jewelry-types-views.csv"
+        _write(path, rows)
+        log(f"{path}: {len(rows) // 2} held-out photos, each with a synthetic second view")
+        written["jewelry-types-views"] = path
     return written
 
 
@@ -88,8 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="var/heldout", help="folder for the manifests")
     parser.add_argument("--data", default=None, help="datasets folder (default: ../shared/datasets)")
+    parser.add_argument("--views", action="store_true", help="also write the synthetic-second-view retrieval proxy")
     args = parser.parse_args(argv)
-    write_heldout_manifests(args.out, args.data)
+    write_heldout_manifests(args.out, args.data, views=args.views)
     return 0
 
 

@@ -267,17 +267,12 @@ def _cache_path(kind: str, parts: dict) -> Path:
 
 
 def cached(kind: str, parts: dict, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    from .common import load_or_compute
+
     path = _cache_path(kind, parts)
-    if path.is_file():
-        return np.load(path)
-    t0 = time.perf_counter()
-    arr = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        np.save(fh, arr)
-    os.replace(tmp, path)
-    log(f"  {kind}: {len(arr)} rows in {time.perf_counter() - t0:.0f}s -> {path}")
+    arr, seconds = load_or_compute(path, compute)
+    if seconds is not None:
+        log(f"  {kind}: {len(arr)} rows in {seconds:.0f}s -> {path}")
     return arr
 
 

@@ -30,7 +30,6 @@ Nothing here imports Django.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -330,11 +329,13 @@ class Pipeline:
             own = {j: type_tags[m + q][0].value for q, (kk, j, _) in enumerate(piece_crops) if kk == k}
             piece_labels.append([own.get(j, type_tags[k][0].value) for j in range(len(items))])
         # The item mask: the confident pieces of the photo's type (a watch beside a ring is not the ring).
-        masks: list[np.ndarray | None] = [
-            _union_mask([it for it, label in zip(items, labels) if label == type_tags[k][0].value] or items,
-                        cfg.crop_min_score)
-            for k, (items, labels) in enumerate(zip(pieces, piece_labels))
-        ]
+        # Worn (the photo was cropped): the piece in focus, the most confident one; the model may
+        # wear other jewelry. A packshot shows the product only: all its pieces (a pair, a set).
+        masks: list[np.ndarray | None] = []
+        for k, (items, labels) in enumerate(zip(pieces, piece_labels)):
+            same = [it for it, label in zip(items, labels) if label == type_tags[k][0].value] or items
+            worn = views[k][1] is not None
+            masks.append(_union_mask(same[:1] if worn else same, cfg.crop_min_score))
         if self.segmenter is not None:
             t0 = time.perf_counter()
             for k, prob in enumerate(self.segmenter.segment(imgs)):
