@@ -148,10 +148,15 @@ def celery_broker(url: str, transport_options: dict | None = None):
     def apply(u, opts):
         app.conf.broker_url = u
         app.conf.broker_transport_options = opts or {}
+        from kombu import pools
+
         if app._pool is not None:
             app._pool.force_close_all()
         app._pool = None
         app.amqp._producer_pool = None
+        # kombu keeps producer pools per connection URL in a global registry; a closed one
+        # would be handed out again the next time this URL is used ("Acquire on closed pool").
+        pools.reset()
 
     apply(url, transport_options)
     try:

@@ -27,7 +27,7 @@ def test_a_photo_gets_tags_and_an_embedding(make_product, add_photo, django_capt
     assert run_analysis(analysis.pk) == "done"
     analysis.refresh_from_db()
     assert analysis.status == Analysis.Status.DONE and analysis.attempts == 1
-    assert {"embedding", "type"} <= set(analysis.timings_ms)
+    assert {"detect", "embedding", "heads", "attributes", "ocr", "total"} <= set(analysis.timings_ms)
     assert analysis.model_versions
     emb = Embedding.objects.get(analysis=analysis)
     assert emb.dim == 1280 and emb.as_array().shape == (1280,)

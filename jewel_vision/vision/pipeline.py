@@ -336,6 +336,8 @@ class Pipeline:
             same = [it for it, label in zip(items, labels) if label == type_tags[k][0].value] or items
             worn = views[k][1] is not None
             masks.append(_union_mask(same[:1] if worn else same, cfg.crop_min_score))
+        # The stored "item" region is all the jewelry against the background (every reported piece).
+        item_masks = [_union_mask(items, 0.0) for items in pieces]
         if self.segmenter is not None:
             t0 = time.perf_counter()
             for k, prob in enumerate(self.segmenter.segment(imgs)):
@@ -365,6 +367,9 @@ class Pipeline:
 
                 t0 = time.perf_counter()
                 regions, attribute_tags = describe(img, masks[k], item_model=item_model, item_model_version=item_version)
+                if self.segmenter is None and item_masks[k] is not None:
+                    regions = [_item_region(item_masks[k], item_model, item_version) if r.label == "item" else r
+                               for r in regions]
                 tags += attribute_tags
                 stage_ms["attributes"] = stage_ms.get("attributes", 0.0) + (time.perf_counter() - t0) * 1000.0 / m
             if self.stones is not None:
@@ -489,6 +494,12 @@ def _without_unseen_stones(tags: list[TagPrediction]) -> list[TagPrediction]:
             continue
         out.append(t)
     return sorted(out, key=_tag_order)
+
+
+def _item_region(mask: np.ndarray, model: str, version: str) -> Region:
+    from .models.detector import mask_to_png
+
+    return Region("item", mask_to_png(mask), float(mask.mean()), model, version)
 
 
 def _union_mask(items: list, min_score: float) -> np.ndarray | None:

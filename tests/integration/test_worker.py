@@ -71,7 +71,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_broker_down_at_upload_then_back(tmp_path, start_worker, make_product, add_photo):
+def test_broker_down_at_upload_then_back(tmp_path, settings, start_worker, make_product, add_photo):
+    # The sweep re-sends analyses never sent after PENDING_REQUEUE_AFTER seconds; no waiting here.
+    settings.JEWEL_VISION = {**settings.JEWEL_VISION, "PENDING_REQUEUE_AFTER": 0}
     redis_server = shutil.which("redis-server")
     if redis_server is None:
         pytest.fail("redis-server is not installed (.ci/run installs it)")
