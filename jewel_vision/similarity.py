@@ -438,13 +438,16 @@ def search_by_photo(
     if result.embedding is None:
         raise RuntimeError("the pipeline returned no embedding for this photo")
     types = result.tags_for("type")
-    predicted = types[0].value if types and types[0].confidence >= 0.6 else ""
+    threshold = 0.6 if not types or types[0].threshold is None else types[0].threshold
+    predicted = types[0].value if types and types[0].confidence >= threshold else ""
     cards = search_by_vector(result.embedding.vector, limit, filters=filters, predicted_type=predicted)
     t2 = time.perf_counter()
+    # Pieces to pick from: only when the photo holds several (stones are not pieces).
+    pieces = result.pieces() if not box else []
     detections = [
         {"index": i, "label": d.label, "box": [round(float(v), 4) for v in d.box], "score": round(float(d.score), 4)}
-        for i, d in enumerate(result.detections)
-    ] if not box else []
+        for i, d in enumerate(pieces)
+    ] if len(pieces) > 1 else []
     return PhotoSearch(
         cards=cards,
         detections=detections,

@@ -80,3 +80,43 @@ def test_a_broken_index_never_breaks_the_page(catalog, settings, jv_env, caplog)
     html = Template("{% load jewel_vision %}<main>{% jewel_similar product %}</main>").render(Context({"product": me}))
     assert html == "<main>\n</main>" or html.replace("\n", "") == "<main></main>"
     assert "similar widget failed" in caplog.text
+
+
+def _result_with(detections):
+    import numpy as np
+
+    from jewel_vision.vision.types import AnalysisResult, Detection, Embedding, TagPrediction
+
+    vector = np.zeros(1280, np.float32)
+    vector[0] = 1.0
+    return AnalysisResult(
+        tags=[TagPrediction("type", "ring", 0.7, "type", "1", threshold=0.9)],
+        detections=[Detection(label, box, 0.9, "m", "1") for label, box in detections],
+        regions=[], texts=[], embedding=Embedding(vector, "effnet-lite0", "imagenet"),
+        timings_ms={}, model_versions={}, width=100, height=100,
+    )
+
+
+@pytest.mark.parametrize(
+    "detections,offered",
+    [
+        ([("ring", (0.1, 0.1, 0.4, 0.4))], 0),  # one piece: nothing to pick
+        ([("ring", (0.1, 0.1, 0.4, 0.4)), ("diamond", (0.2, 0.2, 0.25, 0.25))], 0),  # a stone is not a piece
+        ([("necklace", (0.0, 0.0, 0.5, 1.0)), ("earring", (0.6, 0.1, 0.7, 0.3)), ("pearl", (0.6, 0.1, 0.62, 0.12))], 2),
+    ],
+)
+def test_photo_search_offers_pieces_to_pick_only_when_there_are_several(catalog, monkeypatch, detections, offered):
+    from PIL import Image
+
+    seen = {}
+
+    def fake_search(vector, limit, filters=None, predicted_type=""):
+        seen["type"] = predicted_type
+        return []
+
+    monkeypatch.setattr(similarity, "analyse_photo", lambda image: _result_with(detections))
+    monkeypatch.setattr(similarity, "search_by_vector", fake_search)
+    found = similarity.search_by_photo(Image.new("RGB", (100, 100)))
+    assert len(found.detections) == offered
+    assert all(d["label"] not in ("diamond", "pearl") for d in found.detections)
+    assert seen["type"] == ""  # 0.7 is under the type's own threshold (0.9): no type boost

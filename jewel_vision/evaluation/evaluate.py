@@ -14,8 +14,6 @@ from PIL import Image
 from jewel_vision.evaluation import metrics
 from jewel_vision.evaluation.manifest import Row
 
-# Detections with these labels are stones inside an item, not items.
-STONE_LABELS = frozenset({"diamond", "pearl", "coloured_gem", "stone", "gem"})
 # Ground-truth gemstone names mapped to the pipeline's stone vocabulary.
 CLEAR_STONES = frozenset(
     {"diamond", "cubic zirconia", "crystal/rhinestone", "crystal", "rhinestone", "moissanite", "white sapphire", "clear"}
@@ -84,7 +82,7 @@ def prediction_from(result: Any, stone_threshold: float = 0.5) -> Prediction:
     item = [r for r in result.regions if r.label == "item"]
     if item:
         pred.mask = np.array(Image.open(io.BytesIO(item[0].mask_png)).convert("L")) > 127
-    pieces = [d for d in result.detections if d.label not in STONE_LABELS]
+    pieces = result.pieces()
     pred.boxes = [(tuple(d.box), float(d.score)) for d in pieces]
     pred.box_labels = [d.label for d in pieces]
     texts = sorted((t for t in result.texts if t.normalised), key=lambda t: -t.score)

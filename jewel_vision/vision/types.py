@@ -17,12 +17,16 @@ __all__ = [
     "Detection",
     "Embedding",
     "ImageDecodeError",
+    "STONE_LABELS",
     "Region",
     "TagPrediction",
     "TextFinding",
 ]
 
 Box = tuple[float, float, float, float]
+
+#: Labels of stone detections (the rest are pieces of jewelry, labelled with their type).
+STONE_LABELS = frozenset({"diamond", "pearl", "coloured_gem", "stone", "gem"})
 
 
 class ImageDecodeError(ValueError):
@@ -186,6 +190,10 @@ class AnalysisResult:
             "width": int(self.width),
             "height": int(self.height),
         }
+
+    def pieces(self) -> list[Detection]:
+        """Detections of pieces of jewelry (not of the stones set in them)."""
+        return [d for d in self.detections if d.label not in STONE_LABELS]
 
     def tags_for(self, facet: str) -> list[TagPrediction]:
         """Tags of one facet, most confident first."""

@@ -51,8 +51,8 @@ def two_pieces_photo(tmp_path):
 
 @pytest.fixture
 def detector_for_two_pieces(monkeypatch):
-    """Stand-in for the piece detector (not in the pipeline yet): the real pipeline's
-    result plus the two boxes of the composite photo this test uploads."""
+    """The real pipeline's result, with the two pieces of the composite photo this test
+    uploads pinned (the detector may split or merge drawn pieces; the UI is under test)."""
     from dataclasses import replace
 
     from jewel_vision import similarity
@@ -62,7 +62,7 @@ def detector_for_two_pieces(monkeypatch):
 
     def analyse(image):
         result = real(image)
-        if image.width == 2 * image.height and not result.detections:
+        if image.width == 2 * image.height and len(result.pieces()) != 2:
             boxes = [("necklace", (0.02, 0.02, 0.48, 0.98)), ("bracelet", (0.52, 0.02, 0.98, 0.98))]
             result = replace(result, detections=[Detection(l, b, 0.9, "test-boxes", "1") for l, b in boxes])
         return result
@@ -83,7 +83,6 @@ def test_search_by_photo_and_pick_one_piece(page, catalog, tmp_path, detector_fo
     page.click("#upload-button")
     page.locator("#photo-results").wait_for()
     assert card_ids(page, "#photo-results")[0] == str(ring.pk)
-    assert page.locator(".jv-box").count() == 0
     # Two pieces: the shopper picks each in turn.
     page.set_input_files("#photo-input", str(two_pieces_photo(tmp_path)))
     page.click("#upload-button")
