@@ -22,7 +22,7 @@ def test_analysis_result_to_dict_round_trips_through_json():
     vec = np.arange(4, dtype=np.float32)
     vec /= np.linalg.norm(vec)
     result = AnalysisResult(
-        tags=[TagPrediction("type", "ring", 0.9, "type", "abc"), TagPrediction("metal", "gold", 0.6, "m", "1")],
+        tags=[TagPrediction("type", "ring", 0.9, "type", "abc", threshold=0.8), TagPrediction("metal", "gold", 0.6, "m", "1")],
         detections=[Detection("ring", (0.1, 0.2, 0.5, 0.6), 0.8, "det", "1")],
         regions=[Region("item", b"\x89PNG...", 0.25, "seg", "1")],
         texts=[TextFinding("750", "750", None, 0.7, "ocr", metal="gold", purity=0.75)],
@@ -33,7 +33,10 @@ def test_analysis_result_to_dict_round_trips_through_json():
         height=240,
     )
     d = json.loads(json.dumps(result.to_dict()))
-    assert d["tags"][0] == {"facet": "type", "value": "ring", "confidence": 0.9, "model": "type", "model_version": "abc"}
+    assert d["tags"][0] == {
+        "facet": "type", "value": "ring", "confidence": 0.9, "model": "type", "model_version": "abc", "threshold": 0.8,
+    }
+    assert d["tags"][1]["threshold"] is None
     assert d["detections"][0]["box"] == [0.1, 0.2, 0.5, 0.6]
     assert "mask_png_base64" not in d["regions"][0]
     assert d["texts"][0]["purity"] == 0.75 and d["texts"][0]["box"] is None
