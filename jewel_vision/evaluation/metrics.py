@@ -121,13 +121,23 @@ def average_precision(
                 tp[d] = 1
     if n_truth == 0:
         return {"n": len(truth), "ap50": None, "n_boxes": 0}
+    ap, recall = interpolated_ap(tp, n_truth)
+    return {"n": len(truth), "ap50": ap, "n_boxes": n_truth, "recall": recall}
+
+
+def interpolated_ap(hits: Sequence[float], n_truth: int) -> tuple[float, float]:
+    """(AP, final recall) of detections already sorted by score: 1 = true, 0 = false positive.
+
+    VOC all-point interpolation: the area under the precision envelope over recall.
+    """
+    tp = np.asarray(hits, dtype=np.float64)
+    if n_truth <= 0 or tp.size == 0:
+        return 0.0, 0.0
     ctp, cfp = np.cumsum(tp), np.cumsum(1 - tp)
     recall = ctp / n_truth
     precision = ctp / np.maximum(ctp + cfp, 1e-12)
     mrec = np.concatenate([[0.0], recall, [1.0]])
     mpre = np.concatenate([[0.0], precision, [0.0]])
-    for i in range(len(mpre) - 2, -1, -1):
-        mpre[i] = max(mpre[i], mpre[i + 1])
+    mpre = np.maximum.accumulate(mpre[::-1])[::-1]
     idx = np.where(mrec[1:] != mrec[:-1])[0]
-    ap = float(np.sum((mrec[idx + 1] - mrec[idx]) * mpre[idx + 1]))
-    return {"n": len(truth), "ap50": ap, "n_boxes": n_truth, "recall": float(recall[-1]) if len(recall) else 0.0}
+    return float(np.sum((mrec[idx + 1] - mrec[idx]) * mpre[idx + 1])), float(recall[-1])

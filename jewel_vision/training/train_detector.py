@@ -30,6 +30,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from jewel_vision.evaluation.metrics import box_iou, interpolated_ap
+
 from . import data as D
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "vision" / "weights"
@@ -44,14 +46,6 @@ def log(msg: str) -> None:
 # ---------------------------------------------------------------------------------------
 # evaluation
 # ---------------------------------------------------------------------------------------
-def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def average_precision(scored: list[tuple], gts: dict[int, list[Sequence[float]]], iou_threshold: float = 0.5) -> float:
     """VOC-style (all-point interpolated) AP.
 
@@ -78,18 +72,7 @@ def average_precision(scored: list[tuple], gts: dict[int, list[Sequence[float]]]
             tps.append(1)
         elif not ignorable:
             tps.append(0)
-    if not tps:
-        return 0.0
-    tp = np.cumsum(tps)
-    fp = np.cumsum([1 - t for t in tps])
-    recall = tp / n_gt
-    precision = tp / np.maximum(tp + fp, 1e-9)
-    mrec = np.concatenate([[0.0], recall, [1.0]])
-    mpre = np.concatenate([[0.0], precision, [0.0]])
-    for i in range(len(mpre) - 2, -1, -1):
-        mpre[i] = max(mpre[i], mpre[i + 1])
-    idx = np.nonzero(mrec[1:] != mrec[:-1])[0]
-    return float(np.sum((mrec[idx + 1] - mrec[idx]) * mpre[idx + 1]))
+    return interpolated_ap(tps, n_gt)[0]
 
 
 def _as_row(r: Any) -> D.RingRow:

@@ -126,47 +126,46 @@ def out_of_domain(args, embedder, classes: list[str], layers, thresholds: np.nda
     report: dict = {}
     root = args.data.parent
     thr = np.asarray(thresholds)
-    hands = root / "ring-hands" / "manifest.csv"
-    if args.ood_sample and hands.is_file():
-        rows = [r for r in _sample_rows(hands, args.ood_sample, args.seed) if r.get("flag_possible_watch_or_bracelet") != "1"]
-        paths = [hands.parent / r["path"] for r in rows]
-        log(f"out-of-domain: {len(paths)} ring-hands photos (rings worn on hands)")
+
+    def predict(name: str, what: str, keep=lambda row: True):
+        """(top class, confident?, top probability) for a sample of ``name``, or None."""
+        manifest = root / name / "manifest.csv"
+        if not (args.ood_sample and manifest.is_file()):
+            return None
+        paths = [manifest.parent / r["path"] for r in _sample_rows(manifest, args.ood_sample, args.seed) if keep(r)]
+        log(f"out-of-domain: {len(paths)} {name} photos ({what})")
         emb = cached_embeddings(
             args.cache_dir,
-            {"what": "ood-ring-hands", "embedder": embedder.full_name, "pre": repr(embedder.preprocessing),
+            {"what": f"ood-{name}", "embedder": embedder.full_name, "pre": repr(embedder.preprocessing),
              "paths": [str(p) for p in paths]},
             lambda: embed_paths(embedder, paths),
         )
         probs = head_proba(layers, emb)
         top = probs.argmax(1)
-        confident = probs.max(1) >= thr[top]
+        return top, probs.max(1) >= thr[top], probs.max(1)
+
+    def counts(top: np.ndarray) -> dict[str, int]:
+        return {classes[c]: int((top == c).sum()) for c in range(len(classes))}
+
+    found = predict("ring-hands", "rings worn on hands", lambda r: r.get("flag_possible_watch_or_bracelet") != "1")
+    if found is not None:
+        top, confident, _ = found
         ring = classes.index("ring")
         report["ring_hands"] = {
-            "n": len(paths),
+            "n": len(top),
             "top1_ring": float(np.mean(top == ring)),
             "confident_ring": float(np.mean((top == ring) & confident)),
             "confident_wrong": float(np.mean((top != ring) & confident)),
-            "predicted": {classes[c]: int((top == c).sum()) for c in range(len(classes))},
+            "predicted": counts(top),
         }
-    gems = root / "gemstones" / "manifest.csv"
-    if args.ood_sample and gems.is_file():
-        rows = _sample_rows(gems, args.ood_sample, args.seed)
-        paths = [gems.parent / r["path"] for r in rows]
-        log(f"out-of-domain: {len(paths)} gemstones photos (loose stones, none of the classes)")
-        emb = cached_embeddings(
-            args.cache_dir,
-            {"what": "ood-gemstones", "embedder": embedder.full_name, "pre": repr(embedder.preprocessing),
-             "paths": [str(p) for p in paths]},
-            lambda: embed_paths(embedder, paths),
-        )
-        probs = head_proba(layers, emb)
-        top = probs.argmax(1)
-        confident = probs.max(1) >= thr[top]
+    found = predict("gemstones", "loose stones, none of the classes")
+    if found is not None:
+        top, confident, top_p = found
         report["gemstones"] = {
-            "n": len(paths),
+            "n": len(top),
             "confident_any": float(np.mean(confident)),
-            "mean_top_probability": float(probs.max(1).mean()),
-            "predicted": {classes[c]: int((top == c).sum()) for c in range(len(classes))},
+            "mean_top_probability": float(top_p.mean()),
+            "predicted": counts(top),
         }
     return report
 

@@ -376,8 +376,6 @@ class Pipeline:
             if self.stones is not None:
                 t0 = time.perf_counter()
                 stone_tags = self.stones.predict(img, masks[k], regions=regions or None, embedding=vectors[k])
-                if regions and not any(r.label == "stone" for r in regions):
-                    stone_tags = _without_unseen_stones(stone_tags)
                 tags += stone_tags
                 stone_region = next((r for r in regions if r.label == "stone"), None)
                 if stone_tags and stone_tags[0].value != "none" and stone_region is not None:
@@ -474,30 +472,6 @@ def _crop(img: Image.Image, box: tuple, context: float, min_fraction: float) -> 
     x0 = int(round(min(max(cx - side / 2, 0), max(w - side, 0))))
     y0 = int(round(min(max(cy - side / 2, 0), max(h - side, 0))))
     return img.crop((x0, y0, min(w, int(round(x0 + side))), min(h, int(round(y0 + side)))))
-
-
-def _without_unseen_stones(tags: list[TagPrediction]) -> list[TagPrediction]:
-    """Halve the head's belief in a coloured stone when no stone-coloured pixels were found.
-
-    A coloured gem is chromatic, so the colour split of the item finds it; when it found
-    no stone region, skin or a coloured background fooled the head (seen on worn rings).
-    The probability mass goes to "none"; the tag stays a suggestion for review.
-    """
-    stone = {t.value: t for t in tags if t.facet == "stone"}
-    coloured = stone.get("coloured")
-    if coloured is None or "none" not in stone:
-        return tags
-    moved = coloured.confidence / 2
-    out = []
-    for t in tags:
-        if t.facet == "stone" and t.value == "coloured":
-            t = TagPrediction(t.facet, t.value, t.confidence - moved, t.model, t.model_version, t.threshold)
-        elif t.facet == "stone" and t.value == "none":
-            t = TagPrediction(t.facet, t.value, t.confidence + moved, t.model, t.model_version, t.threshold)
-        elif t.facet == "stone_colour":
-            continue
-        out.append(t)
-    return sorted(out, key=_tag_order)
 
 
 def _release_freed_memory() -> None:

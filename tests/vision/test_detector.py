@@ -30,8 +30,6 @@ MIN_AP50 = 0.84
 MIN_RING_MIOU = 0.79
 MIN_MIOU = 0.75
 
-pytestmark = pytest.mark.skipif(not DEFAULT_DETECTOR_PATH.is_file(), reason="detector weights not trained yet")
-
 
 @pytest.fixture(autouse=True)
 def _media_root():

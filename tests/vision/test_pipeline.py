@@ -258,3 +258,13 @@ def test_only_pieces_of_a_set_are_classified_one_by_one():
     assert p._pieces_to_classify([_piece(0.95, 0.3), _piece(0.95, 0.002)]) == []  # nor do fragments
     many = [_piece(0.95, 0.3)] + [_piece(0.9, 0.02) for _ in range(8)]
     assert len(p._pieces_to_classify(many)) == p.config.max_classified_pieces
+
+
+def test_u2netp_item_mask_when_configured(ring_image, pipeline):
+    p = Pipeline(PipelineConfig(device="cpu", item_mask="u2netp", ocr_engine=None, stones=False))
+    p.embedder, p.detector = pipeline.embedder, pipeline.detector
+    result = p.run(ring_image)
+    item = next(r for r in result.regions if r.label == "item")
+    assert item.model == "u2netp" and 0.01 < item.area_fraction < 0.9
+    assert "segment" in result.timings_ms and result.model_versions["segmenter"].startswith("u2netp@")
+    assert result.tags_for("metal_tone")[0].value == "yellow"

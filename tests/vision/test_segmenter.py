@@ -9,9 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-pytest.importorskip("onnxruntime")
-
-from jewel_vision.vision.models.segmenter import ItemSegmenter, bundled_u2netp_path  # noqa: E402
+from jewel_vision.vision.models.segmenter import ItemSegmenter, bundled_u2netp_path
 
 
 @pytest.fixture(autouse=True)

@@ -129,6 +129,20 @@ def test_stone_colour_comes_from_the_stone_region(coloured_head):
     assert [t.value for t in tags2 if t.facet == "stone_colour"] == ["red"]
 
 
+def test_coloured_stone_without_stone_pixels_is_doubted(coloured_head):
+    """No stone region found by colour: half of the head's "coloured" belief moves to "none"."""
+    path, _ = coloured_head
+    img, item, _ = ring_with_stones()
+    clf = StoneClassifier(path)
+    emb = np.ones(1280, np.float32) / np.sqrt(1280)
+    trusted = {t.value: t.confidence for t in clf.predict(img, item, embedding=emb) if t.facet == "stone"}
+    metal_only = [r for r in A.material_regions(img, item) if r.label != "stone"]
+    doubted = {t.value: t.confidence for t in clf.predict(img, item, regions=metal_only, embedding=emb) if t.facet == "stone"}
+    assert doubted["coloured"] == pytest.approx(trusted["coloured"] / 2, rel=1e-5)
+    assert doubted["none"] == pytest.approx(trusted["none"] + trusted["coloured"] / 2, rel=1e-5)
+    assert sum(doubted.values()) == pytest.approx(1.0, abs=1e-5)
+
+
 def test_wrong_head_file_is_rejected(tmp_path):
     path = tmp_path / "bad.npz"
     save_stone_head(path, [(np.zeros((3, 8), np.float32), np.zeros(3, np.float32))], ["a", "b", "c"], "x", {})
