@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from jewel_vision.training.data import default_data_root
 from jewel_vision.vision.models.type_classifier import TypeClassifier
 from jewel_vision.vision.pipeline import Pipeline, PipelineConfig
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "jewelry-types"
+DATA = default_data_root() / "jewelry-types"  # $JEWEL_VISION_DATASETS, ../shared/datasets, or /work/shared
 
 pytestmark = [
     pytest.mark.slow,
