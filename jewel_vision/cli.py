@@ -67,6 +67,7 @@ TRAINERS = {
     "type": ("jewel_vision.training.train_type", "item-type head on ../shared/datasets/jewelry-types"),
     "detector": ("jewel_vision.training.train_detector", "jewelry detector on ring-hands (+ pasted cut-outs)"),
     "stones": ("jewel_vision.training.train_stones", "stone head on jewelry-types, gemstones and ring-hands"),
+    "stamp-gate": ("jewel_vision.training.train_stamp_gate", "stamp close-up head (where OCR runs) on rendered stamps and photos"),
 }
 
 

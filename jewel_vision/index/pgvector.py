@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 
 from jewel_vision.conf import jv_settings
 from jewel_vision.index.base import Filters, Hit, VectorIndex, normalise
@@ -257,8 +257,30 @@ def bulk_load(using: str, rows: Iterable[tuple], dim: int) -> int:
             )
             create_type_indexes(cur, count)
             cur.execute(f"ANALYZE {TABLE}")
+    prewarm(using)
     logger.info("pgvector index loaded %d photos in %.1fs", count, time.perf_counter() - started)
     return count
+
+
+def prewarm(using: str = "default") -> bool:
+    """Load the table and its HNSW indexes into shared buffers (``pg_prewarm``), if installed.
+
+    A freshly built or restarted index otherwise answers its first thousands of queries
+    from disk or the OS cache, several times slower. Best effort: False when the
+    extension is not available or the role may not create it.
+    """
+    try:
+        with transaction.atomic(using=using), connections[using].cursor() as cur:
+            cur.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+            cur.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s AND indexname LIKE %s", [TABLE, f"{HNSW_INDEX}%"])
+            for name in [TABLE] + [row[0] for row in cur.fetchall()]:
+                cur.execute("SELECT pg_prewarm(%s::regclass)", [f'"{name}"'])
+            # the vectors themselves live in the table's TOAST relation
+            cur.execute("SELECT pg_prewarm(reltoastrelid) FROM pg_class WHERE oid = %s::regclass AND reltoastrelid <> 0", [TABLE])
+        return True
+    except DatabaseError as exc:
+        logger.info("pg_prewarm not available (%s); the index warms up as it is used", exc)
+        return False
 
 
 #: A type with at least this many photos (and this share) gets its own partial HNSW index.

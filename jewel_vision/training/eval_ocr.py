@@ -131,12 +131,24 @@ def evaluate_engine(name: str, data: list[tuple[Any, Image.Image]], reader_cls, 
 
 
 def evaluate_gate(stamps: list[Image.Image], packshots: list[tuple[str, Image.Image]], reader_cls) -> dict[str, Any]:
-    reader = reader_cls("rapidocr")
+    """The pipeline's decision (stamp gate on the embedding, then the text gate) and the text gate alone."""
+    from jewel_vision.vision.models.embedder import Embedder
+    from jewel_vision.vision.models.stamp_gate import StampGate
+
+    reader = reader_cls("rapidocr", stamp_gate=StampGate())
     reader.gate(Image.new("RGB", (96, 48), (200, 200, 200)))  # warm-up
-    res: dict[str, Any] = {}
-    st = [reader.gate(im) for im in stamps]
+    embedder = Embedder(device="cpu")
+
+    def decisions(images: list[Image.Image]) -> tuple[list, list]:
+        vectors = embedder.embed(images) if images else []
+        return [reader.decide(im, v) for im, v in zip(images, vectors)], [reader.gate(im) for im in images]
+
+    res: dict[str, Any] = {"stamp_gate": reader.stamp_gate.full_name,
+                           "thresholds": {"low": reader.stamp_gate.low, "high": reader.stamp_gate.high}}
+    st, st_text = decisions(stamps)
     res["stamps"] = {
         "n": len(st), "recall": round(sum(g.passed for g in st) / max(1, len(st)), 4),
+        "recall_text_gate_alone": round(sum(g.passed for g in st_text) / max(1, len(st)), 4),
         "ms_mean": round(statistics.fmean(g.ms for g in st), 1) if st else None,
         "passed": [bool(g.passed) for g in st],
     }
@@ -144,12 +156,10 @@ def evaluate_gate(stamps: list[Image.Image], packshots: list[tuple[str, Image.Im
     for name, im in packshots:
         groups["dataset" if not name.startswith("drawn:") else "drawn"].append((name, im))
     for group, items in groups.items():
-        gs = []
+        gs, gs_text = decisions([im for _, im in items])
         false_marks = 0
         passed_names = []
-        for name, im in items:
-            g = reader.gate(im)
-            gs.append(g)
+        for (name, im), g in zip(items, gs):
             if g.passed:
                 passed_names.append(name)
                 found = reader.read(im, force=True)
@@ -157,6 +167,7 @@ def evaluate_gate(stamps: list[Image.Image], packshots: list[tuple[str, Image.Im
                     false_marks += 1
         res[f"packshots_{group}"] = {
             "n": len(gs), "pass_rate": round(sum(g.passed for g in gs) / max(1, len(gs)), 4),
+            "pass_rate_text_gate_alone": round(sum(g.passed for g in gs_text) / max(1, len(gs)), 4),
             "ms_mean": round(statistics.fmean(g.ms for g in gs), 1) if gs else None,
             "false_hallmarks_after_reader": false_marks, "passed_examples": passed_names[:10],
         }

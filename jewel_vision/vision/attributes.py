@@ -242,15 +242,19 @@ def _kmeans(x: np.ndarray, k: int, iters: int = 12, seed: int = 0) -> tuple[np.n
         centres.append(x[min(idx, n - 1)])
         d2 = np.minimum(d2, ((x - centres[-1]) ** 2).sum(1))
     c = np.stack(centres).astype(np.float32)
+    x = np.asarray(x, dtype=np.float32)
+    x2 = (x * x).sum(1, keepdims=True)
     labels = np.zeros(n, dtype=np.int64)
     for _ in range(iters):
-        dist = ((x[:, None, :] - c[None, :, :]) ** 2).sum(-1)
-        labels = dist.argmin(1)
-        new = np.stack([x[labels == j].mean(0) if np.any(labels == j) else c[j] for j in range(len(c))])
+        # squared distances as |x|^2 - 2 x.c + |c|^2 (one matrix product, no n x k x d array)
+        labels = (x2 - 2.0 * (x @ c.T) + (c * c).sum(1)[None, :]).argmin(1)
+        counts = np.bincount(labels, minlength=len(c)).astype(np.float32)
+        sums = np.stack([np.bincount(labels, weights=x[:, d], minlength=len(c)) for d in range(x.shape[1])], 1)
+        new = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], c).astype(np.float32)
         if np.allclose(new, c, atol=1e-3):
-            c = new.astype(np.float32)
+            c = new
             break
-        c = new.astype(np.float32)
+        c = new
     return c, labels
 
 

@@ -21,8 +21,9 @@ Stages, per batch of images:
    detection carries a type.
 4. **attributes**: metal tone, colours, shape, texture and the metal/stone regions, from
    the pixels inside the item mask (the detector's, or u2netp's when configured).
-5. **ocr**: a cheap gate looks for stamp-like text; only where it fires is the photo read
-   and hallmarks parsed into ``hallmark``, ``metal`` and ``purity`` tags.
+5. **ocr**: a head on the embedding says whether the photo is a stamp close-up, and a cheap
+   text detector looks for stamp-like text; only where they agree is the photo read and
+   hallmarks parsed into ``hallmark``, ``metal`` and ``purity`` tags.
 
 Models load lazily on first use (or on :meth:`Pipeline.warmup`), once per process.
 Nothing here imports Django.
@@ -90,7 +91,7 @@ class PipelineConfig:
     crop_min_skin: float = 0.15  # ...and only when this fraction of the crop is skin (worn jewelry)
     min_piece_area: float = 0.0005  # pieces whose mask covers less of the photo are specks, not reported
     set_size_ratio: float = 3.0  # pieces this many times apart in size are a set: each is classified alone
-    max_classified_pieces: int = 3  # at most this many pieces of a set are classified one by one...
+    max_classified_pieces: int = 2  # a set's largest piece and one of its smaller ones are classified alone...
     min_classified_area: float = 0.01  # ...each covering at least this fraction of the photo (not a fragment)
     # segmentation and attributes
     item_mask: str = "detector"  # "detector" (fast), "u2netp" (salient object; ~0.8 s on CPU) or "none"
@@ -101,6 +102,8 @@ class PipelineConfig:
     # OCR of hallmarks
     ocr_engine: str | None = "rapidocr"  # "rapidocr", "easyocr" or None (no OCR)
     ocr_always: bool = False  # skip the gate and read every photo (slow)
+    stamp_gate: bool = True  # OCR only photos the stamp-gate head (on the embedding) finds stamp-like
+    stamp_gate_path: str | None = None  # None: jewel_vision/vision/weights/stamp_gate.npz
     # heads a shop taught (style ...): <dir>/<facet>.npz, picked up when the folder changes
     facet_heads_dir: str | None = None
 
@@ -145,7 +148,12 @@ class Pipeline:
         if config.ocr_engine:
             from .models.ocr import HallmarkReader
 
-            self.hallmarks = HallmarkReader(engine=config.ocr_engine)
+            stamp_gate = None
+            if config.stamp_gate:
+                from .models.stamp_gate import StampGate
+
+                stamp_gate = StampGate(path=config.stamp_gate_path, device=config.device)
+            self.hallmarks = HallmarkReader(engine=config.ocr_engine, stamp_gate=stamp_gate)
         self._facet_heads: list[FacetHead] = []
         self._facet_key: tuple = ()
         self._facet_lock = threading.Lock()
@@ -189,6 +197,8 @@ class Pipeline:
             versions["stones"] = self.stones.full_name
         if self.hallmarks is not None:
             versions["ocr"] = self.hallmarks.engine_id
+            if self.hallmarks.stamp_gate is not None:
+                versions["stamp_gate"] = self.hallmarks.stamp_gate.full_name
         for head in self.facet_heads:
             versions[f"facet:{head.facet}"] = head.full_name
         return versions
@@ -227,6 +237,12 @@ class Pipeline:
                     f"but the pipeline's embedder is {actual!r}; retrain the head for these embedder "
                     "weights (jewel-vision train type) and set type_head_path"
                 )
+            gate = self.hallmarks.stamp_gate if self.hallmarks is not None else None
+            if gate is not None and gate.embedder != actual:
+                raise RuntimeError(
+                    f"stamp gate {gate.path} expects embeddings from {gate.embedder!r}, not {actual!r}; "
+                    "retrain it (jewel-vision train stamp-gate) and set stamp_gate_path"
+                )
             if self.stones is not None and self.stones.embedder_name != actual:
                 raise RuntimeError(
                     f"stone head {self.stones.path} expects embeddings from {self.stones.embedder_name!r}, "
@@ -244,6 +260,8 @@ class Pipeline:
                 model.load()
         if self.hallmarks is not None:
             self.hallmarks.gate(Image.new("RGB", (64, 64), (200, 200, 200)))
+            if self.hallmarks.stamp_gate is not None:
+                self.hallmarks.stamp_gate.load()
         for head in self.facet_heads:
             head.load()
 
@@ -328,7 +346,7 @@ class Pipeline:
         piece_labels: list[list[str]] = []
         for k, items in enumerate(pieces):
             own = {j: type_tags[m + q][0].value for q, (kk, j, _) in enumerate(piece_crops) if kk == k}
-            piece_labels.append([own.get(j, type_tags[k][0].value) for j in range(len(items))])
+            piece_labels.append(self._piece_labels(items, type_tags[k][0].value, own))
         # The item mask: the confident pieces of the photo's type (a watch beside a ring is not the ring).
         # Worn (the photo was cropped): the piece in focus, the most confident one; the model may
         # wear other jewelry. A packshot shows the product only: all its pieces (a pair, a set).
@@ -384,7 +402,7 @@ class Pipeline:
             # 5. hallmarks
             if self.hallmarks is not None:
                 t0 = time.perf_counter()
-                texts = self.hallmarks.read(img, force=cfg.ocr_always)
+                texts = self.hallmarks.read(img, force=cfg.ocr_always, embedding=vectors[k])
                 tags += self.hallmarks.tags(texts)
                 stage_ms["ocr"] = stage_ms.get("ocr", 0.0) + (time.perf_counter() - t0) * 1000.0 / m
             out[i] = AnalysisResult(
@@ -413,8 +431,11 @@ class Pipeline:
         """Indices of pieces classified one by one: those of a set, not of a pair or a tray.
 
         Pieces of similar size in one photo (a pair of earrings, a tray of rings) are taken
-        to be of the photo's type, which saves an embedding each; pieces of very different
-        sizes (a necklace with its earrings) are each classified on their own crop.
+        to be of the photo's type, which saves an embedding each. Pieces of very different
+        sizes (a necklace with its earrings) form a set: its largest piece and the largest
+        of the pieces ``set_size_ratio`` times smaller are classified on their own crops, and
+        every other piece takes the type of the classified piece closest to it in size
+        (:meth:`_piece_labels`): the two earrings of the set are one design.
         """
         cfg = self.config
         confident = [
@@ -422,10 +443,30 @@ class Pipeline:
         ]
         if len(confident) < 2:
             return []
-        areas = [max(items[j].area_fraction, 1e-9) for j in confident]
-        if max(areas) / min(areas) < cfg.set_size_ratio:
+        by_size = sorted(confident, key=lambda j: -items[j].area_fraction)
+        largest = items[by_size[0]].area_fraction
+        small = [j for j in by_size if items[j].area_fraction * cfg.set_size_ratio <= largest]
+        if not small:
             return []
-        return sorted(confident, key=lambda j: -areas[confident.index(j)])[: cfg.max_classified_pieces]
+        return [by_size[0], small[0]][: cfg.max_classified_pieces]
+
+    def _piece_labels(self, items: list, photo_label: str, own: dict[int, str]) -> list[str]:
+        """Each piece's type: its own if classified, else that of the classified piece nearest in size.
+
+        Pieces too unsure or too small to be part of a set take the photo's type.
+        """
+        cfg = self.config
+        labels = []
+        for j, it in enumerate(items):
+            if j in own:
+                labels.append(own[j])
+            elif own and it.score >= cfg.crop_min_score and it.area_fraction >= cfg.min_classified_area:
+                size = np.log(max(it.area_fraction, 1e-9))
+                nearest = min(own, key=lambda q: abs(np.log(max(items[q].area_fraction, 1e-9)) - size))
+                labels.append(own[nearest])
+            else:
+                labels.append(photo_label)
+        return labels
 
     def _view(self, img: Image.Image, items: list) -> tuple[Image.Image, tuple | None]:
         """The photo, or a crop around its confident pieces when they are small in it."""

@@ -253,11 +253,16 @@ def test_only_pieces_of_a_set_are_classified_one_by_one():
     pair = [_piece(0.95, 0.05), _piece(0.94, 0.04)]
     assert p._pieces_to_classify(pair) == []  # a pair: same size, the photo's type
     necklace_set = [_piece(0.95, 0.02), _piece(0.93, 0.20), _piece(0.9, 0.03)]
-    assert p._pieces_to_classify(necklace_set) == [1, 2, 0]  # very different sizes: each alone, largest first
+    # very different sizes: the largest piece and the largest of the small ones, each alone
+    assert p._pieces_to_classify(necklace_set) == [1, 2]
+    # the other earring of the set takes the type of the classified piece nearest in size
+    assert p._piece_labels(necklace_set, "necklace", {1: "necklace", 2: "earring"}) == ["earring", "necklace", "earring"]
     assert p._pieces_to_classify([_piece(0.95, 0.02), _piece(0.5, 0.3)]) == []  # unsure pieces do not count
     assert p._pieces_to_classify([_piece(0.95, 0.3), _piece(0.95, 0.002)]) == []  # nor do fragments
     many = [_piece(0.95, 0.3)] + [_piece(0.9, 0.02) for _ in range(8)]
-    assert len(p._pieces_to_classify(many)) == p.config.max_classified_pieces
+    assert p._pieces_to_classify(many) == [0, 1]
+    labels = p._piece_labels(many + [_piece(0.4, 0.02)], "ring", {0: "necklace", 1: "earring"})
+    assert labels == ["necklace"] + ["earring"] * 8 + ["ring"]  # an unsure piece: the photo's type
 
 
 def test_u2netp_item_mask_when_configured(ring_image, pipeline):

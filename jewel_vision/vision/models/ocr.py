@@ -497,8 +497,10 @@ class HallmarkReader:
     """
 
     def __init__(self, engine: str | OcrEngine = "rapidocr", *, config: ReaderConfig | None = None,
-                 gate_engine: str | OcrEngine | None = "rapidocr") -> None:
+                 gate_engine: str | OcrEngine | None = "rapidocr", stamp_gate=None) -> None:
         self.engine = get_engine(engine) if isinstance(engine, str) else engine
+        # a StampGate (p(stamp close-up) from the photo's embedding): used when read() gets one
+        self.stamp_gate = stamp_gate
         self.config = config or ReaderConfig()
         self._gate_engine = gate_engine
         self.last_gate: GateResult | None = None
@@ -543,6 +545,19 @@ class HallmarkReader:
         passed = bool(keep)
         reason = "text-like boxes found" if passed else ("no text-like boxes" if boxes else "no text detected")
         return GateResult(passed, float(best), tuple(keep), ms, reason)
+
+    def decide(self, image: Image.Image, embedding: np.ndarray | None = None) -> GateResult:
+        """Should ``image`` be read? The stamp gate on ``embedding`` first (when both are given), then the text gate."""
+        gate = self.stamp_gate
+        if embedding is None or gate is None:
+            return self.gate(image)
+        t0 = time.perf_counter()
+        p = float(gate.stamp_probability(np.asarray(embedding, np.float32).reshape(1, -1))[0])
+        if p < gate.low:
+            return GateResult(False, p, (), (time.perf_counter() - t0) * 1000, f"not a stamp close-up (p={p:.3f})")
+        if p >= gate.high:
+            return GateResult(True, p, (), (time.perf_counter() - t0) * 1000, f"stamp close-up (p={p:.3f})")
+        return self.gate(image)
 
     # ---- reading ----------------------------------------------------------------------------
     def _engine_read(self, image: Image.Image) -> list[OcrLine]:
@@ -647,13 +662,19 @@ class HallmarkReader:
                     return hm
         return None
 
-    def read(self, image: Image.Image, *, force: bool = False) -> list[TextFinding]:
+    def read(self, image: Image.Image, *, force: bool = False, embedding: np.ndarray | None = None) -> list[TextFinding]:
+        """Hallmarks and other text in ``image``.
+
+        Unless ``force``: with ``embedding`` (the photo's) and a ``stamp_gate``, photos that
+        are plainly not stamp close-ups (p < low) are not read, clear close-ups (p >= high)
+        are read without the text-detector gate, and the rest go through that gate.
+        """
         timings: dict[str, float] = {}
         self.last_timings = timings
         image = image.convert("RGB") if image.mode != "RGB" else image
         cfg = self.config
         if not force:
-            g = self.gate(image)
+            g = self.decide(image, embedding)
             self.last_gate = g
             timings["gate_ms"] = g.ms
             if not g.passed:
