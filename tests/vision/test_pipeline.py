@@ -256,13 +256,28 @@ def test_only_pieces_of_a_set_are_classified_one_by_one():
     # very different sizes: the largest piece and the largest of the small ones, each alone
     assert p._pieces_to_classify(necklace_set) == [1, 2]
     # the other earring of the set takes the type of the classified piece nearest in size
-    assert p._piece_labels(necklace_set, "necklace", {1: "necklace", 2: "earring"}) == ["earring", "necklace", "earring"]
+    labels = p._piece_labels(necklace_set, ("necklace", 0.9), {1: ("necklace", 0.8), 2: ("earring", 0.7)})
+    assert labels == [("earring", 0.7), ("necklace", 0.8), ("earring", 0.7)]
     assert p._pieces_to_classify([_piece(0.95, 0.02), _piece(0.5, 0.3)]) == []  # unsure pieces do not count
     assert p._pieces_to_classify([_piece(0.95, 0.3), _piece(0.95, 0.002)]) == []  # nor do fragments
     many = [_piece(0.95, 0.3)] + [_piece(0.9, 0.02) for _ in range(8)]
     assert p._pieces_to_classify(many) == [0, 1]
-    labels = p._piece_labels(many + [_piece(0.4, 0.02)], "ring", {0: "necklace", 1: "earring"})
-    assert labels == ["necklace"] + ["earring"] * 8 + ["ring"]  # an unsure piece: the photo's type
+    labels = p._piece_labels(many + [_piece(0.4, 0.02)], ("ring", 0.6), {0: ("necklace", 0.9), 1: ("earring", 0.8)})
+    assert labels == [("necklace", 0.9)] + [("earring", 0.8)] * 8 + [("ring", 0.6)]  # an unsure piece: the photo's
+    # worn jewelry: every piece on its own crop, most confident first, up to max_worn_pieces
+    worn = [_piece(0.7, 0.01), _piece(0.95, 0.01), _piece(0.8, 0.3)] + [_piece(0.65, 0.01)] * 3
+    assert p._pieces_to_classify(worn, worn=True) == [1, 2, 0, 3]
+
+
+def test_detection_score_is_jewelry_times_type_confidence(pipeline, ring_image):
+    items = [it for it in pipeline.detector.detect([ring_image])[0] if it.area_fraction >= pipeline.config.min_piece_area]
+    result = pipeline.run(ring_image)
+    top = result.tags_for("type")[0]
+    pieces = result.pieces()
+    assert len(pieces) == len(items) > 0
+    for det, item in zip(pieces, items):  # a packshot: every piece takes the photo's type
+        assert det.label == top.value
+        assert det.score == pytest.approx(item.score * top.confidence, rel=1e-5)
 
 
 def test_u2netp_item_mask_when_configured(ring_image, pipeline):
