@@ -82,3 +82,13 @@ def test_common_types_get_partial_indexes(rows, monkeypatch):
     assert len(created) == 2  # ring and necklace, not the rare watch
     text = plan(backend_sql(Filters(in_stock=True, types=("ring",))))
     assert any(name in text for name in created), text
+
+
+def test_prewarm_loads_table_and_index_into_shared_buffers(rows):
+    assert pgvector.prewarm() is True  # the embedded PostgreSQL ships pg_prewarm
+    with connection.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_prewarm'")
+        assert cur.fetchone() is not None
+        # pg_prewarm returns the blocks it read; the index is now in the buffer cache
+        cur.execute("SELECT pg_prewarm(%s::regclass)", [pgvector.HNSW_INDEX])
+        assert cur.fetchone()[0] > 0
