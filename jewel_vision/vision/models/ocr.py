@@ -13,8 +13,11 @@ with the box normalised to 0-1. Engines load lazily, once, and are shared throug
 
 :class:`HallmarkReader` wraps an engine for hallmark photos:
 
-1. **gate** - a cheap test whether the photo can hold a stamp at all, so OCR does not run on
-   every catalogue photo (see :meth:`HallmarkReader.gate`); ``force=True`` skips it;
+1. **gate** - is the photo a stamp close-up at all, so OCR does not run on every catalogue
+   photo (:meth:`HallmarkReader.decide`): with the photo's embedding, the stamp-gate head
+   (:mod:`~jewel_vision.vision.models.stamp_gate`) skips plain photos and passes clear
+   close-ups; otherwise a text detector decides (:meth:`HallmarkReader.gate`); ``force=True``
+   skips both;
 2. **read** - passes tried in order until one yields a hallmark (``ReaderConfig.passes``): the
    photo (short side brought to >= 160 px) x2, high-pass normalised (relief on shiny metal shows
    as edges, the metal's shading gradient is removed); CLAHE grey; unsharp + high-pass; raw;
