@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .common import head_proba
     from .data import default_data_root
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="jewel-vision train stamp-gate", description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--data", type=Path, default=None, help="datasets folder (default: ../shared/datasets)")
     ap.add_argument("--n-stamps", type=int, default=600)

@@ -90,3 +90,17 @@ def test_class_weights_balance():
     assert np.allclose(w, [4 / 6, 2.0])
     cm = confusion(np.array([0, 1, 1]), np.array([0, 1, 0]), 2)
     assert cm.tolist() == [[1, 0], [1, 1]]
+
+
+def test_stamp_gate_close_ups_and_threshold_groups():
+    from jewel_vision.training.train_stamp_gate import _held_back, close_up
+    from jewel_vision.vision.stamps import render_stamp
+
+    stamp = render_stamp("S925", size_px=20, seed=3)
+    a = close_up(stamp, np.random.default_rng(0))
+    b = close_up(stamp, np.random.default_rng(0))
+    assert a.mode == "RGB" and np.array_equal(np.asarray(a), np.asarray(b))  # seeded: reproducible
+    assert a.width >= stamp.width and a.height >= stamp.height  # more context, never a smaller picture
+    groups = [f"jt:{i}" for i in range(2000)]
+    held = [g for g in groups if _held_back(g)]
+    assert 0.15 < len(held) / len(groups) < 0.25 and held == [g for g in groups if _held_back(g)]
