@@ -458,13 +458,15 @@ def material_regions(
     return _regions(prep, metal, stone, item_model, item_model_version)
 
 
-def _regions(prep: _Prepared, metal: np.ndarray, stone: np.ndarray, item_model: str, item_model_version: str) -> list[Region]:
+def _regions(prep: _Prepared, metal: np.ndarray, stone: np.ndarray, item_model: str, item_model_version: str,
+             item_region: np.ndarray | None = None) -> list[Region]:
     total = float(prep.size[0] * prep.size[1])
+    item = prep.full_item if item_region is None else np.asarray(item_region, dtype=bool)
     regions = [
         Region(
             label="item",
-            mask_png=mask_to_png(prep.full_item),
-            area_fraction=float(prep.full_item.sum()) / total,
+            mask_png=mask_to_png(item),
+            area_fraction=float(item.sum()) / total,
             model=item_model,
             model_version=item_model_version or ATTRIBUTES_VERSION,
         )
@@ -856,15 +858,18 @@ def describe(
     *,
     item_model: str = "item-mask",
     item_model_version: str = "",
+    item_region: np.ndarray | None = None,
 ) -> tuple[list[Region], list[TagPrediction]]:
     """Everything above from one preparation (faster than four calls).
 
     Returns (``material_regions``, ``metal_tone`` + ``colour`` + ``shape`` + ``texture`` tags);
-    same values as the separate functions.
+    same values as the separate functions. ``item_region``: a full-size mask stored as the
+    "item" region instead of ``item_mask`` (the pipeline describes the piece in focus but
+    stores all the jewelry in the photo).
     """
     prep = _prepare(image, item_mask)
     metal, stone, _ = _split_metal_stone(prep)
-    regions = _regions(prep, metal, stone, item_model, item_model_version)
+    regions = _regions(prep, metal, stone, item_model, item_model_version, item_region)
     probs = _tone_probs(_metal_features(prep, metal))
     tags = [
         TagPrediction("metal_tone", tone, float(p), ATTRIBUTES_MODEL, ATTRIBUTES_VERSION)

@@ -253,8 +253,11 @@ def test_only_pieces_of_a_set_are_classified_one_by_one():
     pair = [_piece(0.95, 0.05), _piece(0.94, 0.04)]
     assert p._pieces_to_classify(pair) == []  # a pair: same size, the photo's type
     necklace_set = [_piece(0.95, 0.02), _piece(0.93, 0.20), _piece(0.9, 0.03)]
-    # very different sizes: the largest piece and the largest of the small ones, each alone
+    # very different sizes: the largest piece and the largest of the small ones, each alone...
     assert p._pieces_to_classify(necklace_set) == [1, 2]
+    assert p._pieces_to_classify(necklace_set, photo_confidence=0.5) == [1, 2]
+    # ...unless the photo's type is certain: fragments of one piece, not a set
+    assert p._pieces_to_classify(necklace_set, photo_confidence=0.95) == []
     # the other earring of the set takes the type of the classified piece nearest in size
     labels = p._piece_labels(necklace_set, ("necklace", 0.9), {1: ("necklace", 0.8), 2: ("earring", 0.7)})
     assert labels == [("earring", 0.7), ("necklace", 0.8), ("earring", 0.7)]

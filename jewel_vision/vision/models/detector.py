@@ -31,7 +31,6 @@ out as one detection (there is no centre head). Weights come from
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,12 +89,12 @@ def to_detection(item: DetectedItem, model_version: str, model: str = "jewelry-d
 
 def mask_to_png(mask: np.ndarray) -> bytes:
     """A bool/0-1 mask as a single-channel (mode "L", 0/255) PNG."""
+    from ..attributes import mask_to_png as encode
+
     arr = np.asarray(mask)
     if arr.ndim != 2:
         raise ValueError(f"mask must be 2-D, got shape {arr.shape}")
-    buf = io.BytesIO()
-    Image.fromarray(np.where(arr > 0, 255, 0).astype(np.uint8), mode="L").save(buf, "PNG", optimize=True)
-    return buf.getvalue()
+    return encode(arr > 0)
 
 
 @dataclass(frozen=True)
