@@ -17,7 +17,7 @@ Data (fixed seeds; no dataset image is copied, embeddings are cached under var/c
   sessions, gemstones of the publisher's train split.
 
 Thresholds are chosen on a second set (other tune-split seeds, and 20 % of the training
-photos' groups held back): ``low`` keeps 99.5 % of those stamps but is at most 0.05 (the
+photos' groups held back): ``low`` keeps 99.5 % of those stamps but is at most 0.01 (the
 renders separate from photos almost perfectly; a real stamp unlike them should still reach
 the text gate), ``high`` lets through at most 0.5 % of those photos (and is at least 0.5). Reported on the *test* stamps of ``eval_ocr`` and the held-out
 photos of the other models (jewelry-types validation, ring-hands held-out sessions).
@@ -42,7 +42,7 @@ from .common import cached_embeddings, embed_paths, log, train_head
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "vision" / "weights" / "stamp_gate.npz"
 CACHE_DIR = Path("var/cache/jewel_vision/stamp_gate")
 CLASSES = ["photo", "stamp"]
-LOW_CAP = 0.05
+LOW_CAP = 0.01
 
 
 def close_up(img: Image.Image, rng: np.random.Generator) -> Image.Image:
@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     version = save_head(args.out, layers, CLASSES, np.array([1.0 - low, high], np.float32), embedder.full_name, metadata)
     gate = StampGate(args.out)
-    assert gate.version == version and abs(gate.low - low) < 1e-9
+    assert gate.version == version and abs(gate.low - low) < 1e-6  # stored as float32
     log(f"wrote {args.out} (version {version}); low={low:.4f} high={high:.4f}")
     print(json.dumps(report, indent=2))
     return 0

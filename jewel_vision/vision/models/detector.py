@@ -73,7 +73,11 @@ class DetectedItem:
 
     @property
     def area_fraction(self) -> float:
-        return float(self.mask.mean()) if self.mask.size else 0.0
+        """Fraction of the photo the mask covers (computed once: the mask is not changed after)."""
+        cached = self.__dict__.get("_area_fraction")
+        if cached is None:
+            cached = self.__dict__["_area_fraction"] = float(self.mask.mean()) if self.mask.size else 0.0
+        return cached
 
 
 def to_detection(item: DetectedItem, model_version: str, model: str = "jewelry-detector") -> Detection:
@@ -304,12 +308,20 @@ def _split_by_seeds(part: np.ndarray, prob: np.ndarray, cfg: "DetectorConfig") -
     return pieces
 
 
-def _mask_iou(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    inter = np.logical_and(a, b).sum()
+def _mask_iou(a: "DetectedItem", b: "DetectedItem") -> tuple[float, float]:
+    """(IoU, intersection over the smaller mask) of two pieces' masks, on their boxes' overlap only."""
+    h, w = a.mask.shape
+    x0, y0 = max(a.box[0], b.box[0]), max(a.box[1], b.box[1])
+    x1, y1 = min(a.box[2], b.box[2]), min(a.box[3], b.box[3])
+    if x1 <= x0 or y1 <= y0:
+        return 0.0, 0.0
+    c0, r0 = int(np.floor(x0 * w)), int(np.floor(y0 * h))
+    c1, r1 = int(np.ceil(x1 * w)), int(np.ceil(y1 * h))
+    inter = int(np.logical_and(a.mask[r0:r1, c0:c1], b.mask[r0:r1, c0:c1]).sum())
     if inter == 0:
         return 0.0, 0.0
-    union = np.logical_or(a, b).sum()
-    return float(inter / union), float(inter / max(1, min(a.sum(), b.sum())))
+    area_a, area_b = a.area_fraction * a.mask.size, b.area_fraction * b.mask.size
+    return float(inter / (area_a + area_b - inter)), float(inter / max(1.0, min(area_a, area_b)))
 
 
 class Detector(LazyLoadMixin):
@@ -493,7 +505,7 @@ class Detector(LazyLoadMixin):
         for it in items:
             dup = False
             for other in kept:
-                iou, cover = _mask_iou(it.mask, other.mask)
+                iou, cover = _mask_iou(it, other)
                 if iou > cfg.nms_iou or cover > 0.8:
                     dup = True
                     break
