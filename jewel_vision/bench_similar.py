@@ -168,6 +168,8 @@ def bench_pgvector(
     import psycopg
     from pgvector.psycopg import register_vector
 
+    from jewel_vision.index.pgvector import prewarm_relations
+
     n = cat.vectors.shape[0]
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
@@ -196,9 +198,8 @@ def bench_pgvector(
         conn.execute("VACUUM ANALYZE jv_bench_items")
         # As the backend does after a rebuild: table and index into shared buffers (a live
         # shop's index is warm; a cold one reads its first queries' pages from disk).
-        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
-        conn.execute("SELECT pg_prewarm('jv_bench_items'), pg_prewarm('jv_bench_hnsw')")
-        conn.execute("SELECT pg_prewarm(reltoastrelid) FROM pg_class WHERE relname = 'jv_bench_items' AND reltoastrelid <> 0")
+        with conn.cursor() as cur:
+            prewarm_relations(cur, "jv_bench_items", "jv_bench_hnsw")
         # As the backend asks: 3k rows (products have several photos; relaxed order), best k kept.
         plain_sql = (
             "SELECT id FROM (SELECT id, embedding <#> %s AS d FROM jv_bench_items ORDER BY d LIMIT 30) r ORDER BY d LIMIT 10"
@@ -231,8 +232,8 @@ def bench_pgvector(
             )
         partial_build = time.perf_counter() - t
         conn.execute("ANALYZE jv_bench_items")
-        for ty in TYPES:
-            conn.execute(f"SELECT pg_prewarm('jv_bench_hnsw_{ty}')")
+        with conn.cursor() as cur:
+            prewarm_relations(cur, "jv_bench_items", "jv_bench_hnsw")  # the partial indexes too
         partial_sql = (
             "SELECT id FROM (SELECT id, embedding <#> %s AS d FROM jv_bench_items WHERE in_stock AND item_type = %s "
             "AND price >= %s AND price <= %s ORDER BY d LIMIT 30) r ORDER BY d LIMIT 10"

@@ -263,7 +263,7 @@ def bulk_load(using: str, rows: Iterable[tuple], dim: int) -> int:
 
 
 def prewarm(using: str = "default") -> bool:
-    """Load the table and its HNSW indexes into shared buffers (``pg_prewarm``), if installed.
+    """Load the index table and its HNSW indexes into shared buffers (``pg_prewarm``), if installed.
 
     A freshly built or restarted index otherwise answers its first thousands of queries
     from disk or the OS cache, several times slower. Best effort: False when the
@@ -271,16 +271,23 @@ def prewarm(using: str = "default") -> bool:
     """
     try:
         with transaction.atomic(using=using), connections[using].cursor() as cur:
-            cur.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
-            cur.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s AND indexname LIKE %s", [TABLE, f"{HNSW_INDEX}%"])
-            for name in [TABLE] + [row[0] for row in cur.fetchall()]:
-                cur.execute("SELECT pg_prewarm(%s::regclass)", [f'"{name}"'])
-            # the vectors themselves live in the table's TOAST relation
-            cur.execute("SELECT pg_prewarm(reltoastrelid) FROM pg_class WHERE oid = %s::regclass AND reltoastrelid <> 0", [TABLE])
+            prewarm_relations(cur, TABLE, HNSW_INDEX)
         return True
     except DatabaseError as exc:
         logger.info("pg_prewarm not available (%s); the index warms up as it is used", exc)
         return False
+
+
+def prewarm_relations(cursor, table: str, index_prefix: str) -> None:
+    """``pg_prewarm`` a table, its TOAST relation (where vectors live) and its indexes named ``index_prefix*``.
+
+    ``cursor``: a DB-API cursor with ``%s`` parameters (Django's, or psycopg's in the benchmark).
+    """
+    cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+    cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s AND indexname LIKE %s", [table, f"{index_prefix}%"])
+    for name in [table] + [row[0] for row in cursor.fetchall()]:
+        cursor.execute("SELECT pg_prewarm(%s::regclass)", [f'"{name}"'])
+    cursor.execute("SELECT pg_prewarm(reltoastrelid) FROM pg_class WHERE oid = %s::regclass AND reltoastrelid <> 0", [table])
 
 
 #: A type with at least this many photos (and this share) gets its own partial HNSW index.

@@ -37,7 +37,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from .common import cached_embeddings, embed_paths, log, train_head
+from .common import cached_embeddings, embed_paths, head_proba, log, train_head
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "vision" / "weights" / "stamp_gate.npz"
 CACHE_DIR = Path("var/cache/jewel_vision/stamp_gate")
@@ -64,14 +64,16 @@ def close_up(img: Image.Image, rng: np.random.Generator) -> Image.Image:
     return Image.fromarray(a)
 
 
-def stamp_images(n: int, seed: int, split: str, variants: bool) -> list[Image.Image]:
+def stamp_images(n: int, seed: int, split: str, kinds: tuple[str, ...]) -> list[Image.Image]:
+    """``n`` rendered stamps, each as ``kinds`` says: "rendered" and/or "close-up"."""
     from jewel_vision.vision.stamps import make_stamp_set
 
     out = []
     rng = np.random.default_rng(1000 + seed)
     for img, _text in make_stamp_set(n, seed=seed, split=split):
-        out.append(img)
-        if variants:
+        if "rendered" in kinds:
+            out.append(img)
+        if "close-up" in kinds:
             out.append(close_up(img, rng))
     return out
 
@@ -114,7 +116,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from jewel_vision.vision.models.stamp_gate import StampGate
     from jewel_vision.vision.models.type_classifier import save_head
 
-    from .common import head_proba
     from .data import default_data_root
 
     ap = argparse.ArgumentParser(prog="jewel-vision train stamp-gate", description=__doc__.splitlines()[0])
@@ -127,19 +128,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     embedder = Embedder(device="cpu")
     started = dt.datetime.now(dt.timezone.utc)
 
-    def emb_stamps(n: int, seed: int, split: str, variants: bool) -> np.ndarray:
-        key = {"what": "stamps", "n": n, "seed": seed, "split": split, "variants": variants, "emb": embedder.full_name}
-        return cached_embeddings(CACHE_DIR, key, lambda: embedder.embed(stamp_images(n, seed, split, variants)))
+    def emb_stamps(n: int, seed: int, split: str, *kinds: str) -> np.ndarray:
+        key = {"what": "stamps", "n": n, "seed": seed, "split": split, "kinds": kinds, "emb": embedder.full_name}
+        return cached_embeddings(CACHE_DIR, key, lambda: embedder.embed(stamp_images(n, seed, split, kinds)))
 
     def emb_paths(paths: list[str]) -> np.ndarray:
         key = {"what": "photos", "paths": [str(Path(p).relative_to(datasets)) for p in paths], "emb": embedder.full_name}
         return cached_embeddings(CACHE_DIR, key, lambda: embed_paths(embedder, [Path(p) for p in paths]))
 
     log("embedding stamps (tune split) ...")
-    s_fit = emb_stamps(args.n_stamps, 0, "tune", True)
-    s_thr = np.concatenate([emb_stamps(150, 1, "tune", True), emb_stamps(150, 2, "tune", False)])
-    s_test = emb_stamps(200, 0, "test", False)  # the stamps eval_ocr scores
-    s_test_cu = emb_stamps(200, 0, "test", True)[1::2]  # the same stamps as close-ups
+    s_fit = emb_stamps(args.n_stamps, 0, "tune", "rendered", "close-up")
+    s_thr = np.concatenate([emb_stamps(150, 1, "tune", "rendered", "close-up"), emb_stamps(150, 2, "tune", "rendered")])
+    s_test = emb_stamps(200, 0, "test", "rendered")  # the stamps eval_ocr scores
+    s_test_cu = emb_stamps(200, 0, "test", "close-up")  # the same stamps as close-ups
     log("embedding photos ...")
     train, held = photo_paths(datasets)
     fit_paths = [p for p, g in train if not _held_back(g)]
@@ -172,7 +173,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         "test_stamps_as_close_ups": {k: v for k, v in rates(s_test_cu, p_held).items() if k.startswith("stamps")},
     }
     metadata = {
-        "thresholds": {"low": low, "high": high},
         "trained": started.isoformat(timespec="seconds"),
         "data": {
             "stamps": f"{len(s_fit)} renders of {args.n_stamps} tune-split stamps (each as rendered and as a close-up)",

@@ -168,6 +168,8 @@ def _sigmoid(x: float) -> float:
 def mask_to_png(mask: np.ndarray) -> bytes:
     """bool/float mask [H, W] -> single-channel 8-bit PNG (0 or 255)."""
     arr = np.asarray(mask)
+    if arr.ndim != 2:
+        raise ValueError(f"mask must be 2-D, got shape {arr.shape}")
     if arr.dtype != np.bool_:
         arr = arr >= 0.5
     buf = io.BytesIO()

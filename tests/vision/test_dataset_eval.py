@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
@@ -53,9 +52,9 @@ def test_pipeline_finds_and_types_rings_on_held_out_hands():
     two-stage scores, item mask IoU 0.803; DETECTOR_CARD.md): a regression in the detector,
     the per-piece typing or the item region fails here.
     """
-    from jewel_vision.evaluation import evaluate
     from pathlib import Path
 
+    from jewel_vision.evaluation import evaluate
     from jewel_vision.evaluation.manifest import Row, parse_boxes
     from jewel_vision.training.heldout import ring_hands_rows
 

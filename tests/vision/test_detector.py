@@ -18,10 +18,7 @@ from jewel_vision.vision.models.detector import (
     DEFAULT_DETECTOR_PATH,
     DetectedItem,
     Detector,
-    mask_to_png,
-    to_detection,
 )
-from jewel_vision.vision.types import Detection
 
 # On these 100 held-out rows the bundled weights score AP50 0.875, ring mask IoU 0.821 and
 # whole-photo mask IoU 0.787 (all 332 held-out rows: see DETECTOR_CARD.md); minus a margin
@@ -186,18 +183,19 @@ def test_version_does_not_import_torch(tmp_path) -> None:
     assert out.stdout.strip() == Detector(device="cpu").version
 
 
-def test_to_detection_and_mask_png() -> None:
+def test_piece_area_and_mask_png_round_trip() -> None:
+    from jewel_vision.vision.attributes import mask_to_png, png_to_mask
+
     mask = np.zeros((30, 40), bool)
     mask[5:10, 8:20] = True
     item = DetectedItem(box=(0.2, 5 / 30, 0.5, 10 / 30), score=0.9, mask=mask)
-    det = to_detection(item, "abc123")
-    assert isinstance(det, Detection)
-    assert det.label == "jewelry" and det.model == "jewelry-detector" and det.model_version == "abc123"
-    assert det.box == pytest.approx(item.box) and det.score == pytest.approx(0.9)
-    png = mask_to_png(mask)
+    assert item.area_fraction == pytest.approx(60 / 1200)
+    png = mask_to_png(item.mask)
     back = Image.open(io.BytesIO(png))
     assert back.mode == "L" and back.size == (40, 30)
-    assert np.array_equal(np.asarray(back) > 0, mask)
+    assert np.array_equal(png_to_mask(png), mask)
+    with pytest.raises(ValueError):
+        mask_to_png(np.zeros((2, 3, 3), bool))
 
 
 @pytest.mark.slow
@@ -216,3 +214,20 @@ def test_heldout_ring_hands_accuracy() -> None:
     assert res["ap50"] >= MIN_AP50, res
     assert res["ring_miou"] >= MIN_RING_MIOU, res
     assert res["miou"] >= MIN_MIOU, res
+
+
+def test_mask_overlap_is_measured_on_the_boxes_overlap() -> None:
+    from jewel_vision.vision.models.detector import _mask_iou
+
+    def piece(x0, y0, x1, y1, size=(40, 60)):
+        mask = np.zeros(size, bool)
+        mask[y0:y1, x0:x1] = True
+        h, w = size
+        return DetectedItem(box=(x0 / w, y0 / h, x1 / w, y1 / h), score=0.9, mask=mask)
+
+    a, b = piece(0, 0, 20, 10), piece(10, 0, 30, 10)  # 100 px shared of 200 + 200
+    assert _mask_iou(a, b) == pytest.approx((100 / 300, 100 / 200))
+    assert _mask_iou(a, piece(40, 20, 50, 30)) == (0.0, 0.0)  # boxes apart: masks never read
+    inner = piece(5, 2, 10, 6)
+    iou, cover = _mask_iou(a, inner)
+    assert iou == pytest.approx(20 / 200) and cover == pytest.approx(1.0)

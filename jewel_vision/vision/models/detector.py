@@ -33,13 +33,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 from PIL import Image
 
-from ..types import Detection
 from ._common import LazyLoadMixin, file_sha256, resolve_device
 
 __all__ = [
@@ -51,9 +51,7 @@ __all__ = [
     "fuse_batchnorm",
     "imagenet_backbone_path",
     "load_detector_weights",
-    "mask_to_png",
     "save_detector_weights",
-    "to_detection",
 ]
 
 DEFAULT_DETECTOR_PATH = Path(__file__).resolve().parent.parent / "weights" / "detector.pt"
@@ -71,34 +69,10 @@ class DetectedItem:
     mask: np.ndarray = field(repr=False)
     label: str = "jewelry"
 
-    @property
+    @cached_property
     def area_fraction(self) -> float:
-        """Fraction of the photo the mask covers (computed once: the mask is not changed after)."""
-        cached = self.__dict__.get("_area_fraction")
-        if cached is None:
-            cached = self.__dict__["_area_fraction"] = float(self.mask.mean()) if self.mask.size else 0.0
-        return cached
-
-
-def to_detection(item: DetectedItem, model_version: str, model: str = "jewelry-detector") -> Detection:
-    """The pipeline's :class:`~jewel_vision.vision.types.Detection` for a detected item."""
-    return Detection(
-        label=item.label,
-        box=tuple(float(v) for v in item.box),  # type: ignore[arg-type]
-        score=float(item.score),
-        model=model,
-        model_version=model_version,
-    )
-
-
-def mask_to_png(mask: np.ndarray) -> bytes:
-    """A bool/0-1 mask as a single-channel (mode "L", 0/255) PNG."""
-    from ..attributes import mask_to_png as encode
-
-    arr = np.asarray(mask)
-    if arr.ndim != 2:
-        raise ValueError(f"mask must be 2-D, got shape {arr.shape}")
-    return encode(arr > 0)
+        """Fraction of the photo the mask covers (masks are not changed once made)."""
+        return float(self.mask.mean()) if self.mask.size else 0.0
 
 
 @dataclass(frozen=True)

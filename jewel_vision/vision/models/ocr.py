@@ -47,7 +47,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 from PIL import Image
@@ -55,6 +55,9 @@ from PIL import Image
 from ..hallmarks import Hallmark, hallmark_tags, parse_hallmark
 from ..types import TagPrediction, TextFinding
 from ._common import LazyLoadMixin, file_sha256
+
+if TYPE_CHECKING:
+    from .stamp_gate import StampGate
 
 __all__ = [
     "ENGINE_NAMES",
@@ -500,7 +503,7 @@ class HallmarkReader:
     """
 
     def __init__(self, engine: str | OcrEngine = "rapidocr", *, config: ReaderConfig | None = None,
-                 gate_engine: str | OcrEngine | None = "rapidocr", stamp_gate=None) -> None:
+                 gate_engine: str | OcrEngine | None = "rapidocr", stamp_gate: StampGate | None = None) -> None:
         self.engine = get_engine(engine) if isinstance(engine, str) else engine
         # a StampGate (p(stamp close-up) from the photo's embedding): used when read() gets one
         self.stamp_gate = stamp_gate
