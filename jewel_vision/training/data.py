@@ -54,6 +54,7 @@ __all__ = [
     "heldout_ring_rows",
     "load_mask",
     "ring_gt",
+    "instance_boxes",
     "RingHandsCache",
     "cutout_packshot",
     "load_cutouts",
@@ -259,27 +260,72 @@ class RingHandsCache:
         self.img_half = np.load(folder / "img_half.npy", mmap_mode="r")
         self.mask_half = np.load(folder / "mask_half.npy", mmap_mode="r")
         # Object boxes in full-res pixels (x0, y0, x1, y1; exclusive end): one per group of mask
-        # components (parts closer than ~12 px merged). The masks mark *all* the jewelry in a photo
-        # (often a watch or a second ring besides the boxed ring), so one photo can have several.
-        import cv2
-
+        # components (parts closer than ~12 px merged), where samples are centred. The masks mark
+        # *all* the jewelry in a photo (often a watch or a second ring besides the boxed ring), so
+        # one photo can have several. ``instances`` are the pieces whose centres the centre head
+        # learns: the same groups, except that a group running well outside the boxed ring's box
+        # (a second ring touching it) is cut at the box; ``ring_instance[i]`` is the boxed ring's.
         self.obj_boxes: list[list[tuple[float, float, float, float]]] = []
-        kernel = np.ones((7, 7), np.uint8)
+        self.instances: list[list[tuple[float, float, float, float]]] = []
+        self.ring_instance: list[int | None] = []
         for i, row in enumerate(self.rows):
-            m = (self.mask_half[i] > 127).astype(np.uint8)
-            boxes = []
-            if m.any():
-                n_lab, lab, stats, _ = cv2.connectedComponentsWithStats(cv2.dilate(m, kernel), connectivity=8)
-                for k in range(1, n_lab):
-                    part = (lab == k) & (m > 0)
-                    if part.sum() < 6:
-                        continue
-                    ys, xs = np.nonzero(part)
-                    boxes.append((2.0 * xs.min(), 2.0 * ys.min(), 2.0 * xs.max() + 2, 2.0 * ys.max() + 2))
-            if not boxes:
-                x0, y0, x1, y1 = row.boxes[0]
-                boxes.append((x0 * w, y0 * h, x1 * w, y1 * h))
-            self.obj_boxes.append(boxes)
+            m = self.mask_half[i] > 127
+            fallback = [tuple(v * f for v, f in zip(row.boxes[0], (w, h, w, h)))] if row.boxes else []
+            groups, _ = instance_boxes(m, [], scale=2.0)
+            pieces, ring_k = instance_boxes(m, row.boxes if not row.flagged else [], scale=2.0)
+            self.obj_boxes.append(groups or fallback)
+            self.instances.append(pieces or fallback)
+            self.ring_instance.append(ring_k)
+
+
+def instance_boxes(mask: np.ndarray, ring_boxes: Sequence[tuple[float, float, float, float]] = (), scale: float = 1.0,
+                   ) -> tuple[list[tuple[float, float, float, float]], int | None]:
+    """(instance boxes in pixels x ``scale``, index of the first ring box's instance or None) of a bool mask.
+
+    Instances are groups of components closer than 7 px. A group that overlaps a
+    ring box (normalised, grown by 10 % + 2 px) with at least a quarter of its
+    pixels outside it and a quarter inside is two touching pieces: it is cut at
+    the box (the ring-hands masks merge rings touching on neighbouring fingers,
+    while the box marks one of them).
+    """
+    import cv2
+
+    m = mask.astype(np.uint8)
+    H, W = m.shape
+    boxes: list[tuple[float, float, float, float]] = []
+    ring_k: int | None = None
+    if not m.any():
+        return boxes, ring_k
+    grown = np.zeros_like(m)
+    for x0, y0, x1, y1 in ring_boxes:
+        gx, gy = 0.1 * (x1 - x0) * W + 2, 0.1 * (y1 - y0) * H + 2
+        grown[max(0, int(y0 * H - gy)) : int(np.ceil(y1 * H + gy)), max(0, int(x0 * W - gx)) : int(np.ceil(x1 * W + gx))] = 1
+    n_lab, lab = cv2.connectedComponents(cv2.dilate(m, np.ones((7, 7), np.uint8)), connectivity=8)
+
+    def add(part: np.ndarray) -> int | None:
+        if part.sum() < 6:
+            return None
+        ys, xs = np.nonzero(part)
+        boxes.append((scale * xs.min(), scale * ys.min(), scale * (xs.max() + 1), scale * (ys.max() + 1)))
+        return len(boxes) - 1
+
+    for k in range(1, n_lab):
+        part = (lab == k) & (m > 0)
+        inside = part & (grown > 0)
+        n_in, n_all = int(inside.sum()), int(part.sum())
+        if n_in and ring_boxes and 0.25 * n_all <= n_in <= 0.75 * n_all:
+            k_in = add(inside)
+            if ring_k is None:
+                ring_k = k_in
+            rest = (part & (grown == 0)).astype(np.uint8)
+            n_r, lab_r = cv2.connectedComponents(cv2.dilate(rest, np.ones((7, 7), np.uint8)), connectivity=8)
+            for kr in range(1, n_r):
+                add((lab_r == kr) & (rest > 0))
+        else:
+            k_all = add(part)
+            if ring_k is None and n_in >= 0.5 * n_all:
+                ring_k = k_all
+    return boxes, ring_k
 
 
 def ring_gt(row: RingRow, mask: np.ndarray | None = None) -> tuple[list[tuple[float, float, float, float]], np.ndarray]:
@@ -431,18 +477,37 @@ class SampleConfig:
     p_paste: float = 0.3  # paste a packshot cut-out into a coarse sample
     p_fine_paste: float = 0.15  # a fine sample centred on a pasted cut-out instead of the hand's object
     p_fine_negative: float = 0.12  # a fine sample at a random place (no object in the middle)
+    p_fine_pair: float = 0.0  # a fine sample of the boxed ring with a second ring pasted touching it
     max_rotation: float = 30.0
     p_rot90: float = 0.25
     p_hard: float = 0.25  # a crop centred on a mined hard negative (when there are any)
+    centre_sigma: float = 0.1  # centre heatmap: Gaussian sigma as a fraction of the piece's long side
+
+
+def _major_axis(mask: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """(unit vector of the mask's major axis, extent along it, extent across it) in pixels."""
+    ys, xs = np.nonzero(mask)
+    pts = np.stack([xs, ys], 1).astype(np.float64)
+    pts -= pts.mean(0)
+    if len(pts) < 3:
+        return np.array([1.0, 0.0]), float(mask.shape[1]), float(mask.shape[0])
+    _, vecs = np.linalg.eigh(pts.T @ pts)
+    u = vecs[:, -1]
+    along, across = pts @ u, pts @ vecs[:, 0]
+    return u, float(along.max() - along.min() + 1), float(across.max() - across.min() + 1)
 
 
 class SampleMaker:
-    """Random training crops (image uint8 HxWx3, mask float32 HxW in [0,1]) from the cache.
+    """Random training crops from the cache: image uint8 HxWx3, mask float32 HxW in [0,1], and a
+    centre heatmap float32 HxW (a Gaussian peaking at 1 on every piece's box centre).
 
     One affine warp does scale, rotation, flip and crop. Coarse samples mimic
     the first pass (whole photo with the long side at ~384 px); fine samples
     mimic the refinement pass (the object's long side at 40-76 px; inference
-    uses a 128 px crop of 2.2 x the long side, i.e. 58 px).
+    uses a 128 px crop of 1.9 x the long side, i.e. 67 px). The centre heatmap
+    teaches the network where one piece ends and the next begins: "pair" samples
+    paste a second ring (cut from another training photo) end to end with the
+    boxed ring, as rings on neighbouring fingers touch.
     """
 
     def __init__(self, cache: RingHandsCache, indices: Sequence[int], cutouts: Sequence[np.ndarray] = (),
@@ -453,6 +518,7 @@ class SampleMaker:
         allowed = {int(i) for i in self.indices}
         # (cache index, full-res box) of false detections mined on the training photos
         self.hard = [(i, b) for i, bs in sorted((hard_negatives or {}).items()) if i in allowed for b in bs]
+        self.rings = [int(i) for i in self.indices if cache.ring_instance[int(i)] is not None]
         self.cutouts = list(cutouts)
         self.cfg = config or SampleConfig()
         self.rng = np.random.default_rng(seed)
@@ -484,6 +550,29 @@ class SampleMaker:
                            borderMode=cv2.BORDER_CONSTANT if border == cv2.BORDER_CONSTANT else border, borderValue=0)
         return out, m.astype(np.float32) / 255.0
 
+    def _centres(self, i: int, mat: np.ndarray, src_scale: float = 1.0) -> list[tuple[float, float, float]]:
+        """Photo ``i``'s pieces as (x, y, long side) in the crop; ``src_scale``: source px per full-res px."""
+        zoom = float(np.sqrt(abs(np.linalg.det(mat[:, :2]))))
+        out = []
+        for x0, y0, x1, y1 in self.cache.instances[i]:
+            p = mat @ np.array([(x0 + x1) / 2 * src_scale, (y0 + y1) / 2 * src_scale, 1.0])
+            out.append((float(p[0]), float(p[1]), max(x1 - x0, y1 - y0) * src_scale * zoom))
+        return out
+
+    def _heatmap(self, centres: Sequence[tuple[float, float, float]]) -> np.ndarray:
+        size = self.cfg.size
+        heat = np.zeros((size, size), np.float32)
+        yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+        for x, y, long_side in centres:
+            if not (-long_side / 2 <= x < size + long_side / 2 and -long_side / 2 <= y < size + long_side / 2):
+                continue
+            sigma = max(1.0, self.cfg.centre_sigma * long_side)
+            # the peak pixel is exactly 1 (CenterNet's focal loss counts it as the positive)
+            px, py = np.clip(round(x), -1, size), np.clip(round(y), -1, size)
+            g = np.exp(-((xx - px) ** 2 + (yy - py) ** 2) / (2 * sigma * sigma))
+            np.maximum(heat, g, out=heat)
+        return heat
+
     # -- pasting ------------------------------------------------------------------
     def _paste(self, img: np.ndarray, mask: np.ndarray, long_side: float, cx: float, cy: float) -> None:
         import cv2
@@ -512,6 +601,58 @@ class SampleMaker:
         img[dy0:dy1, dx0:dx1] = np.clip(region * (1 - alpha) + rgb * alpha, 0, 255).astype(np.uint8)
         mask[dy0:dy1, dx0:dx1] = np.maximum(mask[dy0:dy1, dx0:dx1], (alpha[..., 0] > 0.5).astype(np.float32))
 
+    def _ring_patch(self, i: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int]] | None:
+        """(RGB patch, bool mask, top-left) of photo ``i``'s boxed ring, at full resolution."""
+        k = self.cache.ring_instance[i]
+        x0, y0, x1, y1 = (int(round(v)) for v in self.cache.instances[i][k])
+        m = np.asarray(self.cache.mask[i][y0:y1, x0:x1]) > 127
+        if m.sum() < 20:
+            return None
+        return np.asarray(self.cache.img[i][y0:y1, x0:x1]), m, (x0, y0)
+
+    def _pair_sample(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The boxed ring of a training photo with a second ring pasted end to end (touching) along its band."""
+        import cv2
+
+        rng, cfg = self.rng, self.cfg
+        i = self.rings[rng.integers(len(self.rings))]
+        j = self.rings[rng.integers(len(self.rings))]
+        a, b = self._ring_patch(i), self._ring_patch(j)
+        if a is None or b is None:
+            return None
+        (_, ma, (ax, ay)), (rgb_b, mb, _) = a, b
+        u, length, across = _major_axis(ma)
+        ub, length_b, _ = _major_axis(mb)
+        ha, wa = ma.shape
+        centre = np.array([ax + wa / 2, ay + ha / 2])
+        k = length * rng.uniform(0.75, 1.3) / length_b  # the second ring's band about as long
+        side = 1.0 if rng.random() < 0.5 else -1.0
+        gap = rng.uniform(-0.12, 0.02) * length  # overlapping a little, or a hair apart
+        dest = centre + side * u * (length / 2 + k * length_b / 2 + gap) + rng.uniform(-0.3, 0.3) * across * np.array([-u[1], u[0]])
+        rot = np.arctan2(u[1], u[0]) - np.arctan2(ub[1], ub[0]) + (np.pi if rng.random() < 0.5 else 0.0)
+        c, s = np.cos(rot) * k, np.sin(rot) * k
+        hb, wb = mb.shape
+        donor = np.array([[c, -s, 0.0], [s, c, 0.0]])
+        donor[:, 2] = dest - donor[:, :2] @ np.array([wb / 2, hb / 2])
+        # the crop: centred between the two rings, the pair's length at the fine scale
+        mid = (centre - side * u * length / 2 + dest + side * u * k * length_b / 2) / 2
+        total = length + k * length_b + gap
+        mat = self._affine(float(mid[0]), float(mid[1]), rng.uniform(*cfg.fine_object_px) / max(8.0, total))
+        img, mask = self._warp(self.cache.img[i], self.cache.mask[i], mat)
+        full = np.vstack([mat, [0, 0, 1]]) @ np.vstack([donor, [0, 0, 1]])
+        size = cfg.size
+        rgb_w = cv2.warpAffine(rgb_b, full[:2], (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        alpha = cv2.warpAffine(mb.astype(np.float32), full[:2], (size, size), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)[..., None]
+        tint = rng.uniform(0.85, 1.1, size=3)
+        img = np.clip(img * (1 - alpha) + rgb_w * tint * alpha, 0, 255).astype(np.uint8)
+        mask = np.maximum(mask, (alpha[..., 0] > 0.5).astype(np.float32))
+        centres = self._centres(i, mat)
+        p = full @ np.array([wb / 2, hb / 2, 1.0])
+        zoom = float(np.sqrt(abs(np.linalg.det(full[:2, :2]))))
+        centres.append((float(p[0]), float(p[1]), max(wb, hb) * zoom))
+        return img, mask, centres
+
     # -- photometric ------------------------------------------------------------------
     def _jitter(self, img: np.ndarray) -> np.ndarray:
         import cv2
@@ -532,7 +673,11 @@ class SampleMaker:
         return np.clip(x, 0, 255).astype(np.uint8)
 
     # -- samples ------------------------------------------------------------------
-    def sample(self) -> tuple[np.ndarray, np.ndarray]:
+    def sample(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        img, mask, centres = self._sample()
+        return self._jitter(img), mask, self._heatmap(centres)
+
+    def _sample(self) -> tuple[np.ndarray, np.ndarray, list[tuple[float, float, float]]]:
         rng, cfg, cache = self.rng, self.cfg, self.cache
         if self.hard and rng.random() < cfg.p_hard:
             i, (x0, y0, x1, y1) = self.hard[rng.integers(len(self.hard))]
@@ -540,50 +685,63 @@ class SampleMaker:
             cx = (x0 + x1) / 2 + rng.uniform(-0.25, 0.25) * long_side
             cy = (y0 + y1) / 2 + rng.uniform(-0.25, 0.25) * long_side
             if rng.random() < 0.5:
-                scale = rng.uniform(*cfg.fine_object_px) / long_side
-                img, mask = self._warp(cache.img[i], cache.mask[i], self._affine(cx, cy, scale))
-            else:
-                scale = rng.uniform(*cfg.coarse_scale) * 2.0
-                img, mask = self._warp(cache.img_half[i], cache.mask_half[i], self._affine(cx / 2, cy / 2, scale))
-            return self._jitter(img), mask
+                mat = self._affine(cx, cy, rng.uniform(*cfg.fine_object_px) / long_side)
+                img, mask = self._warp(cache.img[i], cache.mask[i], mat)
+                return img, mask, self._centres(i, mat)
+            mat = self._affine(cx / 2, cy / 2, rng.uniform(*cfg.coarse_scale) * 2.0)
+            img, mask = self._warp(cache.img_half[i], cache.mask_half[i], mat)
+            return img, mask, self._centres(i, mat, 0.5)
         i = int(self.indices[rng.integers(len(self.indices))])
         boxes = cache.obj_boxes[i]
         x0, y0, x1, y1 = boxes[rng.integers(len(boxes))]
         H, W = cache.img.shape[1:3]
         if rng.random() < cfg.p_fine:
+            if cfg.p_fine_pair > 0 and self.rings and rng.random() < cfg.p_fine_pair:
+                pair = self._pair_sample()
+                if pair is not None:
+                    return pair
             mode = rng.random()
             if mode < cfg.p_fine_paste and self.cutouts:
                 # a cut-out pasted at a random place on the hand photo, refinement-scale crop around it
                 long_full = rng.uniform(30, 140)
                 scale = rng.uniform(*cfg.fine_object_px) / long_full
                 cx, cy = rng.uniform(0.15 * W, 0.85 * W), rng.uniform(0.15 * H, 0.85 * H)
-                img, mask = self._warp(cache.img[i], cache.mask[i], self._affine(cx, cy, scale))
-                self._paste(img, mask, long_full * scale, cfg.size / 2 + rng.normal(0, 6), cfg.size / 2 + rng.normal(0, 6))
-            elif mode < cfg.p_fine_paste + cfg.p_fine_negative:
+                mat = self._affine(cx, cy, scale)
+                img, mask = self._warp(cache.img[i], cache.mask[i], mat)
+                centres = self._centres(i, mat)
+                px, py = cfg.size / 2 + rng.normal(0, 6), cfg.size / 2 + rng.normal(0, 6)
+                self._paste(img, mask, long_full * scale, px, py)
+                return img, mask, centres + [(px, py, long_full * scale)]
+            if mode < cfg.p_fine_paste + cfg.p_fine_negative:
                 scale = rng.uniform(*cfg.fine_object_px) / rng.uniform(20, 120)
                 cx, cy = rng.uniform(0.1 * W, 0.9 * W), rng.uniform(0.1 * H, 0.9 * H)
-                img, mask = self._warp(cache.img[i], cache.mask[i], self._affine(cx, cy, scale))
             else:
                 long_side = max(x1 - x0, y1 - y0, 8.0)
                 scale = rng.uniform(*cfg.fine_object_px) / long_side
                 jitter = 0.25 * long_side
                 cx = (x0 + x1) / 2 + rng.uniform(-jitter, jitter)
                 cy = (y0 + y1) / 2 + rng.uniform(-jitter, jitter)
-                img, mask = self._warp(cache.img[i], cache.mask[i], self._affine(cx, cy, scale))
+            mat = self._affine(cx, cy, scale)
+            img, mask = self._warp(cache.img[i], cache.mask[i], mat)
+            return img, mask, self._centres(i, mat)
+        scale = rng.uniform(*cfg.coarse_scale) * 2.0  # relative to the half-resolution cache
+        if rng.random() < cfg.p_coarse_on_object:
+            cx = (x0 + x1) / 4 + rng.uniform(-0.35, 0.35) * cfg.size / scale
+            cy = (y0 + y1) / 4 + rng.uniform(-0.35, 0.35) * cfg.size / scale
         else:
-            scale = rng.uniform(*cfg.coarse_scale) * 2.0  # relative to the half-resolution cache
-            if rng.random() < cfg.p_coarse_on_object:
-                cx = (x0 + x1) / 4 + rng.uniform(-0.35, 0.35) * cfg.size / scale
-                cy = (y0 + y1) / 4 + rng.uniform(-0.35, 0.35) * cfg.size / scale
-            else:
-                cx, cy = rng.uniform(0, W / 2), rng.uniform(0, H / 2)
-            img, mask = self._warp(cache.img_half[i], cache.mask_half[i], self._affine(cx, cy, scale))
-            if self.cutouts and rng.random() < cfg.p_paste:
-                for _ in range(int(rng.integers(1, 3))):
-                    long_side = rng.uniform(12, 64)
-                    self._paste(img, mask, long_side, rng.uniform(0, cfg.size), rng.uniform(0, cfg.size))
-        return self._jitter(img), mask
+            cx, cy = rng.uniform(0, W / 2), rng.uniform(0, H / 2)
+        mat = self._affine(cx, cy, scale)
+        img, mask = self._warp(cache.img_half[i], cache.mask_half[i], mat)
+        centres = self._centres(i, mat, 0.5)
+        if self.cutouts and rng.random() < cfg.p_paste:
+            for _ in range(int(rng.integers(1, 3))):
+                long_side = rng.uniform(12, 64)
+                px, py = rng.uniform(0, cfg.size), rng.uniform(0, cfg.size)
+                self._paste(img, mask, long_side, px, py)
+                centres.append((px, py, long_side))
+        return img, mask, centres
 
-    def batch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        imgs, masks = zip(*(self.sample() for _ in range(n)))
-        return np.stack(imgs), np.stack(masks)
+    def batch(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(images uint8 [n, S, S, 3], masks float32 [n, S, S], centre heatmaps float32 [n, S, S])."""
+        imgs, masks, heats = zip(*(self.sample() for _ in range(n)))
+        return np.stack(imgs), np.stack(masks), np.stack(heats)

@@ -3,7 +3,9 @@
 Network (:func:`build_network`): the first 14 blocks of torchvision's
 MobileNetV2 (stride 16, ImageNet initialisation) and a light FPN/U-Net decoder
 (depthwise-separable convs, skips at strides 8, 4 and 2) predicting one
-"jewelry" logit per pixel. ~0.56 M parameters, stored as an fp16 state dict.
+"jewelry" logit per pixel, plus a centre head (its own small FPN) predicting a
+heatmap that peaks at the centre of every piece. ~0.6 M parameters, stored as
+an fp16 state dict.
 
 Inference, per image (settings in :class:`DetectorConfig`, stored with the weights):
 
@@ -18,13 +20,13 @@ Inference, per image (settings in :class:`DetectorConfig`, stored with the weigh
    overlapping the candidate form its mask. Candidates the coarse pass already
    saw at (near) full resolution skip this step.
 3. Masks are split into pieces where parts are more than ``split_gap`` px
-   apart or where there are several confident cores (``p > seed_threshold``;
-   rings touching on neighbouring fingers). Score = sqrt(coarse peak x mean
-   refined probability in the piece); duplicates are removed by mask overlap;
-   the box is the mask's bounding box.
+   apart, where there are several confident cores (``p > seed_threshold``), and
+   between the peaks of the centre heatmap inside one mask (rings touching end
+   to end on neighbouring fingers, stacked rings). Score = sqrt(coarse peak x
+   mean refined probability in the piece); duplicates are removed by mask
+   overlap; the box is the mask's bounding box.
 
-Stacked rings and pieces whose masks merge without separate cores still come
-out as one detection (there is no centre head). Weights come from
+Weights come from
 ``python -m jewel_vision.training.train_detector``; see
 ``jewel_vision/vision/weights/DETECTOR_CARD.md``.
 """
@@ -91,6 +93,8 @@ class DetectorConfig:
     split_min_fraction: float = 0.2  # ... when each is at least this fraction of the largest part
     seed_threshold: float = 0.9  # > 0: touching pieces are split at probability valleys between "seeds" above it
     seed_min_px: int = 40
+    centre_threshold: float = 0.5  # > 0: a piece with several centre-heatmap peaks above it is split between them
+    centre_min_distance: float = 0.3  # ... peaks at least this fraction of the piece's long side apart
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> "DetectorConfig":
@@ -115,8 +119,11 @@ def imagenet_backbone_path() -> str:
     return path
 
 
-def build_network(imagenet: bool = False, decoder_channels: int = 48):
-    """MobileNetV2 (to stride 16) + FPN/U-Net decoder -> [N, 1, H, W] logits. H, W must be multiples of 16."""
+def build_network(imagenet: bool = False, decoder_channels: int = 48, outputs: int = 2):
+    """MobileNetV2 (to stride 16) + FPN/U-Net decoder -> [N, outputs, H, W] logits (jewelry mask, piece centres).
+
+    H, W must be multiples of 16. Weights trained before the centre head have ``outputs=1``.
+    """
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
@@ -127,6 +134,25 @@ def build_network(imagenet: bool = False, decoder_channels: int = 48):
             nn.Conv2d(cin, cin, 3, padding=1, groups=cin, bias=False), nn.BatchNorm2d(cin), nn.ReLU(inplace=True),
             nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
         )
+
+    def up(t: "torch.Tensor", ref: "torch.Tensor") -> "torch.Tensor":
+        return F.interpolate(t, size=ref.shape[-2:], mode="bilinear", align_corners=False)
+
+    class CentreHead(nn.Module):
+        """Piece centres: its own small FPN over the backbone (strides 16, 8) and the mask decoder's
+        stride-4 features, so it can be trained with the mask network frozen."""
+
+        def __init__(self, ch: int, outputs: int) -> None:
+            super().__init__()
+            self.l16, self.l8 = nn.Conv2d(96, ch, 1), nn.Conv2d(32, ch, 1)
+            self.d16, self.d8 = sep(ch, ch), sep(ch, ch)
+            self.d4 = nn.Sequential(sep(ch, 32), sep(32, 16))
+            self.out = nn.Conv2d(16, outputs, 1)
+
+        def forward(self, c8: "torch.Tensor", c16: "torch.Tensor", p4: "torch.Tensor") -> "torch.Tensor":
+            q = self.d16(self.l16(c16))
+            q = self.d8(self.l8(c8) + up(q, c8))
+            return self.out(self.d4(p4 + up(q, p4)))
 
     class JewelrySegNet(nn.Module):
         def __init__(self) -> None:
@@ -146,22 +172,25 @@ def build_network(imagenet: bool = False, decoder_channels: int = 48):
             self.u2 = nn.Conv2d(ch, 16, 1)
             self.d2 = sep(32, 16)
             self.head = nn.Conv2d(16, 1, 1)
+            self.outputs = outputs
+            if outputs > 1:  # piece centres (trained after the mask, which keeps its layers)
+                self.centre = CentreHead(ch, outputs - 1)
 
-        def forward(self, x: "torch.Tensor") -> "torch.Tensor":
+        def forward(self, x: "torch.Tensor", with_centres: bool = True) -> "torch.Tensor":
             size = x.shape[-2:]
             c2 = self.s2(x)
             c4 = self.s4(c2)
             c8 = self.s8(c4)
             c16 = self.s16(c8)
 
-            def up(t: "torch.Tensor", ref: "torch.Tensor") -> "torch.Tensor":
-                return F.interpolate(t, size=ref.shape[-2:], mode="bilinear", align_corners=False)
-
             p = self.d16(self.l16(c16))
             p = self.d8(self.l8(c8) + up(p, c8))
-            p = self.d4(self.l4(c4) + up(p, c4))
-            p = self.d2(torch.cat([self.l2(c2), up(self.u2(p), c2)], 1))
-            return F.interpolate(self.head(p), size=size, mode="bilinear", align_corners=False)
+            p4 = self.d4(self.l4(c4) + up(p, c4))
+            p = self.d2(torch.cat([self.l2(c2), up(self.u2(p4), c2)], 1))
+            out = self.head(p)
+            if self.outputs > 1 and with_centres:
+                out = torch.cat([out, up(self.centre(c8, c16, p4), out)], 1)
+            return F.interpolate(out, size=size, mode="bilinear", align_corners=False)
 
     return JewelrySegNet()
 
@@ -187,8 +216,8 @@ def load_detector_weights(path: str | os.PathLike[str]):
         raise RuntimeError(f"cannot load detector weights from {path}: {exc}") from exc
     if not isinstance(blob, dict) or blob.get("format") != WEIGHTS_FORMAT:
         raise RuntimeError(f"{path} is not a jewel-vision detector weights file ({WEIGHTS_FORMAT})")
-    net = build_network(imagenet=False)
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in blob["state_dict"].items()}
+    net = build_network(imagenet=False, outputs=2 if any(k.startswith("centre.") for k in state) else 1)
     net.load_state_dict(state)
     net.eval()
     return net, DetectorConfig.from_dict(blob.get("config")), dict(blob.get("metadata") or {})
@@ -282,6 +311,56 @@ def _split_by_seeds(part: np.ndarray, prob: np.ndarray, cfg: "DetectorConfig") -
     return pieces
 
 
+def _split_by_centres(part: np.ndarray, centres: np.ndarray, cfg: "DetectorConfig") -> list[np.ndarray]:
+    """Split a mask between the peaks of the centre heatmap inside it (pieces touching end to end).
+
+    Peaks are local maxima above ``centre_threshold`` at least ``centre_min_distance``
+    x the mask's long side apart; every mask pixel goes to the nearest peak, and a
+    peak left with under ``split_min_fraction`` of the largest piece is dropped.
+    """
+    import cv2
+
+    ys, xs = np.nonzero(part)
+    if len(ys) < 2 * cfg.seed_min_px:
+        return [part]
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    long_side = max(y1 - y0, x1 - x0)
+    pad = max(2, long_side // 10)
+    y0, x0 = max(0, y0 - pad), max(0, x0 - pad)
+    y1, x1 = min(part.shape[0], y1 + pad), min(part.shape[1], x1 + pad)
+    c = np.ascontiguousarray(centres[y0:y1, x0:x1], dtype=np.float32)
+    near = cv2.dilate(part[y0:y1, x0:x1].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    k = max(3, int(long_side * cfg.centre_min_distance / 2) | 1)
+    peaks = (c >= cv2.dilate(c, np.ones((k, k), np.uint8))) & (c > cfg.centre_threshold) & near
+    if peaks.sum() < 2:
+        return [part]
+    n, lab = cv2.connectedComponents(peaks.astype(np.uint8), connectivity=8)
+    found = []
+    for q in range(1, n):
+        py, px = np.nonzero(lab == q)
+        found.append((float(c[py, px].max()), px.mean() + x0, py.mean() + y0))
+    found.sort(reverse=True)
+    kept: list[tuple[float, float, float]] = []
+    min_d = cfg.centre_min_distance * long_side
+    for f in found:
+        if all((f[1] - g[1]) ** 2 + (f[2] - g[2]) ** 2 >= min_d * min_d for g in kept):
+            kept.append(f)
+    while len(kept) >= 2:
+        pts = np.array([(f[1], f[2]) for f in kept])
+        d = (xs[:, None] - pts[None, :, 0]) ** 2 + (ys[:, None] - pts[None, :, 1]) ** 2
+        owner = d.argmin(1)
+        sizes = np.bincount(owner, minlength=len(kept))
+        if sizes.min() >= cfg.split_min_fraction * sizes.max():
+            pieces = []
+            for q in range(len(kept)):
+                piece = np.zeros_like(part)
+                piece[ys[owner == q], xs[owner == q]] = True
+                pieces.append(piece)
+            return pieces
+        kept.pop(int(sizes.argmin()))
+    return [part]
+
+
 def _mask_iou(a: "DetectedItem", b: "DetectedItem") -> tuple[float, float]:
     """(IoU, intersection over the smaller mask) of two pieces' masks, on their boxes' overlap only."""
     h, w = a.mask.shape
@@ -352,13 +431,13 @@ class Detector(LazyLoadMixin):
 
     # -- network calls ------------------------------------------------------------------
     def _probs(self, batch: np.ndarray) -> np.ndarray:
-        """uint8 [N, H, W, 3] (H, W multiples of 16) -> probabilities float32 [N, H, W]."""
+        """uint8 [N, H, W, 3] (H, W multiples of 16) -> probabilities float32 [N, C, H, W] (mask[, centres])."""
         import torch
 
         x = torch.from_numpy(_normalise(batch)).to(self.device, memory_format=torch.channels_last)
         with torch.inference_mode():
             out = torch.sigmoid(self._net(x))
-        return out[:, 0].float().cpu().numpy()
+        return out.float().cpu().numpy()
 
     # -- public API ------------------------------------------------------------------
     def detect(self, images: Sequence[Image.Image]) -> list[list[DetectedItem]]:
@@ -381,7 +460,9 @@ class Detector(LazyLoadMixin):
         pw, ph = -cw % 16, -ch % 16
         if pw or ph:
             small = cv2.copyMakeBorder(small, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
-        coarse = self._probs(small[None])[0][:ch, :cw]
+        coarse_out = self._probs(small[None])[0][:, :ch, :cw]
+        coarse = coarse_out[0]
+        coarse_centres = coarse_out[1] if len(coarse_out) > 1 and cfg.centre_threshold > 0 else None
         binary = (coarse > cfg.mask_threshold).astype(np.uint8)
         n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
         cands = []
@@ -416,7 +497,7 @@ class Detector(LazyLoadMixin):
                  for _, _, win, mat in jobs if win is not None]
         fine = self._probs(np.stack(crops)) if crops else None
 
-        coarse_full = None
+        coarse_full = centres_full = None
         items: list[DetectedItem] = []
         j = 0
         for peak, k, win, mat in jobs:
@@ -428,8 +509,12 @@ class Detector(LazyLoadMixin):
                                     interpolation=cv2.INTER_NEAREST) > 0
                 local = (coarse_full > cfg.mask_threshold) & region
                 prob_local, off = coarse_full, (0, 0)
+                if coarse_centres is not None and centres_full is None:
+                    centres_full = cv2.resize(coarse_centres, (W, H), interpolation=cv2.INTER_LINEAR)
+                centre_local = centres_full
             else:
-                prob_crop = fine[j]
+                prob_crop = fine[j, 0]
+                centre_crop = fine[j, 1] if fine.shape[1] > 1 and cfg.centre_threshold > 0 else None
                 j += 1
                 x0, y0, x1, y1 = win
                 # map the crop's probabilities back onto the window at full resolution
@@ -438,6 +523,9 @@ class Detector(LazyLoadMixin):
                 inv = cv2.invertAffineTransform(full_to_crop[:2])
                 prob_win = cv2.warpAffine(prob_crop, inv, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
                                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                centre_local = None if centre_crop is None else cv2.warpAffine(
+                    centre_crop, inv, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                    borderValue=0)
                 bin_win = (prob_win > cfg.mask_threshold).astype(np.uint8)
                 nf, flab = cv2.connectedComponents(bin_win, connectivity=8)
                 if nf <= 1:
@@ -457,9 +545,11 @@ class Detector(LazyLoadMixin):
                 local = np.isin(flab, keep)
                 prob_local, off = prob_win, (x0, y0)
             parts = _split_instances(local, cfg.split_gap, cfg.split_min_fraction)
+            # (prob_local, centre_local and every part share one frame: the window, or the whole photo)
             if cfg.seed_threshold > 0:
-                parts = [q for part in parts for q in _split_by_seeds(part, prob_local[off[1]:off[1] + part.shape[0],
-                         off[0]:off[0] + part.shape[1]] if win is None else prob_local, cfg)]
+                parts = [q for part in parts for q in _split_by_seeds(part, prob_local, cfg)]
+            if centre_local is not None:
+                parts = [q for part in parts for q in _split_by_centres(part, centre_local, cfg)]
             for part in parts:
                 if not part.any():
                     continue
