@@ -86,7 +86,8 @@ class Embedder(LazyLoadMixin):
     ``weights_path``: a checkpoint (state dict) for ``arch``; default the bundled
     ImageNet Lite0 file. ``version`` is ``"imagenet"`` for the bundled weights
     (also when given by explicit path) and ``"sha256-<12 hex>"`` for any other file.
-    ``device``: "auto" (CUDA when available), "cpu" or "cuda[:N]"; fp16 on CUDA.
+    ``device``: "auto" (CUDA when available), "cpu" or "cuda[:N]". ``precision``: "auto"
+    (fp16 on CUDA, fp32 on CPU), "fp32", or "fp16" (CUDA only).
     """
 
     dim = 1280
@@ -98,7 +99,10 @@ class Embedder(LazyLoadMixin):
         batch_size: int = 16,
         arch: str = "efficientnet-lite0",
         preprocessing: Preprocessing | None = None,
+        precision: str = "auto",
     ) -> None:
+        if precision not in ("auto", "fp32", "fp16"):
+            raise ValueError(f"precision must be 'auto', 'fp32' or 'fp16', not {precision!r}")
         if not arch.startswith("efficientnet-lite"):
             raise ValueError(f"unsupported arch {arch!r}: expected efficientnet-lite0 ... efficientnet-lite4")
         self._init_lazy()
@@ -118,6 +122,7 @@ class Embedder(LazyLoadMixin):
 
                 preprocessing = Preprocessing(size=EfficientNet.get_image_size(arch))
         self.preprocessing = preprocessing
+        self.precision = precision
         self._model = None
         self._dtype = None
 
@@ -178,7 +183,10 @@ class Embedder(LazyLoadMixin):
         model.eval()
         for param in model.parameters():
             param.requires_grad_(False)
-        dtype = torch.float16 if self.device.startswith("cuda") else torch.float32
+        cuda = self.device.startswith("cuda")
+        if self.precision == "fp16" and not cuda:
+            raise ValueError("fp16 embedding needs a CUDA device")
+        dtype = torch.float16 if (cuda and self.precision != "fp32") else torch.float32
         model = model.to(device=self.device, dtype=dtype)
         self._dtype = dtype
         self._model = model

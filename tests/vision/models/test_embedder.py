@@ -126,3 +126,12 @@ def test_resolve_device(monkeypatch):
 def test_imagenet_head_is_available(embedder, ring_image):
     logits = embedder.imagenet_logits([ring_image])
     assert logits.shape == (1, 1000)
+
+
+def test_precision_is_validated_and_fp32_matches_auto_on_cpu(embedder, ring_image):
+    with pytest.raises(ValueError, match="precision"):
+        Embedder(precision="int8")
+    with pytest.raises(ValueError, match="CUDA"):
+        Embedder(device="cpu", precision="fp16").embed([ring_image])
+    fp32 = Embedder(device="cpu", precision="fp32")
+    assert np.array_equal(fp32.embed([ring_image]), embedder.embed([ring_image]))  # auto is fp32 on the CPU

@@ -1,0 +1,121 @@
+"""The CUDA path, measured in one run of under 5 minutes: embedding fp32 vs fp16 and the full pipeline.
+
+    python benchmarks/gpu_bench.py [--images DIR] [--n 256] [--batch-sizes 1,16,64]
+        [--precisions fp32,fp16] [--budget 240] [--json OUT.json] [--device cuda]
+
+For each batch size: the bare EfficientNet-Lite0 embedding in each precision (images per
+second on already decoded photos), then the full pipeline (``jewel-vision bench``'s
+measurement: images per second, ms per stage, the cost against the embedding). Runs are
+skipped once ``--budget`` seconds have gone, so the whole script fits a short device
+lease. Writes JSON (default ``$OUT/gpu-bench.json`` when ``$OUT`` is set). Exits 3 when
+the device is not there, so a CPU-only machine says so instead of measuring the CPU.
+``--device cpu --precisions fp32`` runs the same code on the CPU (the test suite does, on
+a few photos, so the script cannot rot unseen).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def default_images() -> Path:
+    from jewel_vision.training.data import default_data_root
+
+    return default_data_root() / "jewelry-types" / "images"
+
+
+def embedding_rate(images: list, device: str, precision: str, batch_size: int) -> float:
+    """Images per second of the bare embedding (best of two passes, after a warm-up)."""
+    import torch
+
+    from jewel_vision.vision.models.embedder import Embedder
+
+    emb = Embedder(device=device, batch_size=batch_size, precision=precision)
+    emb.embed(images[: max(2, batch_size)])
+    best = float("inf")
+    for _ in range(2):
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        emb.embed(images)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t0)
+    return len(images) / best
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=Path, default=None, help="folder of photos (default: jewelry-types)")
+    parser.add_argument("--n", type=int, default=256)
+    parser.add_argument("--batch-sizes", default="1,16,64")
+    parser.add_argument("--precisions", default="fp32,fp16")
+    parser.add_argument("--budget", type=float, default=240.0, help="seconds; later runs are skipped after it")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+
+    import torch
+
+    from jewel_vision.evaluation import bench
+    from jewel_vision.vision.pipeline import Pipeline, PipelineConfig
+
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print("no CUDA device here: nothing to measure", file=sys.stderr)
+        return 3
+    paths = bench.find_images(args.images or default_images(), args.n)
+    sizes = [int(b) for b in args.batch_sizes.split(",") if b]
+    precisions = [p for p in args.precisions.split(",") if p]
+    out: dict = {
+        "device": torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "cpu",
+        "torch": torch.__version__,
+        "n": len(paths),
+        "embedding": [],
+        "pipeline": [],
+        "skipped": [],
+    }
+    pipeline = Pipeline(PipelineConfig(device=args.device))
+    images = [pipeline.decode(p.read_bytes()) for p in paths]
+
+    def over_budget(what: str) -> bool:
+        if time.perf_counter() - started > args.budget:
+            out["skipped"].append(what)
+            return True
+        return False
+
+    for size in sizes:
+        for precision in precisions:
+            if over_budget(f"embedding b{size} {precision}"):
+                continue
+            rate = embedding_rate(images, args.device, precision, size)
+            out["embedding"].append({"batch_size": size, "precision": precision, "images_per_second": rate})
+            print(f"embedding  batch {size:3d}  {precision}  {rate:8.1f} img/s", flush=True)
+        if over_budget(f"pipeline b{size}"):
+            continue
+        pipeline.embedder.batch_size = size
+        res = bench.run(pipeline, paths, batch_size=size)
+        out["pipeline"].append(res)
+        print(f"pipeline   batch {size:3d}  {res['images_per_second']:8.1f} img/s  "
+              f"{res['cost_vs_embedding']:.2f}x the embedding  "
+              + "  ".join(f"{k} {v:.1f}" for k, v in res["stage_ms"].items()), flush=True)
+    if args.device.startswith("cuda"):
+        out["gpu_peak_memory_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    out["seconds"] = time.perf_counter() - started
+    target = args.json or (Path(os.environ["OUT"]) / "gpu-bench.json" if os.environ.get("OUT") else None)
+    if target:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(out, indent=2))
+        print(f"wrote {target}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

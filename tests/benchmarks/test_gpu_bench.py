@@ -1,0 +1,63 @@
+"""benchmarks/gpu_bench.py runs end to end (on the CPU here), so the prepared GPU check cannot rot."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_bench.py"
+
+
+@pytest.fixture(autouse=True)
+def _media_root():
+    """Overrides the project-wide autouse fixture (no Django needed)."""
+    yield
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("gpu_bench", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_runs_on_the_cpu_and_writes_its_json(tmp_path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(4):
+        img = Image.new("RGB", (320, 240), (245, 245, 245))
+        ImageDraw.Draw(img).ellipse((100 + 10 * i, 60, 220, 180), outline=(212, 175, 55), width=12)
+        img.save(photos / f"p{i}.jpg")
+    out = tmp_path / "gpu.json"
+    rc = _load().main(["--device", "cpu", "--precisions", "fp32", "--batch-sizes", "1,2", "--n", "4",
+                       "--images", str(photos), "--json", str(out)])
+    assert rc == 0
+    res = json.loads(out.read_text())
+    assert res["device"] == "cpu" and res["n"] == 4 and res["skipped"] == []
+    assert [(e["batch_size"], e["precision"]) for e in res["embedding"]] == [(1, "fp32"), (2, "fp32")]
+    assert all(e["images_per_second"] > 0 for e in res["embedding"])
+    assert [p["batch_size"] for p in res["pipeline"]] == [1, 2]
+    for p in res["pipeline"]:
+        assert p["images_per_second"] > 0 and {"detect", "embedding"} <= set(p["stage_ms"])
+
+
+def test_budget_skips_the_remaining_runs(tmp_path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.new("RGB", (64, 64), (200, 180, 90)).save(photos / "a.png")
+    out = tmp_path / "gpu.json"
+    assert _load().main(["--device", "cpu", "--precisions", "fp32", "--batch-sizes", "1", "--budget", "0",
+                         "--images", str(photos), "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["embedding"] == [] and res["pipeline"] == [] and res["skipped"] == ["embedding b1 fp32", "pipeline b1"]
+
+
+def test_says_so_without_a_gpu(monkeypatch, tmp_path) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert _load().main(["--device", "cuda", "--images", str(tmp_path)]) == 3
