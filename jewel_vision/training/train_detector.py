@@ -188,7 +188,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     """Train and write the weights (with their metadata, which is returned).
 
     Stages 1 and 2 train the mask (stage 2 after mining hard negatives with the
-    stage-1 network); stage 3 trains the centre branch alone on the frozen
+    stage-1 network); stage 3 trains the centre head alone on the frozen
     network, so the centre head cannot cost the masks any quality. ``--init``
     starts from a weights file and runs stage 3 only.
     """
@@ -325,31 +325,24 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             "cutout_types": dict(sorted(Counter(cut_types).items())),
         }
 
-    # stage 3: the centre branch (alone, or with the decoder it reads from, the mask loss
-    # keeping the masks as they were) on an otherwise frozen network
+    # stage 3: the centre head alone, on the frozen network
     t3 = time.time()
     for p in net.parameters():
         p.requires_grad_(False)
-    tuned = [net.centre] + ([net.l16, net.l8, net.l4, net.d16, net.d8, net.d4] if args.centre_tune == "decoder" else [])
-    params = [p for m in tuned for p in m.parameters()]
+    params = list(net.centre.parameters())
     for p in params:
         p.requires_grad_(True)
     opt3 = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
     maker = D.SampleMaker(cache, train_idx, cutouts, D.SampleConfig(size=args.size, p_fine_pair=args.pair_fraction),
                           seed=args.seed + 2, hard_negatives=hard)
     net.eval()
-    for m in tuned:
-        m.train()
+    net.centre.train()
     running = None
     for step in range(args.centre_steps):
         for g in opt3.param_groups:
-            g["lr"] = args.lr * lr_at(step, args.centre_steps) * (0.25 if args.centre_tune == "decoder" else 1.0)
-        imgs, masks, heats = maker.batch(args.batch)
-        out = net(to_tensor(imgs))
-        loss = centre_focal_loss(out[:, 1:2], torch.from_numpy(heats)[:, None])
-        if args.centre_tune == "decoder":
-            y = torch.from_numpy(masks)[:, None]
-            loss = loss + F.binary_cross_entropy_with_logits(out[:, :1], y, pos_weight=torch.tensor(2.0)) * 4.0
+            g["lr"] = args.lr * lr_at(step, args.centre_steps)
+        imgs, _, heats = maker.batch(args.batch)
+        loss = centre_focal_loss(net(to_tensor(imgs))[:, 1:2], torch.from_numpy(heats)[:, None])
         opt3.zero_grad(set_to_none=True)
         loss.backward()
         opt3.step()
@@ -360,7 +353,6 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     metadata.update({
         "centre_steps": args.centre_steps,
         "centre_pair_fraction": args.pair_fraction,
-        "centre_tune": args.centre_tune,
         "centre_seconds": round(time.time() - t3, 1),
         "touching_instances_cut": sum(1 for i in train_idx if len(cache.instances[i]) > len(cache.obj_boxes[i])),
     })
@@ -518,7 +510,8 @@ def write_card(path: Path, info: dict[str, Any]) -> None:
         + (f"The shipped file's stages 1-2 are the earlier mask network `{info['init']}` "
            f"(`--init`); stage 3 was run on top of it by `python -m jewel_vision.training.train_detector --init "
            f"{info['init'].split('@')[0]} --threads 2` in {info.get('centre_minutes', 0):.1f} min. Without `--init`, the "
-           "command runs all three stages (the same stages 1-2 as the earlier network). `--init` keeps only the mask "
+           "command runs all three stages (stages 1-2 with the earlier network's code path and seeds). `--init` keeps "
+           "only the mask "
            "network of the file it is given, so re-running it on the shipped file retrains the same centre head (done "
            "2026-12-02: identical state dict). " if info.get('init') else ""),
 
@@ -586,13 +579,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--size", type=int, default=112, help="training crop side")
     parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--centre-steps", type=int, default=2000, help="steps of stage 3 (the centre branch alone)")
+    parser.add_argument("--centre-steps", type=int, default=2000, help="steps of stage 3 (the centre head alone)")
     parser.add_argument("--pair-fraction", type=float, default=0.3,
                         help="stage 3: share of refinement crops with a second ring pasted touching the boxed one")
-    parser.add_argument("--centre-tune", choices=["branch", "decoder"], default="branch",
-                        help="stage 3 trains the centre branch alone, or with the decoder it reads (mask loss kept)")
     parser.add_argument("--init", type=Path, default=None,
-                        help="start from these weights and train only the centre branch (stage 3)")
+                        help="keep the mask network of these weights and train only a fresh centre head (stage 3)")
     parser.add_argument("--val-fraction", type=float, default=0.2)
     parser.add_argument("--hard-fraction", type=float, default=0.35,
                         help="share of the steps run after mining hard negatives with the half-trained model (0: none)")
