@@ -437,7 +437,7 @@ def write_card(path: Path, info: dict[str, Any]) -> None:
         "(first 12 hex of the file's SHA-256).",
         f"Trained {info['date']} by `python -m jewel_vision.training.train_detector{(' ' + info['argv']) if info['argv'] else ''}` "
         f"in {info['train_minutes']:.1f} min on {info['machine']} ({info['threads']} torch thread, a 2-core machine shared "
-        "with other jobs; 9-19 min depending on the load). Re-running the command gave bit-identical weights.",
+        "with other jobs; 9-19 min depending on the load). Re-running the command on that machine gave bit-identical weights; on another machine floating point diverges (see \"Run-to-run variation\" below).",
         "",
         "## What it does",
         "Class-agnostic instance masks of jewelry pieces (label `jewelry`). MobileNetV2 (first 14 blocks, stride 16, "
