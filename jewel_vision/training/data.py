@@ -610,7 +610,7 @@ class SampleMaker:
             return None
         return np.asarray(self.cache.img[i][y0:y1, x0:x1]), m, (x0, y0)
 
-    def _pair_sample(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def _pair_sample(self) -> tuple[np.ndarray, np.ndarray, list[tuple[float, float, float]]] | None:
         """The boxed ring of a training photo with a second ring pasted end to end (touching) along its band."""
         import cv2
 

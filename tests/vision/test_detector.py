@@ -302,3 +302,18 @@ def test_weights_without_a_centre_head_still_load(tmp_path) -> None:
     check_items(items, img.size)
     bundled, _, _ = load_detector_weights(DEFAULT_DETECTOR_PATH)
     assert bundled.outputs == 2
+
+
+def test_centre_head_runs_only_when_centre_splits_are_on(detector: Detector) -> None:
+    from dataclasses import replace
+
+    batch = np.full((1, 64, 64, 3), 200, np.uint8)
+    assert detector._probs(batch).shape == (1, 2, 64, 64)
+    before = detector.config
+    try:
+        detector.config = replace(before, centre_threshold=0.0)
+        assert detector._probs(batch).shape == (1, 1, 64, 64)
+        img, _ = hand_with_ring(1)
+        check_items(detector.detect([img])[0], img.size)
+    finally:
+        detector.config = before

@@ -430,13 +430,19 @@ class Detector(LazyLoadMixin):
         return f"Detector({self.weights_path!r}, device={self._device_setting!r}, score_threshold={self.score_threshold})"
 
     # -- network calls ------------------------------------------------------------------
+    @property
+    def _with_centres(self) -> bool:
+        """Whether the centre head runs: the weights have one and centre splits are on."""
+        return self.config.centre_threshold > 0 and self._net.outputs > 1
+
     def _probs(self, batch: np.ndarray) -> np.ndarray:
-        """uint8 [N, H, W, 3] (H, W multiples of 16) -> probabilities float32 [N, C, H, W] (mask[, centres])."""
+        """uint8 [N, H, W, 3] (H, W multiples of 16) -> probabilities float32 [N, C, H, W]: the mask, and
+        the piece centres when :attr:`_with_centres`."""
         import torch
 
         x = torch.from_numpy(_normalise(batch)).to(self.device, memory_format=torch.channels_last)
         with torch.inference_mode():
-            out = torch.sigmoid(self._net(x))
+            out = torch.sigmoid(self._net(x, with_centres=self._with_centres))
         return out.float().cpu().numpy()
 
     # -- public API ------------------------------------------------------------------
@@ -462,7 +468,7 @@ class Detector(LazyLoadMixin):
             small = cv2.copyMakeBorder(small, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
         coarse_out = self._probs(small[None])[0][:, :ch, :cw]
         coarse = coarse_out[0]
-        coarse_centres = coarse_out[1] if len(coarse_out) > 1 and cfg.centre_threshold > 0 else None
+        coarse_centres = coarse_out[1] if len(coarse_out) > 1 else None
         binary = (coarse > cfg.mask_threshold).astype(np.uint8)
         n, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
         cands = []
@@ -514,7 +520,7 @@ class Detector(LazyLoadMixin):
                 centre_local = centres_full
             else:
                 prob_crop = fine[j, 0]
-                centre_crop = fine[j, 1] if fine.shape[1] > 1 and cfg.centre_threshold > 0 else None
+                centre_crop = fine[j, 1] if fine.shape[1] > 1 else None
                 j += 1
                 x0, y0, x1, y1 = win
                 # map the crop's probabilities back onto the window at full resolution
