@@ -21,6 +21,7 @@ demo: setup
 	scripts/demo.sh
 
 test: setup
+	scripts/system-deps.sh
 	scripts/services.sh
 	scripts/test.sh
 

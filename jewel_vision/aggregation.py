@@ -12,7 +12,10 @@ above it (see ``ProductTag.is_visible``).
 
 A person's decision is final: tags a person added, accepted or rejected are
 never changed by a model, and a facet with a person-accepted value in an
-exclusive facet gets no competing model suggestion.
+exclusive facet gets no competing model suggestion. Aggregation holds the
+product's lock (:mod:`jewel_vision.locking`, which review takes too) from
+before it reads the tags until its transaction ends, and its every write is
+also conditional on the row still being an unreviewed model suggestion.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
+from django.utils import timezone
+
 from jewel_vision.conf import jv_settings
+from jewel_vision.locking import lock_product
 
 EXCLUSIVE_FACETS = frozenset({"type", "metal", "metal_tone", "purity"})
 
@@ -59,6 +65,11 @@ def aggregate_product(product_id: str) -> None:
     from jewel_vision.models import Analysis, Prediction, ProductTag
 
     ptype = product_type()
+    lock_product(ptype, product_id)
+    unreviewed = ProductTag.objects.filter(
+        product_type=ptype, product_id=product_id, source=ProductTag.Source.MODEL,
+        review_state=ProductTag.Review.SUGGESTED,
+    )
     analyses = list(
         Analysis.objects.filter(
             image_type=image_type(), product_id=product_id, is_current=True, status=Analysis.Status.DONE
@@ -111,13 +122,12 @@ def aggregate_product(product_id: str) -> None:
                 source_detail=detail,
             )
         elif current.confidence != confidence or current.source_detail != detail or current.threshold != threshold:
-            current.confidence = confidence
-            current.source_detail = detail
-            current.threshold = threshold
-            current.save(update_fields=["confidence", "source_detail", "threshold", "updated_at"])
+            unreviewed.filter(pk=current.pk).update(
+                confidence=confidence, source_detail=detail, threshold=threshold, updated_at=timezone.now()
+            )
         current.analyses.set(supporters[key])
         kept.add(tag_id)
     stale = [
         pt.pk for tag_id, pt in existing.items() if tag_id not in kept and not pt.is_human_decision
     ]
-    ProductTag.objects.filter(pk__in=stale).delete()
+    unreviewed.filter(pk__in=stale).delete()

@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from jewel_vision.conf import get_image_model, get_product_model, jv_settings
-from jewel_vision.models import Analysis, ProductTag
+from jewel_vision.models import Analysis, ProductLock, ProductTag
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +174,7 @@ def forget_image(image: Any) -> None:
 def forget_product(product: Any) -> None:
     pid = str(product.pk)
     ProductTag.objects.filter(product_type=product_type(), product_id=pid).delete()
+    ProductLock.objects.filter(product_type=product_type(), product_id=pid).delete()
     Analysis.objects.filter(image_type=image_type(), product_id=pid).delete()
     from jewel_vision.index.sync import refresh_product
 

@@ -248,6 +248,24 @@ class Embedding(models.Model):
         return np.frombuffer(bytes(self.vector), dtype="<f4")
 
 
+class ProductLock(models.Model):
+    """One row per product, locked (``SELECT ... FOR UPDATE``) by whoever changes its tags.
+
+    Aggregation (a worker) and review (a person) both read a product's tags and then
+    write them; without a common lock, a model run could delete a tag a person had
+    just accepted, and two photos of one product finishing together could both
+    create the same tag. See :func:`jewel_vision.locking.lock_product`.
+    """
+
+    product_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    product_id = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["product_type", "product_id"], name="jv_productlock_unique")
+        ]
+
+
 class ProductView(models.Model):
     """A signed-in customer looked at a product (for recommendations over time)."""
 

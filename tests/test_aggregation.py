@@ -1,6 +1,9 @@
 """Product tags from several views, and a person's decisions."""
 
+import threading
+
 import pytest
+from django.db import connection, transaction
 
 from jewel_vision import review
 from jewel_vision.aggregation import aggregate_product, vote
@@ -146,3 +149,102 @@ def test_a_person_decision_keeps_its_threshold(make_product):
     assert not tags["stone:pearl"].is_visible()  # rejected: never shown
     review.add(product, "style:vintage")
     assert _tags(product)["style:vintage"].threshold is None
+
+
+# --- races: a worker's aggregation against a person, and against another worker ------------
+def _in_thread(target, errors: list) -> threading.Thread:
+    def run():
+        try:
+            target()
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_decision_made_while_a_model_run_rewrites_the_tags_is_kept(make_product, monkeypatch, django_user_model):
+    """The model run read the tags, a person accepted one, the run then deleted it as stale."""
+    from django.db.models.query import QuerySet
+
+    product = make_product()
+    pid = str(product.pk)
+    _analysis(product, 1, {"type:ring": 0.9, "colour:red": 0.8})
+    with transaction.atomic():
+        aggregate_product(pid)
+    red = ProductTag.objects.get(product_id=pid, tag__facet="colour")
+    Prediction.objects.filter(tag=red.tag).delete()  # a re-analysis no longer sees red
+    staff = django_user_model.objects.create_user("reviewer", is_staff=True)
+
+    worker: list[int] = []
+    at_delete, resume = threading.Event(), threading.Event()
+    original_delete = QuerySet.delete
+
+    def paused_delete(self, *args, **kwargs):
+        if self.model is ProductTag and threading.get_ident() in worker:
+            at_delete.set()
+            resume.wait(30)
+        return original_delete(self, *args, **kwargs)
+
+    monkeypatch.setattr(QuerySet, "delete", paused_delete)
+
+    def model_run():
+        worker.append(threading.get_ident())
+        with transaction.atomic():
+            aggregate_product(pid)
+
+    errors: list[Exception] = []
+    run = _in_thread(model_run, errors)
+    assert at_delete.wait(30)
+    person = _in_thread(lambda: review.accept(ProductTag.objects.get(pk=red.pk), staff), errors)
+    person.join(1.0)  # waits on the product's lock (before the fix it committed here)
+    resume.set()
+    run.join(30)
+    person.join(30)
+    assert not errors, errors
+    kept = ProductTag.objects.get(product_id=pid, tag=red.tag)
+    assert kept.review_state == ProductTag.Review.ACCEPTED
+    assert kept.reviewed_by == staff and kept.reviewed_at is not None
+    # ...and later model runs leave it alone.
+    with transaction.atomic():
+        aggregate_product(pid)
+    assert ProductTag.objects.get(pk=kept.pk).review_state == ProductTag.Review.ACCEPTED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_photos_of_one_product_finishing_together(make_product, monkeypatch):
+    """Both aggregations read "no tags yet" and created the same tag: an IntegrityError."""
+    import jewel_vision.aggregation as aggregation
+
+    product = make_product()
+    pid = str(product.pk)
+    _analysis(product, 1, {"type:ring": 0.9, "colour:red": 0.8})
+    _analysis(product, 2, {"type:ring": 0.7, "colour:red": 0.6})
+    barrier = threading.Barrier(2)
+    original_vote = aggregation.vote
+
+    def vote_together(*args, **kwargs):
+        try:
+            barrier.wait(timeout=2)  # with the lock only one gets here at a time: it times out
+        except threading.BrokenBarrierError:
+            pass
+        return original_vote(*args, **kwargs)
+
+    monkeypatch.setattr(aggregation, "vote", vote_together)
+
+    def model_run():
+        with transaction.atomic():
+            aggregate_product(pid)
+
+    errors: list[Exception] = []
+    threads = [_in_thread(model_run, errors) for _ in range(2)]
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    tags = _tags(product)
+    assert set(tags) == {"type:ring", "colour:red"}
+    assert tags["type:ring"].confidence == pytest.approx(0.8)

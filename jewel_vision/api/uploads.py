@@ -46,13 +46,18 @@ def read_upload(upload: Any) -> bytes:
 
 def decode_upload(data: bytes) -> Image.Image:
     """Decode within the upload limits; ImageDecodeError becomes a clear 400 or 413."""
-    from jewel_vision.vision.image_io import load_image
+    from jewel_vision.vision.image_io import DEFAULT_MAX_ASPECT, DEFAULT_MAX_SIDE, load_image
     from jewel_vision.vision.types import ImageDecodeError
 
-    max_side = int(jv_settings.PIPELINE.get("max_side") or 1600)
+    max_side = int(jv_settings.PIPELINE.get("max_side") or DEFAULT_MAX_SIDE)
+    max_aspect = float(jv_settings.PIPELINE.get("max_aspect") or DEFAULT_MAX_ASPECT)
     try:
         return load_image(
-            data, max_pixels=jv_settings.UPLOAD_MAX_PIXELS, max_bytes=jv_settings.UPLOAD_MAX_BYTES, max_side=max_side
+            data,
+            max_pixels=jv_settings.UPLOAD_MAX_PIXELS,
+            max_bytes=jv_settings.UPLOAD_MAX_BYTES,
+            max_side=max_side,
+            max_aspect=max_aspect,
         )
     except ImageDecodeError as exc:
         message = str(exc)

@@ -3,9 +3,16 @@
 ``load_image`` turns whatever a shop uploads (path, bytes, file object or an
 already opened PIL image) into a small RGB ``PIL.Image.Image``:
 
-* size limits are checked *before* decoding: file size (``max_bytes``) and the
-  pixel count declared in the header (``max_pixels``), so decompression bombs
-  are rejected without allocating memory for them;
+* size limits are checked *before* decoding: file size (``max_bytes``), the
+  pixel count declared in the header (``max_pixels``) and the shape
+  (``max_aspect``, ``MIN_SIDE``), so decompression bombs and slivers such as a
+  20,000 x 3 strip are rejected without allocating memory for them. Every later
+  stage sizes its buffers from the decoded image, so bounding area *and* aspect
+  here bounds them all (a 1600 x 1 strip would make an OCR engine that scales
+  the short side to 736 px allocate gigabytes);
+* 16-bit, 32-bit and float images are reduced to 8 bits strip by strip, so the
+  only full-size buffers are Pillow's decoded image and the 8-bit result (no
+  float64 copy of the whole image);
 * only common photo formats are opened (JPEG incl. MPO, PNG, GIF, WebP, BMP, TIFF),
   never formats whose plugins call external programs (EPS) or are rarely
   seen in shops;
@@ -38,11 +45,13 @@ from .types import ImageDecodeError
 
 __all__ = [
     "ALLOWED_FORMATS",
+    "DEFAULT_MAX_ASPECT",
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_MAX_SIDE",
     "ImageDecodeError",
     "ImageSource",
+    "MIN_SIDE",
     "content_hash",
     "load_image",
     "read_source_bytes",
@@ -51,6 +60,13 @@ __all__ = [
 DEFAULT_MAX_PIXELS = 60_000_000
 DEFAULT_MAX_BYTES = 50 * 2**20
 DEFAULT_MAX_SIDE = 1600
+#: Long side / short side above which an image is rejected: no jewelry photo is a
+#: 20:1 strip, and every stage's buffers grow with the aspect ratio.
+DEFAULT_MAX_ASPECT = 20.0
+#: Images with a side shorter than this hold nothing to analyse.
+MIN_SIDE = 8
+#: Rows converted at a time when reducing high-bit-depth images to 8 bits.
+_STRIP_ROWS = 256
 
 #: Formats ``load_image`` will open. Others are reported as "not an image".
 ALLOWED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
@@ -152,7 +168,26 @@ def _bomb_error(exc: BaseException, max_pixels: int) -> ImageDecodeError:
     return _pixel_limit_error(pixels, limit)
 
 
-def _open(data: bytes, max_pixels: int) -> ImageFile.ImageFile:
+def _check_shape(width: int, height: int, max_pixels: int, max_aspect: float) -> None:
+    """Reject, before any pixel is decoded, a size no stage can handle within its bounds."""
+    if width <= 0 or height <= 0:
+        raise ImageDecodeError(f"image has invalid size {width}x{height}")
+    pixels = width * height
+    if pixels > max_pixels:
+        raise _pixel_limit_error(pixels, max_pixels)
+    short, long = min(width, height), max(width, height)
+    if short < MIN_SIDE:
+        raise ImageDecodeError(
+            f"image too small: {width}x{height} pixels; each side must be at least {MIN_SIDE} pixels"
+        )
+    if long > max_aspect * short:
+        raise ImageDecodeError(
+            f"image shape not supported: {width}x{height} pixels has an aspect ratio of "
+            f"{long / short:.0f}:1, above the limit of {max_aspect:g}:1"
+        )
+
+
+def _open(data: bytes, max_pixels: int, max_aspect: float) -> ImageFile.ImageFile:
     if not data:
         raise ImageDecodeError("empty file")
     with _WARNINGS_LOCK, warnings.catch_warnings():
@@ -170,12 +205,7 @@ def _open(data: bytes, max_pixels: int) -> ImageFile.ImageFile:
         except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error) as exc:
             # Header parsers raise a zoo of exceptions on garbage.
             raise ImageDecodeError(f"not an image: {_describe_decode_failure(exc)}") from None
-    width, height = img.size
-    if width <= 0 or height <= 0:
-        raise ImageDecodeError(f"image has invalid size {width}x{height}")
-    pixels = width * height
-    if pixels > max_pixels:
-        raise _pixel_limit_error(pixels, max_pixels)
+    _check_shape(*img.size, max_pixels, max_aspect)
     return img
 
 
@@ -207,34 +237,54 @@ def _load(img: Image.Image, max_pixels: int) -> None:
         raise ImageDecodeError(_describe_decode_failure(exc)) from None
 
 
+def _strips(img: Image.Image):
+    """The image's pixels as numpy arrays of at most ``_STRIP_ROWS`` rows, top to bottom."""
+    width, height = img.size
+    for top in range(0, height, _STRIP_ROWS):
+        yield np.asarray(img.crop((0, top, width, min(height, top + _STRIP_ROWS))))
+
+
+def _value_range(img: Image.Image) -> tuple[float, float]:
+    """Smallest and largest finite value, read strip by strip (no full-size copy)."""
+    lo, hi = np.inf, -np.inf
+    for strip in _strips(img):
+        if strip.dtype.kind == "f":
+            strip = strip[np.isfinite(strip)]
+        if strip.size:
+            lo, hi = min(lo, float(strip.min())), max(hi, float(strip.max()))
+    return (0.0, 0.0) if lo > hi else (lo, hi)
+
+
 def _to_uint8_grey(img: Image.Image) -> Image.Image:
-    """Scale 16/32-bit integer or float greyscale to 8 bits ("L")."""
-    arr = np.asarray(img)
+    """Scale 16/32-bit integer or float greyscale to 8 bits ("L"), strip by strip.
+
+    16-bit data maps 0..65535 to 0..255; 8-bit data stored in 32 bits is kept;
+    float data in 0..1 or 0..255 is scaled to 0..255; anything else is stretched
+    from its smallest to its largest finite value. NaN becomes 0, +inf 255.
+    """
+    offset, scale = 0.0, 1.0
     if img.mode.startswith("I;16"):
-        arr = arr.astype(np.float64) / 257.0  # 0..65535 -> 0..255
-    elif img.mode == "I":
-        arr = arr.astype(np.float64)
-        top = float(arr.max()) if arr.size else 0.0
-        if top <= 255 and float(arr.min()) >= 0:
+        scale = 1.0 / 257.0
+    else:
+        lo, hi = _value_range(img)
+        if img.mode == "I" and lo >= 0 and hi <= 255:
             pass  # 8-bit data stored as 32-bit ints
-        elif top <= 65535 and float(arr.min()) >= 0:
-            arr = arr / 257.0  # the usual case: 16-bit data (PNG/TIFF) held in mode "I"
-        else:
-            lo = float(arr.min())
-            arr = (arr - lo) * (255.0 / max(top - lo, 1.0))
-    else:  # "F"
-        arr = arr.astype(np.float64)
-        finite = arr[np.isfinite(arr)]
-        lo = float(finite.min()) if finite.size else 0.0
-        hi = float(finite.max()) if finite.size else 1.0
-        if lo >= 0.0 and hi <= 1.0:
-            arr = arr * 255.0
-        elif lo >= 0.0 and hi <= 255.0:
+        elif img.mode == "I" and lo >= 0 and hi <= 65535:
+            scale = 1.0 / 257.0  # the usual case: 16-bit data (PNG/TIFF) held in mode "I"
+        elif img.mode == "F" and lo >= 0 and hi <= 1:
+            scale = 255.0
+        elif img.mode == "F" and lo >= 0 and hi <= 255:
             pass
         else:
-            arr = (arr - lo) * (255.0 / max(hi - lo, 1e-12))
-        arr = np.nan_to_num(arr, nan=0.0, posinf=255.0, neginf=0.0)
-    return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8), mode="L")
+            offset, scale = lo, 255.0 / max(hi - lo, 1e-12 if img.mode == "F" else 1.0)
+    out = np.empty((img.size[1], img.size[0]), np.uint8)
+    top = 0
+    for strip in _strips(img):
+        values = (strip.astype(np.float32) - np.float32(offset)) * np.float32(scale)
+        values = np.nan_to_num(values, nan=0.0, posinf=255.0, neginf=0.0)
+        out[top : top + len(strip)] = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+        top += len(strip)
+    return Image.fromarray(out, mode="L")
 
 
 def _composite_on_white(img: Image.Image) -> Image.Image:
@@ -246,7 +296,7 @@ def _composite_on_white(img: Image.Image) -> Image.Image:
 def _to_rgb(img: Image.Image) -> Image.Image:
     mode = img.mode
     if mode.startswith("I;16") or mode in ("I", "F"):
-        return _to_uint8_grey(img).convert("RGB")
+        return _to_uint8_grey(img)  # "L"; made RGB after downscaling
     has_transparency = "transparency" in img.info
     if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (has_transparency and mode in ("P", "L", "RGB", "1")):
         if mode == "RGBa":
@@ -300,6 +350,7 @@ def load_image(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_side: int = DEFAULT_MAX_SIDE,
+    max_aspect: float = DEFAULT_MAX_ASPECT,
 ) -> Image.Image:
     """Decode ``source`` into an RGB image whose long side is at most ``max_side``.
 
@@ -313,11 +364,7 @@ def load_image(
         raise ValueError("max_side must be >= 1")
     if isinstance(source, Image.Image):
         img = source
-        pixels = img.size[0] * img.size[1]
-        if pixels > max_pixels:
-            raise _pixel_limit_error(pixels, max_pixels)
-        if pixels == 0:
-            raise ImageDecodeError(f"image has invalid size {img.size[0]}x{img.size[1]}")
+        _check_shape(*img.size, max_pixels, max_aspect)
         if hasattr(img, "tell") and img.tell() != 0:
             try:
                 img.seek(0)  # first frame of an animation
@@ -327,7 +374,7 @@ def load_image(
         orientation = _exif_orientation(img)
     else:
         data = read_source_bytes(source, max_bytes=max_bytes)
-        img = _open(data, max_pixels)
+        img = _open(data, max_pixels, max_aspect)
         _jpeg_draft(img, max_side)
         _load(img, max_pixels)  # decodes the first frame only (animated GIF/WebP/TIFF pages)
         # Only after load(): some plugins (PNG) load pixels lazily inside getexif(), and
@@ -335,7 +382,11 @@ def load_image(
         orientation = _exif_orientation(img)
 
     rgb = _to_rgb(img)
+    if rgb is not img and not isinstance(source, Image.Image):
+        img.close()  # free the decoded copy before resampling
     rgb = _downscale(rgb, max_side)
+    if rgb.mode != "RGB":  # greyscale is resampled before it is tripled
+        rgb = rgb.convert("RGB")
     rgb = _apply_orientation(rgb, orientation)
     if rgb is img:
         rgb = rgb.copy()  # never hand back the caller's object

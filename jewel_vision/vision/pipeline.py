@@ -41,7 +41,7 @@ from typing import Sequence, Union
 import numpy as np
 from PIL import Image
 
-from .image_io import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, ImageSource, load_image
+from .image_io import DEFAULT_MAX_ASPECT, DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, ImageSource, load_image
 from .models.embedder import Embedder
 from .models.facet_heads import FacetHead, find_facet_heads
 from .models.type_classifier import TypeClassifier
@@ -79,6 +79,7 @@ class PipelineConfig:
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_bytes: int = DEFAULT_MAX_BYTES
     max_side: int = DEFAULT_MAX_SIDE
+    max_aspect: float = DEFAULT_MAX_ASPECT  # long side / short side above which a photo is rejected
     batch_size: int = 16
     min_tag_confidence: float = 0.05  # tags below this are dropped (the top tag of a facet is always kept)
     # detection
@@ -273,7 +274,9 @@ class Pipeline:
     # -- running --------------------------------------------------------------------------
     def decode(self, image: ImageSource):
         cfg = self.config
-        return load_image(image, max_pixels=cfg.max_pixels, max_bytes=cfg.max_bytes, max_side=cfg.max_side)
+        return load_image(
+            image, max_pixels=cfg.max_pixels, max_bytes=cfg.max_bytes, max_side=cfg.max_side, max_aspect=cfg.max_aspect
+        )
 
     def run(self, image: ImageSource) -> AnalysisResult:
         """Analyse one image (path, bytes, binary file or PIL image).

@@ -72,3 +72,14 @@ def test_missing_head_exits_2(photos, capsys, tmp_path):
     rc = tag_command([str(ring)], False, PipelineConfig(device="cpu", type_head_path=str(tmp_path / "no.npz")))
     assert rc == 2
     assert "cannot load the vision models" in capsys.readouterr().err
+
+
+def test_sliver_png_is_rejected_clearly(tmp_path, capsys):
+    """A 266-byte 20,000 x 3 PNG once made `tag` peak at 23 GB."""
+    from PIL import Image
+
+    strip = tmp_path / "strip.png"
+    Image.new("RGB", (20000, 3), (200, 180, 50)).save(strip, optimize=True)
+    assert strip.stat().st_size < 1000
+    assert tag_command([str(strip)], as_json=False, config=CPU) == 1
+    assert "image too small: 20000x3 pixels" in capsys.readouterr().err

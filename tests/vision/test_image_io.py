@@ -221,12 +221,18 @@ def test_16bit_greyscale_scaled_to_8bit(fmt):
 
 
 def test_32bit_int_and_float_images():
-    arr = np.array([[0, 32768, 65535]], dtype=np.int32).repeat(4, 0)
+    arr = np.array([[0, 32768, 65535]], dtype=np.int32).repeat(8, 0).repeat(8, 1)
     img = load_image(Image.fromarray(arr, mode="I"))
-    assert [pixel(img, (x, 0))[0] for x in range(3)] == [0, 128, 255]
-    f = np.array([[0.0, 0.5, 1.0]], dtype=np.float32).repeat(4, 0)
+    assert [pixel(img, (8 * x + 4, 0))[0] for x in range(3)] == [0, 128, 255]
+    f = np.array([[0.0, 0.5, 1.0]], dtype=np.float32).repeat(8, 0).repeat(8, 1)
     img = load_image(to_bytes(Image.fromarray(f, mode="F"), "TIFF"))
-    assert [pixel(img, (x, 0))[0] for x in range(3)] == [0, 128, 255]
+    assert [pixel(img, (8 * x + 4, 0))[0] for x in range(3)] == [0, 128, 255]
+
+
+def test_float_with_nan_inf_and_wide_range():
+    f = np.array([[np.nan, -np.inf, np.inf, -1000.0, 0.0, 1000.0]], dtype=np.float32).repeat(8, 0).repeat(8, 1)
+    img = load_image(Image.fromarray(f, mode="F"))
+    assert [pixel(img, (8 * x + 4, 0))[0] for x in range(6)] == [0, 0, 255, 0, 128, 255]
 
 
 def test_rgba_transparency_composited_on_white():
@@ -342,3 +348,47 @@ def test_threads_decode_concurrently(ring_jpeg):
     with ThreadPoolExecutor(4) as pool:
         sizes = list(pool.map(lambda _: load_image(ring_jpeg).size, range(16)))
     assert set(sizes) == {(320, 240)}
+
+
+# --- shape and bit depth: memory bounded by the image, not the file ------------------------
+@pytest.mark.parametrize("size", [(20000, 3), (3, 20000), (2100, 100), (100, 2100)])
+def test_slivers_are_rejected_before_decoding(size):
+    data = png_with_header_size(*size)  # a few hundred bytes claiming a strip
+    with pytest.raises(ImageDecodeError, match=r"^image (too small|shape not supported)"):
+        load_image(data)
+
+
+def test_aspect_limit_is_configurable_and_inclusive():
+    img = Image.new("RGB", (400, 20), (200, 180, 50))
+    assert load_image(to_bytes(img, "PNG")).size == (400, 20)  # exactly 20:1
+    with pytest.raises(ImageDecodeError, match=r"aspect ratio of 20:1, above the limit of 10:1"):
+        load_image(to_bytes(img, "PNG"), max_aspect=10)
+
+
+def test_pil_sliver_is_rejected_too():
+    with pytest.raises(ImageDecodeError, match="image too small"):
+        load_image(Image.new("RGB", (1600, 1)))
+
+
+@pytest.mark.parametrize("mode", ["I;16", "F"])
+def test_high_bit_depth_is_reduced_without_full_size_float_copies(mode):
+    """A 16-bit or float image used to be copied as float64 at full size (8 bytes a pixel)."""
+    import tracemalloc
+
+    side = 3000
+    if mode == "F":
+        src = Image.fromarray(np.linspace(0, 1, side * side, dtype=np.float32).reshape(side, side), "F")
+        data = to_bytes(src, "TIFF")
+    else:
+        src = Image.fromarray((np.arange(side * side) % 65536).astype(np.uint16).reshape(side, side))
+        data = to_bytes(src, "PNG")
+    tracemalloc.start()
+    try:
+        out = load_image(data, max_side=800)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert out.size == (800, 800) and out.mode == "RGB"
+    # Python and numpy buffers only (Pillow's own are not traced): the 8-bit result (9 MB),
+    # its copy into Pillow and a few strips; a float64 copy alone would be 72 MB.
+    assert peak < 3 * side * side, f"numpy peak {peak / 2**20:.0f} MiB"

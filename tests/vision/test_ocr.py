@@ -110,3 +110,27 @@ def test_easyocr_loads_offline(no_network):
     assert isinstance(lines, list)
     for text, box, score in lines:
         assert isinstance(text, str) and len(box) == 4 and 0 <= score <= 1
+
+
+_SLIVER_SCRIPT = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[1]), int(sys.argv[1])))
+from PIL import Image
+from jewel_vision.vision.models.ocr import HallmarkReader
+reader = HallmarkReader("rapidocr")
+for size in [(1600, 2), (2, 1600), (1600, 80)]:
+    print(size, reader.read(Image.new("RGB", size, (200, 180, 50)), force=True))
+"""
+
+
+def test_slivers_are_read_within_bounded_memory():
+    """rapidocr scales the short side to 736 px: a 1600 x 2 crop once asked for gigabytes."""
+    import subprocess
+    import sys
+
+    limit = 3 * 2**30  # address space, for the whole process: onnxruntime and both OCR models
+    proc = subprocess.run(
+        [sys.executable, "-c", _SLIVER_SCRIPT, str(limit)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("[]") == 3

@@ -90,10 +90,27 @@ class OcrEngine(Protocol):
         ...
 
 
+#: OCR engines scale the *short* side of their input to a fixed size (rapidocr: 736 px), so
+#: a sliver would become gigapixels. Inputs are padded to at most this aspect ratio.
+OCR_MAX_ASPECT = 8.0
+
+
 def _to_rgb_array(image: Image.Image) -> np.ndarray:
     if image.mode != "RGB":
         image = image.convert("RGB")
     return np.asarray(image)
+
+
+def _engine_input(image: Image.Image) -> np.ndarray:
+    """The image as an RGB array for an OCR engine, padded on the right or bottom (edge colour)
+    to at most ``OCR_MAX_ASPECT``:1; boxes normalised by the unpadded size stay right (clipped)."""
+    arr = _to_rgb_array(image)
+    h, w = arr.shape[:2]
+    if max(h, w) > OCR_MAX_ASPECT * min(h, w):
+        need = int(np.ceil(max(h, w) / OCR_MAX_ASPECT))
+        pad = ((0, need - h), (0, 0), (0, 0)) if h < w else ((0, 0), (0, need - w), (0, 0))
+        arr = np.pad(arr, pad, mode="edge")
+    return arr
 
 
 def _norm_box(points: Sequence[Sequence[float]], w: int, h: int) -> Box:
@@ -180,8 +197,8 @@ class RapidOcrEngine(LazyLoadMixin):
 
     def read(self, image: Image.Image, *, allowlist: str | None = None) -> list[OcrLine]:
         """Lines of text; ``allowlist`` restricts the recogniser's alphabet (CTC columns masked)."""
-        arr = _to_rgb_array(image)[:, :, ::-1].copy()  # BGR for rapidocr
-        h, w = arr.shape[:2]
+        arr = _engine_input(image)[:, :, ::-1].copy()  # BGR for rapidocr
+        w, h = image.size
         ocr = self.ocr
         with self._lock:  # the RapidOCR object keeps per-call state
             original = ocr.text_rec.postprocess_op
@@ -214,8 +231,9 @@ class RapidOcrEngine(LazyLoadMixin):
         """
         from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
 
-        arr = _to_rgb_array(image)[:, :, ::-1].copy()
-        h, w = arr.shape[:2]
+        arr = _engine_input(image)[:, :, ::-1].copy()
+        h, w = arr.shape[:2]  # the padded size: the post-processor maps boxes to it
+        w0, h0 = image.size
         det = self.ocr.text_det
         if limit_side is not None:
             pre = DetPreProcess(limit_side, "max", det.mean, det.std)
@@ -229,7 +247,7 @@ class RapidOcrEngine(LazyLoadMixin):
             boxes, scores = det.postprocess_op(preds, (h, w))
         out = []
         for b, sc in zip(boxes, scores):
-            box = _norm_box(b, w, h)
+            box = _norm_box(b, w0, h0)
             if box[2] - box[0] > 0 and box[3] - box[1] > 0:
                 out.append((box, float(sc)))
         return out
@@ -239,8 +257,8 @@ class RapidOcrEngine(LazyLoadMixin):
 
         Column 0 is the CTC blank; ``self.characters`` names the columns.
         """
-        arr = _to_rgb_array(image)[:, :, ::-1].copy()
-        h, w = arr.shape[:2]
+        arr = _engine_input(image)[:, :, ::-1].copy()
+        w, h = image.size
         ocr = self.ocr
         rec = ocr.text_rec
         out: list[tuple[Box, np.ndarray]] = []
@@ -322,8 +340,8 @@ class EasyOcrEngine(LazyLoadMixin):
 
     def read(self, image: Image.Image, *, allowlist: str | None = None) -> list[OcrLine]:
         """Lines of text; ``allowlist`` restricts the recogniser's alphabet (EasyOCR's own option)."""
-        arr = _to_rgb_array(image)
-        h, w = arr.shape[:2]
+        arr = _engine_input(image)
+        w, h = image.size
         allow = allowlist or self.allowlist
         if allow:
             allow = "".join(ch for ch in allow if ord(ch) < 128)  # the English model has no CJK
