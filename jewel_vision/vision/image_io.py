@@ -304,8 +304,10 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         elif mode == "La":
             img = img.convert("LA")
         return _composite_on_white(img)
-    if mode == "RGB":
-        return img
+    if mode in ("RGB", "L"):
+        return img  # greyscale is made RGB after downscaling (a quarter of the memory)
+    if mode == "1":
+        return img.convert("L")
     # "1", "L", "P", "CMYK", "YCbCr", "LAB", "HSV", ...
     try:
         return img.convert("RGB")
