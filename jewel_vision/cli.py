@@ -118,6 +118,8 @@ def _pipeline(args: argparse.Namespace):
     options = {"device": args.device}
     if getattr(args, "batch_size", None):
         options["batch_size"] = args.batch_size
+    if getattr(args, "type_head", None):
+        options["type_head_path"] = args.type_head
     return get_pipeline(PipelineConfig(**options))
 
 
@@ -195,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--html", metavar="OUT.html", help="write a report with confusion matrices and the worst mistakes")
     p.add_argument("--label-map", action="append", metavar="FROM=TO", help="merge labels (repeatable)")
     p.add_argument("--limit", type=int, help="only the first N rows")
+    p.add_argument("--type-head", help="a type head file to use instead of the shipped one (e.g. a leave-one-source-out head)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--device", default="auto")
     p.set_defaults(func=_cmd_eval)

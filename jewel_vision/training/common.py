@@ -260,6 +260,7 @@ def train_head(
     seed: int = 0,
     weights: np.ndarray | None = None,
     input_scale: float = 10.0,
+    sample_weights: np.ndarray | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Full-batch, class-weighted softmax regression (or 1-hidden-layer MLP) with Adam.
 
@@ -267,7 +268,9 @@ def train_head(
     weight matrices (not biases). Inputs are multiplied by ``input_scale`` while
     training (unit-norm embeddings otherwise need very large weights); the scale is
     folded into the first layer, so the returned head takes the raw L2-normalised
-    embedding. Returns layers as (W [out, in], b [out]) float32 arrays.
+    embedding. Returns layers as (W [out, in], b [out]) float32 arrays. With
+    ``sample_weights`` (one per row, e.g. to balance sources as well as classes) the
+    loss is their weighted mean and the class weights are not applied.
     """
     import torch
 
@@ -281,8 +284,15 @@ def train_head(
         )
     else:
         model = torch.nn.Sequential(torch.nn.Linear(dim, n_classes))
-    cw = torch.from_numpy(weights if weights is not None else class_weights(np.asarray(y), n_classes))
-    loss_fn = torch.nn.CrossEntropyLoss(weight=cw)
+    if sample_weights is not None:
+        sw = torch.from_numpy(np.asarray(sample_weights, np.float32))
+        per_row = torch.nn.CrossEntropyLoss(reduction="none")
+
+        def loss_fn(logits, target):
+            return (per_row(logits, target) * sw).sum() / sw.sum()
+    else:
+        cw = torch.from_numpy(weights if weights is not None else class_weights(np.asarray(y), n_classes))
+        loss_fn = torch.nn.CrossEntropyLoss(weight=cw)
     mats = [m.weight for m in model if isinstance(m, torch.nn.Linear)]
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)

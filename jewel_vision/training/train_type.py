@@ -1,34 +1,27 @@
-"""Train the item-type head (facet "type") on the jewelry-types data set.
+"""Train the item-type head (facet "type") on every source we have, and measure it as a new shop would.
 
-    python -m jewel_vision.training.train_type \\
-        [--data ../shared/datasets/jewelry-types] \\
-        [--out jewel_vision/vision/weights/type_head.npz] [--seed 0]
+    python -m jewel_vision.training.train_type [--data-root ../shared/datasets] \\
+        [--out jewel_vision/vision/weights/type_head.npz] [--loso-only] [--seed 0]
 
-Steps:
+The samples (:mod:`jewel_vision.training.type_sources`) are catalogue photos of three
+shops (``princesegzy01``, ``tanishq``, ``pcjeweller``), crops around rings worn on
+hands (``ring-hands``), crops around the jewelry and the bare skin of people in the
+street (``people-parsing``; ``none`` is the class of "no jewelry here"), and composites
+(a catalogue piece cut out and pasted where it is worn on a person).
 
-1. read ``manifest.csv`` (path, type, ..., group_id, ...);
-2. embed every photo with the pipeline's :class:`Embedder` (cached under
-   ``var/cache/jewel_vision``, keyed by embedder version, preprocessing and file list);
-3. join near-duplicate photos (embedding cosine >= ``--dedup-threshold``) into one
-   group, on top of the manifest's ``group_id``;
-4. split train/validation by group (stratified by type, ``--val-fraction``, fixed seed):
-   no group is on both sides;
-5. embed ``--aug-copies`` augmented copies of each training photo (flip, random
-   resized crop, colour jitter; deterministic per seed/copy/photo; cached);
-6. pick the L2 strength by 5-fold stratified group cross-validation on the training
-   side only, then train a class-balanced softmax head on all of it;
-7. on validation: accuracy, macro-F1, per-class precision/recall/F1, confusion matrix,
-   and per-class confidence thresholds (the lowest threshold >= 0.5 at which the top
-   prediction's validation precision reaches ``--precision-target``);
-   With ``--worn`` (default: ``ring-hands`` next to ``--data``), crops around the rings
-   of the ring-hands *training* sessions (the detector's split, so its held-out
-   sessions stay unseen) are added as ``ring`` rows, ``--worn-copies`` jittered crops
-   each, cropped exactly as the pipeline crops worn pieces: packshots alone teach the
-   head nothing about a ring on a finger. They are scored separately, on crops of the
-   held-out sessions (ring recall);
-8. optionally, a small out-of-domain check on ``../shared/datasets/ring-hands`` (rings
-   worn on hands) and ``gemstones`` (loose stones: none of the classes);
-9. write the head (``.npz``, < 1 MB) and ``MODEL_CARD.md`` next to it.
+1. **Leave one source out** (the headline): for each source, a head is trained on every
+   other source (composites that hold any of its pixels are left out too) and scored on
+   all of that source's photos. Its L2 strength and thresholds are chosen on the other
+   sources' validation splits, so nothing about the held-out source decides anything.
+2. **Shipped head**: each source's groups are split train / validation / test
+   (60/20/20, stratified by label, seed fixed). The head trains on the training splits
+   (plus composites made from training pieces); the L2 strength and the per-class
+   thresholds are chosen on the validation splits; the test splits are read once, for
+   the card, and decide nothing.
+
+Training rows are balanced by source and by class (each (source, class) cell weighs the
+same), and each photo gets augmented copies: flip and crop, background swap on packshots,
+white balance / colour temperature, exposure, blur and JPEG.
 
 No dataset image is copied anywhere; only embeddings are cached (under var/, git-ignored).
 """
@@ -36,37 +29,38 @@ No dataset image is copied anywhere; only embeddings are cached (under var/, git
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as _dt
+import hashlib
 import json
 import platform
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 from .common import (
     DEFAULT_CACHE_DIR,
-    DEFAULT_DATA_DIR,
-    AugmentSpec,
-    augment,
     cached_embeddings,
     confusion,
-    embed_paths,
-    format_metrics,
     head_proba,
     log,
     merge_near_duplicates,
     metrics_from_confusion,
-    read_manifest,
-    stratified_group_folds,
     stratified_group_split,
     train_head,
 )
+from .data import default_data_root
+from .type_sources import NONE, Sample, all_samples, augment_sample
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "vision" / "weights" / "type_head.npz"
 L2_GRID = (1e-4, 1e-3, 1e-2)
 EPOCHS = 300
+CLASSES = ["bracelet", "earring", "necklace", "ring", "watch", NONE]
+#: Sources scored one by one; composites are training material only.
+SOURCES = ("princesegzy01", "tanishq", "pcjeweller", "ring-hands", "people-parsing")
+#: Bump when a sample recipe changes: it keys the embedding cache.
+RECIPE_VERSION = "r1"
 
 
 def choose_thresholds(
@@ -112,131 +106,235 @@ def choose_thresholds(
     return thresholds, info
 
 
-def _sample_rows(manifest: Path, n: int, seed: int) -> list[dict[str, str]]:
-    with open(manifest, newline="", encoding="utf-8") as fh:
-        rows = sorted(csv.DictReader(fh), key=lambda r: r["path"])
-    if n and len(rows) > n:
-        idx = np.sort(np.random.default_rng(seed).choice(len(rows), size=n, replace=False))
-        rows = [rows[i] for i in idx]
-    return rows
 
 
-def out_of_domain(args, embedder, classes: list[str], layers, thresholds: np.ndarray) -> dict:
-    """Cheap checks on the other shared data sets, when present."""
-    report: dict = {}
-    root = args.data.parent
-    thr = np.asarray(thresholds)
+# ---------------------------------------------------------------------------------------
+# embeddings of every sample (plain view, and augmented copies)
+# ---------------------------------------------------------------------------------------
+def _rng(seed: int, key: str, copy: int) -> np.random.Generator:
+    return np.random.default_rng([seed, copy, int(hashlib.sha256(key.encode()).hexdigest()[:12], 16)])
 
-    def predict(name: str, what: str, keep=lambda row: True):
-        """(top class, confident?, top probability) for a sample of ``name``, or None."""
-        manifest = root / name / "manifest.csv"
-        if not (args.ood_sample and manifest.is_file()):
-            return None
-        paths = [manifest.parent / r["path"] for r in _sample_rows(manifest, args.ood_sample, args.seed) if keep(r)]
-        log(f"out-of-domain: {len(paths)} {name} photos ({what})")
-        emb = cached_embeddings(
-            args.cache_dir,
-            {"what": f"ood-{name}", "embedder": embedder.full_name, "pre": repr(embedder.preprocessing),
-             "paths": [str(p) for p in paths]},
-            lambda: embed_paths(embedder, paths),
-        )
-        probs = head_proba(layers, emb)
-        top = probs.argmax(1)
-        return top, probs.max(1) >= thr[top], probs.max(1)
 
-    def counts(top: np.ndarray) -> dict[str, int]:
-        return {classes[c]: int((top == c).sum()) for c in range(len(classes))}
+def embed_samples(samples: list[Sample], embedder, copy: int, seed: int, cache_dir: Path,
+                  chunk: int = 256) -> np.ndarray:
+    """[N, D] embeddings of copy ``copy`` (0: the plain view); NaN rows where a sample failed.
 
-    found = predict("ring-hands", "rings worn on hands", lambda r: r.get("flag_possible_watch_or_bracelet") != "1")
-    if found is not None:
-        top, confident, _ = found
-        ring = classes.index("ring")
-        report["ring_hands"] = {
-            "n": len(top),
-            "top1_ring": float(np.mean(top == ring)),
-            "confident_ring": float(np.mean((top == ring) & confident)),
-            "confident_wrong": float(np.mean((top != ring) & confident)),
-            "predicted": counts(top),
+    Cached by chunks of one (kind, source) block each, so changing one source's samples
+    re-embeds that block only.
+    """
+    out = np.full((len(samples), embedder.dim), np.nan, np.float32)
+    blocks: dict[tuple[str, str], list[int]] = {}
+    for i, s in enumerate(samples):
+        blocks.setdefault((s.kind, s.source), []).append(i)
+    for (kind, source), members in blocks.items():
+        for start in range(0, len(members), chunk):
+            rows = members[start : start + chunk]
+            out[rows] = _embed_chunk([samples[i] for i in rows], embedder, copy, seed, cache_dir)
+        log(f"  copy {copy}: {kind}/{source} ({len(members)})")
+    return out
+
+
+def _embed_chunk(part: list[Sample], embedder, copy: int, seed: int, cache_dir: Path) -> np.ndarray:
+    def compute() -> np.ndarray:
+        imgs, ok = [], []
+        for s in part:
+            rng = _rng(seed, s.key, copy)
+            try:
+                img = s.make(rng)
+                imgs.append(augment_sample(s, img, rng) if copy else img)
+                ok.append(True)
+            except Exception as exc:  # noqa: BLE001 - a sample that cannot be made is left out
+                log(f"    skipped {s.key}: {exc}")
+                ok.append(False)
+        out = np.full((len(part), embedder.dim), np.nan, np.float32)
+        if imgs:
+            out[np.array(ok)] = embedder.embed(imgs)
+        return out
+
+    key = {"what": "type-samples", "recipe": RECIPE_VERSION, "embedder": embedder.full_name,
+           "pre": repr(embedder.preprocessing), "copy": copy, "seed": seed, "keys": [s.key for s in part]}
+    return cached_embeddings(cache_dir, key, compute)
+
+
+# ---------------------------------------------------------------------------------------
+# splits
+# ---------------------------------------------------------------------------------------
+def split_samples(samples: list[Sample], groups: list[str], seed: int) -> list[str]:
+    """"train" / "val" / "test" per sample: by group, within each source, stratified by label.
+
+    A composite goes where its piece's group went (never "val" or "test": composites are
+    training material); composites of validation or test pieces are not used ("unused").
+    """
+    split = ["unused"] * len(samples)
+    for source in SOURCES:
+        idx = [i for i, s in enumerate(samples) if s.kind != "composite" and s.source == source]
+        if not idx:
+            continue
+        labels = [samples[i].label for i in idx]
+        grp = [groups[i] for i in idx]
+        rest, test = stratified_group_split(labels, grp, 0.2, seed)
+        rest_labels = [labels[j] for j in rest]
+        rest_groups = [grp[j] for j in rest]
+        train, val = stratified_group_split(rest_labels, rest_groups, 0.25, seed + 1)
+        for j in test:
+            split[idx[j]] = "test"
+        for j in val:
+            split[idx[rest[j]]] = "val"
+        for j in train:
+            split[idx[rest[j]]] = "train"
+    piece_split = {samples[i].group.partition(":")[2]: split[i] for i in range(len(samples))
+                   if samples[i].kind == "packshot"}
+    for i, s in enumerate(samples):
+        if s.kind == "composite":
+            piece_group = s.group.removeprefix("comp:").partition(":")[2]
+            split[i] = "train" if piece_split.get(piece_group) == "train" else "unused"
+    return split
+
+
+def row_weights(cells: list[tuple[str, str]]) -> np.ndarray:
+    """Each (source, class) cell weighs the same in the loss; mean weight 1."""
+    counts = Counter(cells)
+    w = np.array([1.0 / counts[c] for c in cells], np.float64)
+    return (w * len(w) / w.sum()).astype(np.float32)
+
+
+def _cell(s: Sample) -> tuple[str, str]:
+    return ("composite" if s.kind == "composite" else s.source, s.label)
+
+
+# ---------------------------------------------------------------------------------------
+# fitting and scoring
+# ---------------------------------------------------------------------------------------
+def present_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+    """Accuracy, and macro-F1 over the classes present in the truth (abstaining as ``none`` is a miss)."""
+    m = metrics_from_confusion(confusion(y_true, y_pred, len(CLASSES)), CLASSES)
+    present = [c for c in CLASSES if m["per_class"][c]["support"] > 0]
+    m["macro_f1_present"] = float(np.mean([m["per_class"][c]["f1"] for c in present])) if present else None
+    m["present_classes"] = present
+    return m
+
+
+def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, seed: int):
+    """Train on (x, y, w) for each L2 of the grid; keep the one with the best validation macro-F1."""
+    best = None
+    scores = {}
+    for l2 in L2_GRID:
+        layers = train_head(x, y, len(CLASSES), l2=l2, epochs=EPOCHS, seed=seed, sample_weights=w)
+        m = present_metrics(y_val, head_proba(layers, x_val).argmax(1))
+        scores[str(l2)] = m["macro_f1_present"]
+        if best is None or m["macro_f1_present"] > best[0]:
+            best = (m["macro_f1_present"], l2, layers)
+    return best[2], best[1], scores
+
+
+def score(layers, x: np.ndarray, y: np.ndarray, thresholds: np.ndarray) -> dict:
+    probs = head_proba(layers, x)
+    top = probs.argmax(1)
+    m = present_metrics(y, top)
+    confident = (probs.max(1) >= thresholds[top]) & (top != CLASSES.index(NONE))
+    decided = np.where(confident, top, CLASSES.index(NONE))
+    m["with_abstention"] = {
+        "coverage": float(confident.mean()),
+        "accuracy_abstain_is_miss": float((decided == y).mean()),
+        "precision_when_shown": float((top[confident] == y[confident]).mean()) if confident.any() else None,
+        "macro_f1_present": present_metrics(y, decided)["macro_f1_present"],
+    }
+    return m
+
+
+def _subsets(samples: list[Sample], rows: Rows, idx: np.ndarray) -> dict[str, np.ndarray]:
+    """The rows of a scored set, all and by kind (packshot / worn / negative)."""
+    out = {"all": idx}
+    kinds = np.array([samples[i].kind for i in rows.sample[idx]])
+    for kind in ("packshot", "worn", "negative"):
+        sub = idx[kinds == kind]
+        if len(sub) and len(sub) != len(idx):
+            out[kind] = sub
+    return out
+
+
+def leave_one_source_out(samples: list[Sample], groups: list[str], split: list[str], rows: "Rows",
+                         seed: int, heads_dir: Path | None = None, embedder: str = "") -> dict:
+    """Per source: a head trained and tuned on the others, scored on all of its photos."""
+    report = {}
+    group_sources: dict[str, set[str]] = {}
+    for s, g in zip(samples, groups):
+        group_sources.setdefault(g, set()).update(s.sources)
+    for held in SOURCES:
+        # A group (near-duplicates joined) holding any photo of the held-out source is left
+        # out of training, and so is every composite made with its pixels.
+        keep = np.array([held not in s.sources and held not in group_sources[g] for s, g in zip(samples, groups)])
+        sample_split = np.array(split)
+        train = rows.select(keep & np.isin(sample_split, ["train", "test"]))
+        val = rows.select(keep & (sample_split == "val"), plain_only=True)
+        scored = rows.select(np.array([s.source == held and s.kind != "composite" for s in samples]), plain_only=True)
+        if not len(scored):
+            continue
+        w = row_weights([_cell(samples[i]) for i in rows.sample[train]])
+        layers, l2, scores = fit(rows.x[train], rows.y[train], w, rows.x[val], rows.y[val], seed)
+        thresholds, _ = choose_thresholds(head_proba(layers, rows.x[val]), rows.y[val], CLASSES, 0.9)
+        if heads_dir is not None:  # to run the whole pipeline with a head that never saw ``held``
+            from jewel_vision.vision.models.type_classifier import save_head
+
+            save_head(heads_dir / f"type-head-without-{held}.npz", layers, CLASSES, thresholds, embedder,
+                      {"task": "jewelry item type", "left_out_source": held})
+        report[held] = {
+            "train_rows": int(len(train)), "val_rows": int(len(val)), "l2": l2, "val_macro_f1_by_l2": scores,
+            **{name: score(layers, rows.x[r], rows.y[r], thresholds) | {"n": int(len(r))}
+               for name, r in _subsets(samples, rows, scored).items()},
         }
-    found = predict("gemstones", "loose stones, none of the classes")
-    if found is not None:
-        top, confident, top_p = found
-        report["gemstones"] = {
-            "n": len(top),
-            "confident_any": float(np.mean(confident)),
-            "mean_top_probability": float(top_p.mean()),
-            "predicted": counts(top),
-        }
+        r = report[held]["all"]
+        log(f"LOSO {held:15s} n={len(scored):4d} accuracy {r['accuracy']:.3f} macro-F1 {r['macro_f1_present']:.3f} "
+            f"(shown {r['with_abstention']['coverage']:.2f}, precision there {r['with_abstention']['precision_when_shown']})")
     return report
 
 
-def worn_ring_crops(embedder, worn_dir: Path, args, key_base: dict) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Embeddings of crops around worn rings: (training sessions x copies, held-out sessions, info).
+class Rows:
+    """The embedded views: plain ones and augmented copies, each pointing at its sample."""
 
-    Crops are made like the pipeline's (``pipeline._crop`` around the box, context 1.6,
-    at least 0.2 of the long side); training crops jitter the context (1.3-2.2) and
-    the centre (+-15 % of the box). Wristwear-flagged rows are left out.
-    """
-    from jewel_vision.vision.pipeline import _crop
+    def __init__(self, samples: list[Sample], views: list[np.ndarray]) -> None:
+        xs, idx, copy = [], [], []
+        for c, v in enumerate(views):
+            ok = ~np.isnan(v).any(1)
+            xs.append(v[ok])
+            idx.append(np.nonzero(ok)[0])
+            copy.append(np.full(int(ok.sum()), c > 0))
+        self.x = np.concatenate(xs)
+        self.sample = np.concatenate(idx)
+        self.is_copy = np.concatenate(copy)
+        self.y = np.array([CLASSES.index(samples[i].label) for i in self.sample], np.int64)
 
-    from .data import read_ring_hands, split_ring_hands
-
-    train_rows, val_rows = split_ring_hands(read_ring_hands(worn_dir.parent), seed=0)
-    train_rows = [r for r in train_rows if not r.flagged and r.boxes]
-    val_rows = [r for r in val_rows if not r.flagged and r.boxes]
-    blocks = []
-    for copy in range(args.worn_copies):
-        def jittered(img, j, copy=copy):
-            rng = np.random.default_rng([args.seed, 7, copy, j])
-            x0, y0, x1, y1 = train_rows[j].boxes[0]
-            dx, dy = rng.uniform(-0.15, 0.15, 2) * (x1 - x0, y1 - y0)
-            crop = _crop(img, (x0 + dx, y0 + dy, x1 + dx, y1 + dy), float(rng.uniform(1.3, 2.2)), 0.2)
-            return crop.transpose(0) if rng.random() < 0.5 else crop  # 0: FLIP_LEFT_RIGHT
-
-        blocks.append(cached_embeddings(
-            args.cache_dir,
-            {**key_base, "what": "worn", "copy": copy, "seed": args.seed, "paths": [r.path for r in train_rows]},
-            lambda jittered=jittered: embed_paths(embedder, [Path(r.path) for r in train_rows], jittered),
-        ))
-    held = cached_embeddings(
-        args.cache_dir,
-        {**key_base, "what": "worn-val", "paths": [r.path for r in val_rows]},
-        lambda: embed_paths(embedder, [Path(r.path) for r in val_rows],
-                            lambda img, j: _crop(img, val_rows[j].boxes[0], 1.6, 0.2)),
-    )
-    sessions = np.array([r.session for r in train_rows] * args.worn_copies, np.int64)
-    info = {
-        "dataset": worn_dir.name,
-        "split": "the detector's: whole photo sessions, seed 0, 20 % of ring rows held out; wristwear rows left out",
-        "train_photos": len(train_rows),
-        "copies": args.worn_copies,
-        "heldout_photos": len(val_rows),
-        "_sessions": sessions,
-    }
-    return np.concatenate(blocks), held, info
+    def select(self, sample_mask: np.ndarray, plain_only: bool = False) -> np.ndarray:
+        chosen = sample_mask[self.sample]
+        if plain_only:
+            chosen &= ~self.is_copy
+        return np.nonzero(chosen)[0]
 
 
+# ---------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m jewel_vision.training.train_type",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="folder with manifest.csv")
+    parser.add_argument("--data-root", type=Path, default=None, help="folder holding the data sets")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="head weights file to write (.npz)")
-    parser.add_argument("--card", type=Path, default=None, help="model card to write (default: MODEL_CARD.md next to --out; '-' for none)")
+    parser.add_argument("--card", type=Path, default=None, help="model card (default: MODEL_CARD.md next to --out; '-': none)")
+    parser.add_argument("--report", type=Path, default=Path("benchmarks/results/type-head-loso.json"))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--val-fraction", type=float, default=0.2)
-    parser.add_argument("--aug-copies", type=int, default=2, help="augmented copies per training photo")
-    parser.add_argument("--dedup-threshold", type=float, default=0.97, help="cosine at which photos count as one group")
-    parser.add_argument("--precision-target", type=float, default=0.95)
-    parser.add_argument("--ood-sample", type=int, default=300, help="photos per out-of-domain check (0 = skip)")
-    parser.add_argument("--worn", type=Path, default=None,
-                        help="ring-hands folder for worn-ring crops (default: ring-hands next to --data; 'none': skip)")
-    parser.add_argument("--worn-copies", type=int, default=1, help="jittered crops per worn training photo")
+    parser.add_argument("--composites", type=int, default=1500)
+    parser.add_argument("--ring-hands", type=int, default=500)
+    parser.add_argument("--copies", type=int, default=1, help="augmented copies of each photo")
+    parser.add_argument("--precision-target", type=float, default=0.9)
+    parser.add_argument("--dedup-threshold", type=float, default=0.97)
+    parser.add_argument("--loso-only", action="store_true", help="measure only; write no head")
+    parser.add_argument("--loso-heads", type=Path, default=None,
+                        help="also write each leave-one-source-out head here (for `jewel-vision eval --type-head`)")
+    parser.add_argument("--limit", type=int, default=0, help="at most this many samples per source and kind (smoke runs)")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    parser.add_argument("--threads", type=int, default=0)
     args = parser.parse_args(argv)
 
     import torch
@@ -246,178 +344,101 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
     started = time.perf_counter()
-    rng_seed = args.seed
-    np.random.seed(rng_seed)
-    torch.manual_seed(rng_seed)
-
-    rows = read_manifest(args.data)
-    labels = [r["type"] for r in rows]
-    classes = sorted(set(labels))
-    y = np.array([classes.index(t) for t in labels], dtype=np.int64)
-    paths = [args.data / r["path"] for r in rows]
-    rel_paths = [r["path"] for r in rows]
-    log(f"{len(rows)} photos, classes {dict(zip(classes, np.bincount(y).tolist()))}")
-
+    root = args.data_root or default_data_root()
+    samples = all_samples(root, composites=args.composites, ring_hands=args.ring_hands, seed=args.seed)
+    if args.limit:
+        seen: Counter = Counter()
+        kept = []
+        for s in samples:
+            cell = (s.source, s.kind, s.label)
+            if seen[cell] < args.limit:
+                seen[cell] += 1
+                kept.append(s)
+        samples = kept
+    log(f"{len(samples)} samples: " + ", ".join(f"{k} {v}" for k, v in Counter(
+        f"{s.source if s.kind != 'composite' else 'composite'}/{s.label}" for s in samples).most_common()))
     embedder = Embedder(device=args.device, batch_size=32)
-    key_base = {"embedder": embedder.full_name, "pre": repr(embedder.preprocessing), "data": str(args.data.resolve())}
-    log(f"embedding photos with {embedder.full_name} on {embedder.device}")
-    base = cached_embeddings(
-        args.cache_dir, {**key_base, "what": "plain", "paths": rel_paths}, lambda: embed_paths(embedder, paths)
-    )
+    plain = embed_samples(samples, embedder, 0, args.seed, args.cache_dir)
+    copies = [embed_samples(samples, embedder, c, args.seed, args.cache_dir) for c in range(1, args.copies + 1)]
+    valid = ~np.isnan(plain).any(1)
+    rows = Rows(samples, [plain, *copies])
 
-    groups, links = merge_near_duplicates([r["group_id"] for r in rows], base, args.dedup_threshold)
-    n_groups = len(set(groups))
-    log(f"groups: {len(set(r['group_id'] for r in rows))} in manifest, {n_groups} after joining "
-        f"{links} near-duplicate links (cosine >= {args.dedup_threshold})")
-    train_idx, val_idx = stratified_group_split(labels, groups, args.val_fraction, args.seed)
-    assert not ({groups[i] for i in train_idx} & {groups[i] for i in val_idx}), "group on both sides"
-    log(f"split: {len(train_idx)} train / {len(val_idx)} validation photos")
+    # near-duplicates (also across shops: pcjeweller photos appear in jewelry-types) join one group
+    base = np.where(valid[:, None], plain, 0).astype(np.float32)
+    groups, links = merge_near_duplicates([s.group for s in samples], base, args.dedup_threshold)
+    split = split_samples(samples, groups, args.seed)
+    log(f"splits: {dict(Counter(split))}; {links} near-duplicate links")
 
-    spec = AugmentSpec()
-    aug_blocks = []
-    for copy in range(args.aug_copies):
-        log(f"augmented copy {copy + 1}/{args.aug_copies} of the training photos")
-        sub_paths = [paths[i] for i in train_idx]
+    if args.loso_heads:
+        args.loso_heads.mkdir(parents=True, exist_ok=True)
+    loso = leave_one_source_out(samples, groups, split, rows, args.seed, args.loso_heads, embedder.full_name)
+    report: dict = {"leave_one_source_out": loso}
 
-        def transform(img, j, copy=copy):
-            return augment(img, np.random.default_rng([args.seed, copy, int(train_idx[j])]), spec)
-
-        aug_blocks.append(
-            cached_embeddings(
-                args.cache_dir,
-                {**key_base, "what": "aug", "copy": copy, "seed": args.seed, "spec": repr(spec),
-                 "paths": [rel_paths[i] for i in train_idx]},
-                lambda sub_paths=sub_paths, transform=transform: embed_paths(embedder, sub_paths, transform),
-            )
-        )
-    # Training matrix: plain + augmented copies; remember which photo each row came from.
-    x_train = np.concatenate([base[train_idx], *aug_blocks])
-    src_train = np.concatenate([train_idx] * (1 + len(aug_blocks)))
-    y_train = y[src_train]
-    x_val, y_val = base[val_idx], y[val_idx]
-
-    worn_dir = args.worn if args.worn is not None else args.data.parent / "ring-hands"
-    worn_info: dict = {}
-    x_worn_val = np.zeros((0, base.shape[1]), np.float32)
-    if str(worn_dir) != "none" and (worn_dir / "manifest.csv").is_file() and "ring" in classes:
-        x_worn, x_worn_val, worn_info = worn_ring_crops(embedder, worn_dir, args, key_base)
-        # Worn rows join the training side as extra "ring" rows. They carry a source index of
-        # -1 - k so the L2 cross-validation below keeps each in one fold (by photo session).
-        x_train = np.concatenate([x_train, x_worn])
-        y_train = np.concatenate([y_train, np.full(len(x_worn), classes.index("ring"), np.int64)])
-        src_train = np.concatenate([src_train, -1 - worn_info.pop("_sessions")])
-
-    # Choose L2 by grouped CV on the training side only (validation stays untouched).
-    folds_photo = stratified_group_folds([labels[i] for i in train_idx], [groups[i] for i in train_idx], 5, args.seed)
-    fold_of = dict(zip(train_idx.tolist(), folds_photo.tolist()))
-    row_fold = np.array([fold_of[int(i)] if i >= 0 else int(-1 - i) % 5 for i in src_train])
-    is_plain = np.arange(len(src_train)) < len(train_idx)
-    cv = {}
-    for l2 in L2_GRID:
-        pred = np.zeros(len(train_idx), dtype=np.int64)
-        for k in range(5):
-            fit = row_fold != k
-            layers = train_head(x_train[fit], y_train[fit], len(classes), l2=l2, epochs=EPOCHS, seed=args.seed)
-            held = (row_fold == k) & is_plain
-            pred[folds_photo == k] = head_proba(layers, x_train[held]).argmax(1)
-        m = metrics_from_confusion(confusion(y[train_idx], pred, len(classes)), classes)
-        cv[str(l2)] = {"macro_f1": m["macro_f1"], "accuracy": m["accuracy"]}
-        log(f"  CV l2={l2:g}: macro-F1 {m['macro_f1']:.4f}, accuracy {m['accuracy']:.4f}")
-    best_l2 = max(L2_GRID, key=lambda v: (round(cv[str(v)]["macro_f1"], 4), v))
-    log(f"chosen l2={best_l2:g}")
-
-    layers = train_head(x_train, y_train, len(classes), l2=best_l2, epochs=EPOCHS, seed=args.seed)
-    val_probs = head_proba(layers, x_val)
-    val_metrics = metrics_from_confusion(confusion(y_val, val_probs.argmax(1), len(classes)), classes)
-    thresholds, threshold_info = choose_thresholds(val_probs, y_val, classes, args.precision_target)
-    confident = val_probs.max(1) >= thresholds[val_probs.argmax(1)]
-    coverage = float(confident.mean())
-    confident_acc = float((val_probs.argmax(1) == y_val)[confident].mean()) if confident.any() else None
-
-    ood = out_of_domain(args, embedder, classes, layers, thresholds)
-    if len(x_worn_val):
-        worn_pred = head_proba(layers, x_worn_val).argmax(1)
-        worn_info["heldout_ring_recall"] = float((worn_pred == classes.index("ring")).mean())
-        worn_info["heldout_predicted"] = {c: int((worn_pred == j).sum()) for j, c in enumerate(classes)}
-        log(f"worn rings, held-out sessions: ring recall {worn_info['heldout_ring_recall']:.3f} "
-            f"on {len(x_worn_val)} crops {worn_info['heldout_predicted']}")
-
-    elapsed = time.perf_counter() - started
-    metadata = {
-        "task": "jewelry item type",
-        "trained_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d"),
-        "data": {
-            "dataset": args.data.name,
-            "photos": len(rows),
-            "per_class": dict(zip(classes, np.bincount(y).tolist())),
-        },
-        "split": {
-            "method": "stratified by type, by group (manifest group_id joined with near-duplicates)",
-            "seed": args.seed,
-            "val_fraction": args.val_fraction,
-            "dedup_threshold": args.dedup_threshold,
-            "near_duplicate_links": links,
-            "groups": n_groups,
-            "train": len(train_idx),
-            "validation": len(val_idx),
-            "train_per_class": dict(zip(classes, np.bincount(y[train_idx], minlength=len(classes)).tolist())),
-            "validation_per_class": dict(zip(classes, np.bincount(y_val, minlength=len(classes)).tolist())),
-            "validation_paths": [rel_paths[i] for i in val_idx],
-        },
-        "training": {
-            "head": "softmax regression on the L2-normalised 1280-d embedding",
-            "loss": "class-weighted cross-entropy (balanced) + L2",
-            "optimizer": f"Adam, full batch, {EPOCHS} epochs, lr 0.01 cosine",
-            "l2": best_l2,
-            "cv_l2_grid": cv,
-            "augmentation": {"copies": args.aug_copies, "spec": repr(spec)},
-            "seconds": round(elapsed, 1),
-            "machine": f"{platform.machine()} {torch.get_num_threads()} threads, torch {torch.__version__}",
-        },
-        "validation": {
-            "accuracy": val_metrics["accuracy"],
-            "macro_f1": val_metrics["macro_f1"],
-            "balanced_accuracy": val_metrics["balanced_accuracy"],
-            "per_class": val_metrics["per_class"],
-            "confusion": val_metrics["confusion"],
+    if not args.loso_only:
+        sample_split = np.array(split)
+        train = rows.select(sample_split == "train")
+        val = rows.select(sample_split == "val", plain_only=True)
+        test = rows.select(sample_split == "test", plain_only=True)
+        w = row_weights([_cell(samples[i]) for i in rows.sample[train]])
+        layers, l2, l2_scores = fit(rows.x[train], rows.y[train], w, rows.x[val], rows.y[val], args.seed)
+        val_probs = head_proba(layers, rows.x[val])
+        thresholds, threshold_info = choose_thresholds(val_probs, rows.y[val], CLASSES, args.precision_target)
+        validation = score(layers, rows.x[val], rows.y[val], thresholds)
+        tests = {}
+        for source in SOURCES:
+            r_src = test[[samples[i].source == source for i in rows.sample[test]]]
+            if len(r_src):
+                tests[source] = {name: score(layers, rows.x[r], rows.y[r], thresholds) | {"n": int(len(r))}
+                                 for name, r in _subsets(samples, rows, r_src).items()}
+        metadata = {
+            "task": "jewelry item type",
+            "trained_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d"),
+            "classes": CLASSES,
+            "samples": dict(Counter(f"{s.source if s.kind != 'composite' else 'composite'}/{s.label}"
+                                    for s, ok in zip(samples, valid) if ok)),
+            "split": {"method": "per source, by group (near-duplicates joined, also across shops), "
+                                "stratified by label: 60 % train / 20 % validation / 20 % test",
+                      "seed": args.seed, "rows": dict(Counter(split)),
+                      # jewelry-types photos per split (held-out manifests, the stamp gate's split)
+                      "validation_paths": _catalogue_paths(samples, split, "val"),
+                      "test_paths": _catalogue_paths(samples, split, "test")},
+            "decisions": {"l2": f"validation splits (macro-F1 by L2: {l2_scores})",
+                          "thresholds": f"validation splits, precision target {args.precision_target}",
+                          "test": "read once, for this card; decides nothing"},
+            "training": {"head": "softmax regression on the L2-normalised embedding",
+                         "loss": "cross-entropy, each (source, class) cell weighted equally, + L2",
+                         "l2": l2, "copies": args.copies, "epochs": EPOCHS,
+                         "machine": f"{platform.machine()} {torch.get_num_threads()} threads, torch {torch.__version__}"},
+            "validation": validation,
             "thresholds": threshold_info,
-            "precision_target": args.precision_target,
-            "confident_coverage": coverage,
-            "confident_accuracy": confident_acc,
-        },
-        "out_of_domain": ood,
-        "worn": worn_info,
-    }
-    version = save_head(args.out, layers, classes, thresholds, embedder.full_name, metadata)
+            "test": tests,
+            "leave_one_source_out": loso,
+        }
+        version = save_head(args.out, layers, CLASSES, thresholds, embedder.full_name, metadata)
+        check = TypeClassifier(args.out).predict_proba(rows.x[val])
+        assert np.allclose(check, val_probs, atol=1e-5), "saved head does not reproduce validation scores"
+        report |= {"head": version, "validation": validation, "test": tests, "thresholds": threshold_info}
+        log(f"type head {version} -> {args.out}")
+        for source, r in tests.items():
+            a = r["all"]
+            log(f"test {source:15s} n={r['all']['n']:4d} accuracy {a['accuracy']:.3f} macro-F1 {a['macro_f1_present']:.3f}")
+        card = args.card if args.card is not None else args.out.with_name("MODEL_CARD.md")
+        if str(card) != "-":
+            from .model_card import render_type_card
 
-    # Round-trip through the runtime class: what ships must score what we report.
-    head = TypeClassifier(args.out)
-    check = head.predict_proba(x_val)
-    assert np.allclose(check, val_probs, atol=1e-5), "saved head does not reproduce validation scores"
-    size = args.out.stat().st_size
-
-    print(f"type head {version} -> {args.out} ({size / 1024:.0f} KiB)")
-    print(f"split: {len(train_idx)} train / {len(val_idx)} validation photos, seed {args.seed}")
-    print(format_metrics(val_metrics))
-    print("\nthresholds (top prediction counts as confident at or above):")
-    for name in classes:
-        ti = threshold_info[name]
-        prec = "n/a" if ti["precision_at_threshold"] is None else f"{ti['precision_at_threshold']:.3f}"
-        rec = "n/a" if ti["recall_at_threshold"] is None else f"{ti['recall_at_threshold']:.3f}"
-        print(f"  {name:<10} {ti['threshold']:.2f}  ({ti['rule']}; val precision {prec}, recall {rec})")
-    print(f"confident on {coverage:.1%} of validation photos, accuracy there {confident_acc}")
-    if ood:
-        print("out of domain:", json.dumps(ood))
-    print(f"took {elapsed:.0f}s")
-
-    card = args.card if args.card is not None else args.out.with_name("MODEL_CARD.md")
-    if str(card) != "-":
-        from .model_card import render_type_card
-
-        card.write_text(render_type_card(version, embedder.full_name, metadata, size), encoding="utf-8")
-        print(f"model card -> {card}")
+            card.write_text(render_type_card(version, embedder.full_name, metadata, loso,
+                                             args.out.stat().st_size), encoding="utf-8")
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(json.dumps(report, indent=1, default=float) + "\n")
+    log(f"report -> {args.report} ({report['seconds']:.0f}s)")
     return 0
+
+
+def _catalogue_paths(samples: list[Sample], split: list[str], which: str) -> list[str]:
+    return sorted(s.key.partition(":")[2] for s, sp in zip(samples, split) if sp == which and s.key.startswith("jt:"))
 
 
 if __name__ == "__main__":

@@ -86,6 +86,7 @@ class TypeClassifier(LazyLoadMixin):
 
     name = "type"
     facet = "type"
+    ABSTAIN_CLASS = "none"
 
     def __init__(self, path: str | os.PathLike[str] | None = None, device: str = "auto") -> None:
         self._init_lazy()
@@ -175,12 +176,18 @@ class TypeClassifier(LazyLoadMixin):
         return _softmax(h.astype(np.float64)).astype(np.float32)
 
     def predict(self, embeddings: np.ndarray) -> list[list[TagPrediction]]:
-        """One list per embedding with a TagPrediction per class, most probable first."""
+        """One list per embedding with a TagPrediction per class, most probable first.
+
+        A class named ``ABSTAIN_CLASS`` ("none": no jewelry of a known type in view) is
+        never a tag: its probability is left out, so the other classes keep theirs and a
+        photo the head calls "none" has only low-confidence tags, which wait for review.
+        """
         probs = self.predict_proba(embeddings)
         version = self._version
+        keep = np.array([c != self.ABSTAIN_CLASS for c in self._classes])
         out: list[list[TagPrediction]] = []
         for row in probs:
-            order = np.argsort(-row, kind="stable")
+            order = [j for j in np.argsort(-row, kind="stable") if keep[j]]
             out.append(
                 [
                     TagPrediction(

@@ -1,0 +1,431 @@
+"""Photos for the type head from every source we have, as the pipeline would see them.
+
+Each :class:`Sample` is one view the pipeline embeds: a whole catalogue photo, or
+a crop around a worn piece made exactly like the pipeline's (``pipeline._crop``).
+It names its *sources* (the shops or photo sets whose pixels it holds) so that
+leave-one-source-out evaluation can keep a source entirely out of training:
+
+* ``princesegzy01`` and ``tanishq``: the two shops of ``jewelry-types`` (packshots);
+* ``pcjeweller``: a third shop, packshots and worn views (labels mapped to ours);
+* ``ring-hands``: rings worn on hands, cropped around the annotated ring;
+* ``people-parsing``: people in the street: crops around the jewelry its label
+  maps mark (bracelets, necklaces, watches, rings), and ``none`` crops of skin
+  and clothes where no jewelry is marked (the negatives);
+* composites: a catalogue piece cut out with its mask and pasted where it is worn
+  on a person of ``people-parsing`` who wears no jewelry there (earrings beside
+  the face, necklaces below it, bracelets and watches on a forearm, rings at the
+  end of a hand), under varied scale, rotation, light, blur and occlusion; its
+  sources are the piece's shop *and* ``people-parsing``.
+
+No photo is copied anywhere: samples are recipes (a path and parameters), and
+only their embeddings are cached (under ``var/``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image, ImageEnhance, ImageFilter
+
+from .data import cutout_packshot, load_rgb
+
+#: Labels of other data sets mapped to ours (pendants and chains are too few to learn alone).
+PCJ_LABELS = {"ring": "ring", "earring": "earring", "bracelet": "bracelet", "bangle": "bracelet",
+              "pendant": "necklace", "chain": "necklace"}
+#: people-parsing label ids
+PP_SKIN, PP_HAIR = 41, 19
+PP_JEWELRY = {"bracelet": 9, "necklace": 29, "ring": 34, "watch": 57, "earring": 15}
+NONE = "none"
+SOURCE_NAMES = {"princesegzy01_jewellery5": "princesegzy01", "tanishq_kaggle_mirror": "tanishq"}
+
+
+@dataclass
+class Sample:
+    """One view to embed: ``make(rng)`` returns it as a PIL image."""
+
+    key: str  # stable identity, for the embedding cache
+    label: str
+    sources: tuple[str, ...]
+    group: str  # never split across train / validation / test
+    kind: str  # "packshot", "worn", "composite", "negative"
+    make: Callable[[np.random.Generator], Image.Image] = field(repr=False)
+
+    @property
+    def source(self) -> str:
+        """The source it is scored under (composites are never scored)."""
+        return self.sources[0]
+
+
+def _crop(img: Image.Image, box, context: float, min_fraction: float = 0.2) -> Image.Image:
+    from jewel_vision.vision.pipeline import _crop as pipeline_crop
+
+    return pipeline_crop(img, box, context, min_fraction)
+
+
+def _open(path: Path) -> Image.Image:
+    from jewel_vision.vision.image_io import load_image
+
+    return load_image(path)
+
+
+# ---------------------------------------------------------------------------------------
+# catalogue photos
+# ---------------------------------------------------------------------------------------
+def catalogue_samples(root: Path) -> list[Sample]:
+    out = []
+    folder = root / "jewelry-types"
+    if (folder / "manifest.csv").is_file():
+        with open(folder / "manifest.csv", newline="", encoding="utf-8") as fh:
+            for r in sorted(csv.DictReader(fh), key=lambda r: r["path"]):
+                src = SOURCE_NAMES.get(r["source"], r["source"])
+                path = folder / r["path"]
+                out.append(Sample(f"jt:{r['path']}", r["type"], (src,), f"jt:{r['group_id'] or r['path']}",
+                                  "packshot", lambda rng, path=path: _open(path)))
+    folder = root / "pcjeweller"
+    if (folder / "manifest.csv").is_file():
+        with open(folder / "manifest.csv", newline="", encoding="utf-8") as fh:
+            for r in sorted(csv.DictReader(fh), key=lambda r: r["path"]):
+                label = PCJ_LABELS.get(r["type"])
+                if label is None:
+                    continue
+                path = folder / r["path"]
+                kind = "worn" if r.get("worn") == "1" else "packshot"
+                out.append(Sample(f"pcj:{r['path']}", label, ("pcjeweller",), f"pcj:{r['group_id']}", kind,
+                                  lambda rng, path=path: _open(path)))
+    return out
+
+
+def ring_hand_samples(root: Path, limit: int = 700, seed: int = 0) -> list[Sample]:
+    """Crops around the rings of the detector's *training* sessions (its held-out ones stay unseen)."""
+    from .data import read_ring_hands, split_ring_hands
+
+    if not (root / "ring-hands" / "manifest.csv").is_file():
+        return []
+    train, _ = split_ring_hands(read_ring_hands(root), seed=0)
+    rows = [r for r in train if r.boxes and not r.flagged]
+    rng = np.random.default_rng(seed)
+    if len(rows) > limit:
+        rows = [rows[i] for i in sorted(rng.choice(len(rows), limit, replace=False))]
+    return [
+        Sample(f"rh:{Path(r.path).name}", "ring", ("ring-hands",), f"rh:{r.session}", "worn",
+               lambda rng, r=r: _crop(_open(Path(r.path)), r.boxes[0], float(rng.uniform(1.4, 2.0))))
+        for r in rows
+    ]
+
+
+# ---------------------------------------------------------------------------------------
+# people-parsing: real worn jewelry and negatives
+# ---------------------------------------------------------------------------------------
+@dataclass
+class Person:
+    path: Path
+    labels: Path
+    jewelry: dict[str, int]  # pixels per jewelry label
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    def label_map(self) -> np.ndarray:
+        return np.asarray(Image.open(self.labels))
+
+
+def read_people(root: Path) -> list[Person]:
+    folder = root / "people-parsing"
+    if not (folder / "manifest.csv").is_file():
+        return []
+    out = []
+    with open(folder / "manifest.csv", newline="", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            jewelry = {k: int(r.get(f"px_{'earrings' if k == 'earring' else k}") or 0) for k in PP_JEWELRY}
+            out.append(Person(folder / r["path"], folder / r["label_path"], jewelry))
+    return sorted(out, key=lambda p: p.name)
+
+
+def _box_of(mask: np.ndarray) -> tuple[float, float, float, float] | None:
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return None
+    h, w = mask.shape
+    return (xs.min() / w, ys.min() / h, (xs.max() + 1) / w, (ys.max() + 1) / h)
+
+
+def _largest_component(mask: np.ndarray) -> np.ndarray:
+    import cv2
+
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return mask
+    return lab == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+
+
+def worn_people_samples(people: list[Person], min_pixels: int = 40) -> list[Sample]:
+    """Crops around the jewelry people-parsing marks (one per type present in a photo)."""
+    out = []
+    for p in people:
+        for label, pixels in p.jewelry.items():
+            if pixels < min_pixels:
+                continue
+
+            def make(rng, p=p, label=label):
+                mask = _largest_component(p.label_map() == PP_JEWELRY[label])
+                return _crop(_open(p.path), _box_of(mask), float(rng.uniform(1.4, 2.0)))
+
+            out.append(Sample(f"pp:{p.name}:{label}", label, ("people-parsing",), f"pp:{p.name}", "worn", make))
+    return out
+
+
+@dataclass(frozen=True)
+class BodyParts:
+    """Where jewelry is worn, in pixels, from a label map (None where not found)."""
+
+    face: tuple[int, int, int, int] | None  # x0, y0, x1, y1 of the topmost large skin blob
+    hands: tuple[tuple[int, int, float], ...]  # (x, y, direction angle) at the far end of each arm blob
+
+
+def body_parts(labels: np.ndarray) -> BodyParts:
+    import cv2
+
+    skin = (labels == PP_SKIN).astype(np.uint8)
+    n, lab, stats, cents = cv2.connectedComponentsWithStats(skin, connectivity=8)
+    blobs = [k for k in range(1, n) if stats[k, cv2.CC_STAT_AREA] >= 150]
+    if not blobs:
+        return BodyParts(None, ())
+    face_k = min(blobs, key=lambda k: stats[k, cv2.CC_STAT_TOP])
+    x, y, w, h = (int(v) for v in stats[face_k, :4])
+    face = (x, y, x + w, y + min(h, int(1.3 * w)))  # a face blob may run into the neck and chest
+    hands = []
+    H = labels.shape[0]
+    for k in blobs:
+        if k == face_k:
+            continue
+        ys, xs = np.nonzero(lab == k)
+        far = int(np.argmax(ys))  # arms hang down: the hand is the lowest end
+        if not (face[3] < ys[far] < 0.62 * H):  # below the face, above the knees (not a leg)
+            continue
+        cx, cy = float(cents[k][0]), float(cents[k][1])
+        hands.append((int(xs[far]), int(ys[far]), float(np.arctan2(ys[far] - cy, xs[far] - cx))))
+    return BodyParts(face, tuple(hands))
+
+
+def negative_samples(people: list[Person], per_person: int = 1) -> list[Sample]:
+    """``none``: crops around a face, neck or hand of people wearing no marked jewelry."""
+    out = []
+    for p in people:
+        if any(p.jewelry.values()):
+            continue
+        for j in range(per_person):
+            def make(rng, p=p):
+                img = _open(p.path)
+                parts = body_parts(p.label_map())
+                W, H = img.size
+                spots = []
+                if parts.face:  # the face and the neck; not the ears, where unmarked earrings hang
+                    x0, y0, x1, y1 = parts.face
+                    spots += [((x0 + x1) / 2, (y0 + y1) / 2), ((x0 + x1) / 2, y1 + 0.3 * (y1 - y0))]
+                spots += [(x, y) for x, y, _ in parts.hands]
+                if not spots:
+                    spots = [(W / 2, H / 3)]
+                x, y = spots[int(rng.integers(len(spots)))]
+                s = rng.uniform(0.05, 0.15) * H
+                box = ((x - s / 2) / W, (y - s / 2) / H, (x + s / 2) / W, (y + s / 2) / H)
+                if rng.random() < 0.15:
+                    return img  # the whole photo: a person, no jewelry to see
+                return _crop(img, box, float(rng.uniform(1.4, 2.0)))
+
+            out.append(Sample(f"neg:{p.name}:{j}", NONE, ("people-parsing",), f"pp:{p.name}", "negative", make))
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# composites
+# ---------------------------------------------------------------------------------------
+@dataclass
+class Cutout:
+    key: str
+    label: str
+    source: str
+    group: str
+    path: Path
+
+    def rgba(self, max_side: int = 220) -> np.ndarray | None:
+        return cutout_packshot(load_rgb(str(self.path)), max_side=max_side)
+
+
+def cutouts(samples: list[Sample], root: Path) -> list[Cutout]:
+    """Catalogue packshots that can be cut out (plain background); checked lazily."""
+    out = []
+    for s in samples:
+        if s.kind != "packshot" or s.label not in ("earring", "necklace", "bracelet", "watch", "ring"):
+            continue
+        prefix, _, rel = s.key.partition(":")
+        folder = root / ("jewelry-types" if prefix == "jt" else "pcjeweller")
+        out.append(Cutout(s.key, s.label, s.source, s.group, folder / rel))
+    return out
+
+
+def _place(label: str, parts: BodyParts, size: tuple[int, int], rng: np.random.Generator):
+    """(centre x, centre y, long side px) where a piece of ``label`` is worn, or None."""
+    W, H = size
+    if label in ("earring", "necklace"):
+        if parts.face is None:
+            return None
+        x0, y0, x1, y1 = parts.face
+        fw, fh = x1 - x0, y1 - y0
+        if fw < 12:
+            return None
+        if label == "earring":
+            side = x0 if rng.random() < 0.5 else x1
+            return side + rng.uniform(-0.05, 0.05) * fw, y0 + rng.uniform(0.55, 0.8) * fh, rng.uniform(0.25, 0.6) * fw
+        return (x0 + x1) / 2 + rng.uniform(-0.1, 0.1) * fw, y1 + rng.uniform(0.2, 0.6) * fh, rng.uniform(0.9, 1.8) * fw
+    if not parts.hands:
+        return None
+    x, y, angle = parts.hands[int(rng.integers(len(parts.hands)))]
+    face_w = (parts.face[2] - parts.face[0]) if parts.face else 0.08 * W
+    back = {"bracelet": (0.25, 0.5), "watch": (0.25, 0.5), "ring": (0.0, 0.12)}[label]
+    d = rng.uniform(*back) * face_w * 1.5
+    cx, cy = x - d * np.cos(angle), y - d * np.sin(angle)
+    scale = {"bracelet": (0.45, 0.9), "watch": (0.45, 0.9), "ring": (0.12, 0.3)}[label]
+    return cx, cy, rng.uniform(*scale) * face_w
+
+
+def paste(img: Image.Image, rgba: np.ndarray, cx: float, cy: float, long_side: float,
+          rng: np.random.Generator) -> tuple[Image.Image, tuple[float, float, float, float]]:
+    """Paste a cut-out (rotated, rescaled, relit, partly occluded) centred at (cx, cy); returns its box."""
+    piece = Image.fromarray(rgba, "RGBA")
+    piece = piece.rotate(float(rng.uniform(-35, 35)), resample=Image.Resampling.BICUBIC, expand=True)
+    scale = max(long_side, 6) / max(piece.size)
+    piece = piece.resize((max(2, round(piece.width * scale)), max(2, round(piece.height * scale))),
+                         Image.Resampling.LANCZOS)
+    rgb, alpha = piece.convert("RGB"), piece.getchannel("A")
+    rgb = ImageEnhance.Brightness(rgb).enhance(float(rng.uniform(0.7, 1.15)))
+    if rng.random() < 0.3:  # part of it behind hair, a collar or a sleeve
+        a = np.asarray(alpha).copy()
+        cut = int(rng.uniform(0.2, 0.45) * a.shape[0])
+        if rng.random() < 0.5:
+            a[:cut] = 0
+        else:
+            a[-cut:] = 0
+        alpha = Image.fromarray(a)
+    x0, y0 = int(round(cx - piece.width / 2)), int(round(cy - piece.height / 2))
+    out = img.copy()
+    out.paste(rgb, (x0, y0), alpha)
+    ys, xs = np.nonzero(np.asarray(alpha) > 64)
+    W, H = img.size
+    if len(xs) == 0:
+        return out, (x0 / W, y0 / H, (x0 + piece.width) / W, (y0 + piece.height) / H)
+    box = ((x0 + xs.min()) / W, (y0 + ys.min()) / H, (x0 + xs.max() + 1) / W, (y0 + ys.max() + 1) / H)
+    return out, tuple(float(np.clip(v, 0, 1)) for v in box)
+
+
+def composite_samples(cuts: list[Cutout], people: list[Person], n: int, seed: int = 0) -> list[Sample]:
+    """``n`` composites, balanced over types, each a piece on a person wearing none of its type."""
+    rng = np.random.default_rng(seed)
+    by_label: dict[str, list[Cutout]] = {}
+    for c in cuts:
+        by_label.setdefault(c.label, []).append(c)
+    hosts = [p for p in people if not any(p.jewelry.values())]
+    labels = sorted(by_label)
+    out = []
+    if not hosts or not labels:
+        return out
+    for i in range(n):
+        label = labels[i % len(labels)]
+        cut = by_label[label][int(rng.integers(len(by_label[label])))]
+        host = hosts[int(rng.integers(len(hosts)))]
+
+        def make(rng, cut=cut, host=host, label=label):
+            rgba = cut.rgba()
+            if rgba is None:
+                raise ValueError(f"{cut.path} cannot be cut out")  # the sample is dropped
+            img = _open(host.path)
+            place = _place(label, body_parts(host.label_map()), img.size, rng)
+            if place is None:
+                W, H = img.size
+                place = (rng.uniform(0.3, 0.7) * W, rng.uniform(0.3, 0.7) * H, rng.uniform(0.05, 0.12) * H)
+            img, box = paste(img, rgba, *place, rng)
+            if rng.random() < 0.3:
+                img = img.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 1.2))))
+            return _crop(img, box, float(rng.uniform(1.4, 2.0)))
+
+        key = f"comp:{i}:{cut.key}:{host.name}"
+        out.append(Sample(key, label, (cut.source, "people-parsing"), f"comp:{cut.group}", "composite", make))
+    return out
+
+
+def all_samples(root: Path, *, composites: int = 2000, ring_hands: int = 700, seed: int = 0) -> list[Sample]:
+    """Every sample of every source found under ``root`` (composites use cut-able packshots only)."""
+    cat = catalogue_samples(root)
+    people = read_people(root)
+    cut_ok = []
+    for c in cutouts(cat, root):
+        digest = int(hashlib.sha256(c.key.encode()).hexdigest()[:8], 16)
+        if digest % 2 == 0 or c.label != "earring":  # earrings are plentiful: half of them will do
+            cut_ok.append(c)
+    return (cat + ring_hand_samples(root, ring_hands, seed) + worn_people_samples(people)
+            + negative_samples(people) + composite_samples(_cuttable(cut_ok), people, composites, seed))
+
+
+def _cuttable(cuts: list[Cutout]) -> list[Cutout]:
+    """Cut-outs whose photo has a plain background (the cut-out succeeds)."""
+    ok = []
+    for c in cuts:
+        try:
+            if c.rgba() is not None:
+                ok.append(c)
+        except Exception:  # noqa: BLE001 - an unreadable photo is just not used
+            pass
+    return ok
+
+
+def photometric(img: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Strong photometric augmentation: white balance / colour temperature, exposure, blur, JPEG."""
+    import io
+
+    arr = np.asarray(img.convert("RGB"), dtype=np.float32)
+    temp = rng.uniform(-0.18, 0.18)  # warm (+) / cool (-) light
+    gains = np.array([1 + temp, 1.0, 1 - temp]) * rng.uniform(0.92, 1.08, 3)
+    arr = arr * gains * rng.uniform(0.65, 1.35)  # exposure
+    arr = 255.0 * np.clip(arr / 255.0, 0, 1) ** rng.uniform(0.75, 1.35)
+    out = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+    if rng.random() < 0.3:
+        out = out.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.4, 1.5))))
+    if rng.random() < 0.5:
+        buf = io.BytesIO()
+        out.save(buf, "JPEG", quality=int(rng.integers(35, 90)))
+        out = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    return out
+
+
+def swap_background(img: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A packshot's plain background replaced by another plain colour or a soft gradient."""
+    rgba = cutout_packshot(np.asarray(img.convert("RGB")), max_side=max(img.size))
+    if rgba is None:
+        return img
+    h, w = rgba.shape[:2]
+    W, H = img.size
+    top, bottom = rng.uniform(120, 255, 3), rng.uniform(90, 255, 3)
+    if rng.random() < 0.3:
+        top = bottom = rng.uniform(0, 60, 3)  # dark velvet
+    ramp = np.linspace(0, 1, H, dtype=np.float32)[:, None, None]
+    bg = Image.fromarray((top * (1 - ramp) + bottom * ramp).repeat(W, 1).astype(np.uint8))
+    piece = Image.fromarray(rgba, "RGBA")
+    x0, y0 = int(rng.integers(0, max(1, W - w + 1))), int(rng.integers(0, max(1, H - h + 1)))
+    bg.paste(piece.convert("RGB"), (x0, y0), piece.getchannel("A"))
+    return bg
+
+
+def augment_sample(sample: Sample, img: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Training copy: geometry (flip, crop) from ``common.augment``, background swap for
+    packshots, then the strong photometric changes."""
+    from .common import AugmentSpec, augment
+
+    if sample.kind == "packshot" and rng.random() < 0.4:
+        img = swap_background(img, rng)
+    img = augment(img, rng, AugmentSpec(brightness=0.0, contrast=0.2, saturation=0.3, hue=0.02))
+    return photometric(img, rng)

@@ -1,0 +1,125 @@
+"""Samples for the type head: where worn pieces go, composites, splits by source and group."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from jewel_vision.training.train_type import CLASSES, SOURCES, row_weights, split_samples
+from jewel_vision.training.type_sources import (
+    PP_SKIN,
+    Sample,
+    body_parts,
+    paste,
+    photometric,
+    swap_background,
+)
+
+from ._images import draw_ring
+
+
+@pytest.fixture(autouse=True)
+def _media_root():
+    """Overrides tests/conftest.py's Django settings fixture: these tests need no Django."""
+    yield
+
+
+def _person_labels(with_leg: bool = True) -> np.ndarray:
+    """A 400x300 label map: a face at the top, two arms ending in hands, and a bare leg low down."""
+    lab = np.zeros((400, 300), np.uint8)
+    lab[30:90, 120:170] = PP_SKIN  # face
+    lab[120:230, 60:80] = PP_SKIN  # left arm, hand at y ~229
+    lab[120:220, 220:240] = PP_SKIN  # right arm
+    if with_leg:
+        lab[300:390, 130:150] = PP_SKIN  # a leg below the knees: not a hand
+    return lab
+
+
+def test_body_parts_find_face_and_hands_not_legs():
+    parts = body_parts(_person_labels())
+    x0, y0, x1, y1 = parts.face
+    assert (x0, y0, x1) == (120, 30, 170) and 85 <= y1 <= 95
+    ends = sorted((x, y) for x, y, _ in parts.hands)
+    assert len(ends) == 2
+    assert 60 <= ends[0][0] < 80 and ends[0][1] == 229
+    assert 220 <= ends[1][0] < 240 and ends[1][1] == 219
+    for _, _, angle in parts.hands:  # the arms point down
+        assert 0.5 < angle < 2.6
+
+
+def test_body_parts_of_an_empty_map():
+    parts = body_parts(np.zeros((50, 40), np.uint8))
+    assert parts.face is None and parts.hands == ()
+
+
+def test_paste_returns_the_box_of_the_visible_piece():
+    host = Image.new("RGB", (300, 400), (90, 120, 150))
+    rgba = np.zeros((60, 40, 4), np.uint8)
+    rgba[10:50, 5:35] = (230, 190, 60, 255)
+    out, box = paste(host, rgba, 150, 200, 80, np.random.default_rng(3))
+    diff = np.abs(np.asarray(out, np.int16) - np.asarray(host, np.int16)).sum(-1) > 30
+    ys, xs = np.nonzero(diff)
+    truth = (xs.min() / 300, ys.min() / 400, (xs.max() + 1) / 300, (ys.max() + 1) / 400)
+    assert np.allclose(box, truth, atol=0.02)
+    assert 0 <= box[0] < box[2] <= 1 and 0 <= box[1] < box[3] <= 1
+    assert np.asarray(host).mean() == pytest.approx(np.asarray(Image.new("RGB", (1, 1), (90, 120, 150))).mean())
+
+
+def test_background_swap_keeps_the_piece_and_changes_the_background():
+    ring = draw_ring(size=(240, 180))
+    out = swap_background(ring, np.random.default_rng(0))
+    assert out.size == ring.size
+    corner_before, corner_after = np.asarray(ring)[2, 2], np.asarray(out)[2, 2]
+    assert tuple(corner_before) == (255, 255, 255) and tuple(corner_after) != (255, 255, 255)
+    gold = np.all(np.abs(np.asarray(out, np.int16) - (212, 175, 55)) < 30, axis=-1)
+    assert gold.sum() > 0.5 * np.all(np.abs(np.asarray(ring, np.int16) - (212, 175, 55)) < 30, axis=-1).sum()
+
+
+def test_photometric_changes_colour_cast_deterministically():
+    img = Image.new("RGB", (64, 64), (128, 128, 128))
+    a = photometric(img, np.random.default_rng([1, 2]))
+    b = photometric(img, np.random.default_rng([1, 2]))
+    assert np.array_equal(np.asarray(a), np.asarray(b))
+    casts = [np.asarray(photometric(img, np.random.default_rng(s)), np.float32).mean((0, 1)) for s in range(20)]
+    red_minus_blue = [c[0] - c[2] for c in casts]
+    assert min(red_minus_blue) < -5 and max(red_minus_blue) > 5  # cool and warm light both occur
+
+
+def _sample(key, label, source, group, kind="packshot", sources=None):
+    return Sample(key, label, sources or (source,), group, kind, lambda rng: None)
+
+
+def test_splits_keep_groups_and_composites_follow_their_piece():
+    samples = []
+    for i in range(60):
+        label = ["ring", "earring", "bracelet"][i % 3]
+        samples.append(_sample(f"jt:{i}", label, "princesegzy01", f"jt:g{i // 2}"))
+    for i in range(30):
+        samples.append(_sample(f"comp:{i}", "ring", "princesegzy01", f"comp:jt:g{i}", "composite",
+                               ("princesegzy01", "people-parsing")))
+    groups = [s.group for s in samples]
+    split = split_samples(samples, groups, seed=0)
+    by_group: dict[str, set[str]] = {}
+    for s, sp in zip(samples[:60], split[:60]):
+        by_group.setdefault(s.group, set()).add(sp)
+    assert all(len(v) == 1 for v in by_group.values())
+    assert {"train", "val", "test"} <= set(split[:60])
+    piece_split = {s.group.partition(":")[2]: sp for s, sp in zip(samples[:60], split[:60])}
+    for s, sp in zip(samples[60:], split[60:]):
+        expected = "train" if piece_split.get(s.group.removeprefix("comp:").partition(":")[2]) == "train" else "unused"
+        assert sp == expected
+    assert "train" in split[60:] and "unused" in split[60:]
+
+
+def test_row_weights_balance_source_and_class_cells():
+    cells = [("a", "ring")] * 90 + [("a", "earring")] * 10 + [("b", "ring")] * 5
+    w = row_weights(cells)
+    assert w.mean() == pytest.approx(1.0)
+    totals = {c: w[[i for i, x in enumerate(cells) if x == c]].sum() for c in set(cells)}
+    assert max(totals.values()) == pytest.approx(min(totals.values()))
+
+
+def test_classes_and_sources():
+    assert CLASSES[-1] == "none" and "ring" in CLASSES
+    assert set(SOURCES) == {"princesegzy01", "tanishq", "pcjeweller", "ring-hands", "people-parsing"}
