@@ -63,6 +63,8 @@ DEFAULTS: dict[str, Any] = {
         "ocr_engine": "rapidocr",
         # Folder of heads the shop taught (jewel-vision train facet style); None: none.
         "facet_heads_dir": None,
+        # The shop's type vocabulary: types merged into others, e.g. {"watch": "bracelet"}.
+        "type_labels": {},
         # Other keys: see jewel_vision.vision.pipeline.PipelineConfig.
     },
     # --- Similar items, search by photo, recommendations, API (issue 4) ---

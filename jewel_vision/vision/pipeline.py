@@ -112,6 +112,31 @@ class PipelineConfig:
     stamp_gate_path: str | None = None  # None: jewel_vision/vision/weights/stamp_gate.npz
     # heads a shop taught (style ...): <dir>/<facet>.npz, picked up when the folder changes
     facet_heads_dir: str | None = None
+    # The shop's own type vocabulary: labels merged into others, e.g. {"pendant": "necklace",
+    # "bangle": "bracelet"} (a dict or pairs; their probabilities are added up).
+    type_labels: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        labels = self.type_labels
+        pairs = labels.items() if isinstance(labels, dict) else labels
+        object.__setattr__(self, "type_labels", tuple(sorted((str(a), str(b)) for a, b in pairs)))
+
+    @property
+    def result_key(self) -> str:
+        """A hash of the settings that change what the pipeline finds (not where it runs).
+
+        Part of :attr:`Pipeline.version`: changing a threshold, a crop setting or
+        ``max_side`` re-analyses photos (``requeue --outdated``) like a new model does.
+        Model files are covered by their own versions, so their paths are left out.
+        """
+        import dataclasses
+        import hashlib
+        import json
+
+        skip = {"device", "batch_size", "embedder_weights", "type_head_path", "detector_weights",
+                "segmenter_weights", "stone_head_path", "stamp_gate_path", "facet_heads_dir"}
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}
+        return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
 class Pipeline:
@@ -130,7 +155,9 @@ class Pipeline:
             device=config.device,
             batch_size=config.batch_size,
         )
-        self.type_classifier = TypeClassifier(path=config.type_head_path, device=config.device)
+        self.type_classifier = TypeClassifier(
+            path=config.type_head_path, device=config.device, label_map=dict(config.type_labels)
+        )
         self.detector = None
         if config.detector:
             from .models.detector import Detector
@@ -190,6 +217,7 @@ class Pipeline:
             "pipeline": PIPELINE_SCHEMA_VERSION,
             "embedder": self.embedder.full_name,
             "type": self.type_classifier.full_name,
+            "settings": self.config.result_key,
         }
         if self.detector is not None:
             versions["detector"] = f"{self.detector.name}@{self.detector.version}"

@@ -291,3 +291,16 @@ def test_u2netp_item_mask_when_configured(ring_image, pipeline):
     assert item.model == "u2netp" and 0.01 < item.area_fraction < 0.9
     assert "segment" in result.timings_ms and result.model_versions["segmenter"].startswith("u2netp@")
     assert result.tags_for("metal_tone")[0].value == "yellow"
+
+
+def test_version_follows_the_settings_that_change_results():
+    base = Pipeline(PipelineConfig(device="cpu"))
+    same = [PipelineConfig(device="cuda"), PipelineConfig(device="cpu", batch_size=4)]
+    changed = [PipelineConfig(device="cpu", crop_min_score=0.7), PipelineConfig(device="cpu", max_side=1200),
+               PipelineConfig(device="cpu", type_labels={"pendant": "necklace"})]
+    assert all(Pipeline(c).version == base.version for c in same)
+    versions = {Pipeline(c).version for c in changed}
+    assert len(versions) == len(changed) and base.version not in versions
+    # a dict of merges is stored as sorted pairs: the config stays hashable (the per-process cache key)
+    cfg = PipelineConfig(type_labels={"b": "x", "a": "y"})
+    assert cfg.type_labels == (("a", "y"), ("b", "x")) and hash(cfg) == hash(PipelineConfig(type_labels=[("b", "x"), ("a", "y")]))

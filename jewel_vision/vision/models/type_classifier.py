@@ -88,9 +88,13 @@ class TypeClassifier(LazyLoadMixin):
     facet = "type"
     ABSTAIN_CLASS = "none"
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, device: str = "auto") -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, device: str = "auto", label_map: dict[str, str] | None = None
+    ) -> None:
         self._init_lazy()
         self.path = Path(path) if path is not None else DEFAULT_TYPE_HEAD_PATH
+        # A shop's merges (e.g. pendant -> necklace): the merged classes' probabilities add up.
+        self.label_map = dict(label_map or {})
         self._device_setting = device  # kept for a uniform interface; the head runs in NumPy
         self.device = "cpu"
         self._layers: list[tuple[np.ndarray, np.ndarray]] = []
@@ -184,7 +188,10 @@ class TypeClassifier(LazyLoadMixin):
         """
         probs = self.predict_proba(embeddings)
         version = self._version
-        keep = np.array([c != self.ABSTAIN_CLASS for c in self._classes])
+        classes, thresholds = self._classes, self._thresholds
+        if self.label_map:
+            probs, classes, thresholds = self._merged(probs)
+        keep = np.array([c != self.ABSTAIN_CLASS for c in classes])
         out: list[list[TagPrediction]] = []
         for row in probs:
             order = [j for j in np.argsort(-row, kind="stable") if keep[j]]
@@ -192,16 +199,29 @@ class TypeClassifier(LazyLoadMixin):
                 [
                     TagPrediction(
                         facet=self.facet,
-                        value=self._classes[j],
+                        value=classes[j],
                         confidence=float(row[j]),
                         model=self.name,
                         model_version=version,
-                        threshold=float(self._thresholds[j]),
+                        threshold=float(thresholds[j]),
                     )
                     for j in order
                 ]
             )
         return out
+
+    def _merged(self, probs: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """Probabilities, classes and thresholds after the shop's merges; a merged class
+        keeps the strictest threshold of the classes it holds."""
+        targets = [self.label_map.get(c, c) for c in self._classes]
+        merged = sorted(set(targets), key=targets.index)
+        out = np.zeros((len(probs), len(merged)), np.float32)
+        thr = np.zeros(len(merged), np.float32)
+        for j, t in enumerate(targets):
+            k = merged.index(t)
+            out[:, k] += probs[:, j]
+            thr[k] = max(thr[k], self._thresholds[j])
+        return out, merged, thr
 
     def is_confident(self, tag: TagPrediction) -> bool:
         """Whether ``tag`` reaches its class's validated threshold (meant for the top prediction)."""

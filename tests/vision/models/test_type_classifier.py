@@ -105,3 +105,36 @@ def test_save_and_load_round_trip_mlp(tmp_path):
     assert np.allclose(head.predict_proba(x), expected, atol=1e-5)
     # the version is a content hash: same content, same version, in any process
     assert save_head(tmp_path / "again.npz", layers, classes, thr, "x", {}) == version
+
+
+def _small_head(tmp_path, classes):
+    rng = np.random.default_rng(1)
+    layers = [(rng.normal(size=(len(classes), 1280)).astype(np.float32), np.zeros(len(classes), np.float32))]
+    thr = np.linspace(0.55, 0.8, len(classes)).astype(np.float32)
+    path = tmp_path / "head.npz"
+    save_head(path, layers, classes, thr, "effnet-lite0@imagenet", {})
+    return path, thr
+
+
+def test_none_class_is_never_a_tag(tmp_path):
+    path, _ = _small_head(tmp_path, ["earring", "ring", "none"])
+    head = TypeClassifier(path)
+    x = _unit(20, seed=3)
+    probs = head.predict_proba(x)
+    assert (probs.argmax(1) == 2).any()  # some rows are "none" at the top
+    for row, p in zip(head.predict(x), probs):
+        assert {t.value for t in row} == {"earring", "ring"}
+        assert sum(t.confidence for t in row) == pytest.approx(1 - p[2], abs=1e-5)
+
+
+def test_shop_merges_labels(tmp_path):
+    path, thr = _small_head(tmp_path, ["pendant", "necklace", "ring"])
+    x = _unit(5, seed=4)
+    probs = TypeClassifier(path).predict_proba(x)
+    merged = TypeClassifier(path, label_map={"pendant": "necklace"}).predict(x)
+    for row, p in zip(merged, probs):
+        by_value = {t.value: t for t in row}
+        assert set(by_value) == {"necklace", "ring"}
+        assert by_value["necklace"].confidence == pytest.approx(p[0] + p[1], abs=1e-5)
+        assert by_value["necklace"].threshold == pytest.approx(max(thr[0], thr[1]))
+        assert row[0].confidence >= row[1].confidence
