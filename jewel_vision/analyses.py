@@ -115,14 +115,25 @@ def enqueue(analysis_id: int) -> bool:
     """Send the analysis to the worker queue; a broker outage only logs.
 
     The analysis stays pending and the periodic sweep (or ``jewel-vision
-    requeue``) sends it again once the broker is back.
+    requeue``) sends it again once the broker is back. A run older than
+    ``STUCK_AFTER`` (its worker was lost) is released first: the analysis is
+    pending again with no start time, so the sweep waits ``STUCK_AFTER`` before
+    sending it once more instead of re-sending it on every pass.
+    Each message carries the task time limits (``TASK_SOFT_TIME_LIMIT``,
+    ``TASK_TIME_LIMIT``).
     """
     from jewel_vision.tasks import analyze_image
 
+    cutoff = timezone.now() - timedelta(seconds=jv_settings.STUCK_AFTER)
+    Analysis.objects.filter(pk=analysis_id, status=Analysis.Status.RUNNING, started_at__lt=cutoff).update(
+        status=Analysis.Status.PENDING, started_at=None, updated_at=timezone.now()
+    )
     try:
         analyze_image.apply_async(
             args=[analysis_id],
             queue=jv_settings.QUEUE,
+            soft_time_limit=jv_settings.TASK_SOFT_TIME_LIMIT,
+            time_limit=jv_settings.TASK_TIME_LIMIT,
             retry=True,
             retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5},
         )

@@ -47,8 +47,16 @@ DEFAULTS: dict[str, Any] = {
     "STUCK_AFTER": 900,
     # Give up on an analysis after this many attempts.
     "MAX_ATTEMPTS": 5,
-    # How often the periodic sweep runs (seconds), when celery beat runs.
+    # How often the periodic sweep runs (seconds), when celery beat runs:
+    # ``jewel_vision.tasks.beat_schedule()`` is the beat entry built from it.
     "SWEEP_INTERVAL": 60,
+    # Time limits of one analysis task (seconds; None: none). At the soft limit the
+    # analysis ends ``failed`` with a message saying so; at the hard limit the worker
+    # process is killed and the sweep recovers the analysis after STUCK_AFTER, so keep
+    # TASK_SOFT_TIME_LIMIT < TASK_TIME_LIMIT < STUCK_AFTER. Celery enforces them in its
+    # prefork pool (the default), not in ``--pool solo``.
+    "TASK_SOFT_TIME_LIMIT": 300,
+    "TASK_TIME_LIMIT": 360,
     # Options passed to jewel_vision.vision.pipeline.PipelineConfig.
     "PIPELINE": {
         "device": "auto",
@@ -90,6 +98,11 @@ DEFAULTS: dict[str, Any] = {
     "API_THROTTLE_RATES": {"anon": "300/min", "user": "1200/min", "photo_search": "30/min"},
     # How many recently viewed products a session remembers for recommendations.
     "RECENTLY_VIEWED": 20,
+    # ProductView rows kept per signed-in customer (older ones are deleted as new
+    # views are recorded), so the table cannot grow without limit.
+    "PRODUCT_VIEWS_PER_USER": 200,
+    # Seconds facet counts for shoppers are cached (search.cached_facet_counts); 0: not cached.
+    "FACET_COUNTS_CACHE_SECONDS": 30,
 }
 
 INDEX_BACKENDS = ("auto", "exact", "pgvector")
@@ -105,6 +118,8 @@ _POSITIVE_INT_KEYS = (
     "UPLOAD_MAX_BYTES",
     "UPLOAD_MAX_PIXELS",
     "RECENTLY_VIEWED",
+    "PRODUCT_VIEWS_PER_USER",
+    "FACET_COUNTS_CACHE_SECONDS",
 )
 
 
@@ -175,6 +190,17 @@ class JewelVisionSettings:
             isinstance(v, (int, float)) and 0.0 <= v <= 1.0 for v in self.FACET_THRESHOLDS.values()
         ):
             raise ImproperlyConfigured(f"{SETTING_NAME}['FACET_THRESHOLDS'] must map facet names to numbers in 0..1.")
+        limits = {}
+        for key in ("TASK_SOFT_TIME_LIMIT", "TASK_TIME_LIMIT"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0):
+                raise ImproperlyConfigured(f"{SETTING_NAME}['{key}'] must be a number of seconds > 0 or None, got {value!r}.")
+            limits[key] = value
+        if None not in limits.values() and limits["TASK_SOFT_TIME_LIMIT"] >= limits["TASK_TIME_LIMIT"]:
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['TASK_SOFT_TIME_LIMIT'] must be below TASK_TIME_LIMIT, so an analysis stopped "
+                "at the soft limit can record why."
+            )
         if not isinstance(self.QUEUE, str) or not self.QUEUE:
             raise ImproperlyConfigured(f"{SETTING_NAME}['QUEUE'] must be a non-empty string.")
         self._validate_search_settings()

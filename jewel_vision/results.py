@@ -116,7 +116,14 @@ def store_result(analysis_id: int, result: AnalysisResult) -> Analysis:
     return analysis
 
 
-def mark_failed(analysis_id: int, message: str) -> None:
-    Analysis.objects.filter(pk=analysis_id).update(
-        status=Analysis.Status.FAILED, error=message[:2000], finished_at=timezone.now(), updated_at=timezone.now()
+def mark_failed(analysis_id: int, message: str) -> bool:
+    """End the analysis as failed with ``message``, unless it is already done.
+
+    A finished result is never overwritten: a late failure of a duplicate or lost
+    run must not undo what another run stored. Returns whether it was marked.
+    """
+    return bool(
+        Analysis.objects.filter(pk=analysis_id)
+        .exclude(status=Analysis.Status.DONE)
+        .update(status=Analysis.Status.FAILED, error=message[:2000], finished_at=timezone.now(), updated_at=timezone.now())
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import DatabaseError, InterfaceError, OperationalError
 
 from jewel_vision.conf import jv_settings
@@ -14,6 +15,16 @@ logger = logging.getLogger(__name__)
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError, OSError)
 
 
+def _fail(analysis_id: int, message: str) -> None:
+    """Record the failure; if even that is impossible (database gone), the sweep recovers the analysis."""
+    from jewel_vision.results import mark_failed
+
+    try:
+        mark_failed(analysis_id, message)
+    except DatabaseError as exc:
+        logger.error("Analysis %s: could not record the failure %r: %s", analysis_id, message, exc)
+
+
 @shared_task(
     bind=True,
     name="jewel_vision.analyze_image",
@@ -21,28 +32,45 @@ TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutEr
     reject_on_worker_lost=True,
     ignore_result=True,
 )
-def analyze_image(self, analysis_id: int) -> str:
-    """Analyse one image. Redelivered if the worker dies mid-task (acks_late)."""
+def analyze_image(self, analysis_id: int, claim: int | None = None) -> str:
+    """Analyse one image. Redelivered if the worker dies mid-task (acks_late).
+
+    ``claim`` is set only by this task's own retries: the attempt it had claimed.
+    Time limits come from ``TASK_SOFT_TIME_LIMIT``/``TASK_TIME_LIMIT`` (set per
+    message by :func:`jewel_vision.analyses.enqueue`; they need the prefork pool).
+    """
     from jewel_vision.runner import run_analysis
 
+    state: dict = {}
+    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     try:
-        return run_analysis(analysis_id)
+        return run_analysis(analysis_id, redelivered=redelivered, claim=claim, state=state)
+    except SoftTimeLimitExceeded:
+        limit = self.request.timelimit[1] if self.request.timelimit else None
+        limit = limit or jv_settings.TASK_SOFT_TIME_LIMIT
+        _fail(analysis_id, f"stopped: the analysis took longer than the time limit of {limit} s (TASK_SOFT_TIME_LIMIT)")
+        logger.warning("Analysis %s stopped at the soft time limit (%s s)", analysis_id, limit)
+        return "failed"
     except TRANSIENT_ERRORS as exc:
         retries = self.request.retries
         if retries >= jv_settings.MAX_RETRIES:
-            from jewel_vision.results import mark_failed
-
-            mark_failed(analysis_id, f"transient error persisted after {retries} retries: {exc}")
+            _fail(analysis_id, f"transient error persisted after {retries} retries: {type(exc).__name__}: {exc}")
             raise
-        countdown = min(2 ** retries, 300)
+        countdown = min(2**retries, 300)
         logger.warning("Analysis %s hit %r; retrying in %ss", analysis_id, exc, countdown)
-        raise self.retry(exc=exc, countdown=countdown, max_retries=jv_settings.MAX_RETRIES)
-    except DatabaseError:
+        # The retry carries on with the attempt this run claimed (if it got that far).
+        raise self.retry(
+            exc=exc,
+            countdown=countdown,
+            max_retries=jv_settings.MAX_RETRIES,
+            kwargs={"analysis_id": analysis_id, "claim": state.get("attempt", claim)},
+        )
+    except DatabaseError as exc:
+        # Not transient (a constraint, a value the database refuses): retrying cannot help.
+        _fail(analysis_id, f"database error: {type(exc).__name__}: {exc}")
         raise
     except Exception as exc:
-        from jewel_vision.results import mark_failed
-
-        mark_failed(analysis_id, f"internal error: {type(exc).__name__}: {exc}")
+        _fail(analysis_id, f"internal error: {type(exc).__name__}: {exc}")
         raise
 
 
@@ -55,3 +83,16 @@ def requeue_stale() -> int:
     if sent or failed:
         logger.info("Requeued %s stale analyses (%s could not be sent)", sent, failed)
     return sent
+
+
+SWEEP_ENTRY = "jewel-vision-sweep"
+
+
+def beat_schedule() -> dict:
+    """The ``beat_schedule`` entry of the periodic sweep, every ``SWEEP_INTERVAL`` seconds.
+
+    A shop's Celery app adds it to its schedule (``worker/celery.py`` does)::
+
+        app.conf.beat_schedule = {**beat_schedule(), **app.conf.beat_schedule}
+    """
+    return {SWEEP_ENTRY: {"task": "jewel_vision.requeue_stale", "schedule": float(jv_settings.SWEEP_INTERVAL)}}

@@ -165,3 +165,38 @@ def test_broker_down_keeps_the_upload_and_the_pending_analysis(make_product, add
     assert ProductImage.objects.filter(pk=image.pk).exists()
     analysis = Analysis.objects.get(image_id=str(image.pk))
     assert analysis.status == Analysis.Status.PENDING and analysis.enqueued_at is None
+
+
+def test_the_sweep_does_not_resend_a_stuck_analysis_on_every_pass(make_product, add_photo, monkeypatch, settings, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from jewel_vision.tasks import analyze_image
+
+    settings.JEWEL_VISION = {"STUCK_AFTER": 900}
+    sent: list = []
+    monkeypatch.setattr(analyze_image, "apply_async", lambda *a, **kw: sent.append(kw["args"][0]))
+    with django_capture_on_commit_callbacks(execute=False):
+        stuck = Analysis.objects.get(image_id=str(add_photo(make_product(), data=photo_bytes(seed=4)).pk))
+    long_ago = timezone.now() - timedelta(hours=2)
+    Analysis.objects.filter(pk=stuck.pk).update(status=Analysis.Status.RUNNING, started_at=long_ago, enqueued_at=long_ago, attempts=1)
+    assert analyses.requeue() == (1, 0)
+    stuck.refresh_from_db()
+    # Released: pending again, no start time, just sent.
+    assert stuck.status == Analysis.Status.PENDING and stuck.started_at is None and stuck.attempts == 1
+    # The next passes (every SWEEP_INTERVAL) leave it alone until STUCK_AFTER has passed again.
+    assert analyses.requeue() == (0, 0)
+    assert analyses.requeue() == (0, 0)
+    assert sent == [stuck.pk]
+
+
+def test_the_beat_schedule_reads_sweep_interval(settings):
+    from jewel_vision.tasks import beat_schedule
+
+    settings.JEWEL_VISION = {"SWEEP_INTERVAL": 17}
+    assert beat_schedule() == {"jewel-vision-sweep": {"task": "jewel_vision.requeue_stale", "schedule": 17.0}}
+    from worker import app
+
+    app.loader.import_default_modules()
+    assert app.conf.beat_schedule["jewel-vision-sweep"]["task"] == "jewel_vision.requeue_stale"

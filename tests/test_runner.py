@@ -70,3 +70,190 @@ def test_gives_up_after_max_attempts(settings, make_product, add_photo, django_c
     assert run_analysis(analysis.pk) == "skipped"
     analysis.refresh_from_db()
     assert analysis.status == Analysis.Status.FAILED and "gave up after 2 attempts" in analysis.error
+
+
+# --- Claims, failures and time limits (issue 10, item 9) ---------------------------------
+
+
+class _CountingPipeline:
+    """The real pipeline, counting its runs."""
+
+    def __init__(self):
+        from jewel_vision.runner import get_configured_pipeline
+
+        self.inner = get_configured_pipeline()
+        self.runs = 0
+
+    def run(self, data):
+        self.runs += 1
+        return self.inner.run(data)
+
+
+def _running(image, *, started_ago_s: float = 0, attempts: int = 1) -> Analysis:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    analysis = _analysis_of(image)
+    Analysis.objects.filter(pk=analysis.pk).update(
+        status=Analysis.Status.RUNNING, attempts=attempts, started_at=timezone.now() - timedelta(seconds=started_ago_s)
+    )
+    return analysis
+
+
+def test_a_live_duplicate_delivery_does_not_run_twice(make_product, add_photo, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        image = add_photo(make_product())
+    analysis = _running(image)  # another worker claimed it a moment ago and is still at it
+    pipeline = _CountingPipeline()
+    assert run_analysis(analysis.pk, pipeline) == "skipped"
+    assert pipeline.runs == 0
+    analysis.refresh_from_db()
+    assert analysis.status == Analysis.Status.RUNNING and analysis.attempts == 1
+
+
+def test_a_lost_run_is_recovered_by_redelivery_or_after_stuck_after(
+    settings, make_product, add_photo, django_capture_on_commit_callbacks
+):
+    settings.JEWEL_VISION = {"STUCK_AFTER": 900}
+    with django_capture_on_commit_callbacks(execute=True):
+        redelivered = add_photo(make_product(), seed=1)
+        stuck = add_photo(make_product(), seed=2)
+    # acks_late: the broker redelivered the message of a worker that died.
+    a = _running(redelivered)
+    assert run_analysis(a.pk, redelivered=True) == "done"
+    a.refresh_from_db()
+    assert a.status == Analysis.Status.DONE and a.attempts == 2
+    # No redelivery flag, but the run started longer ago than STUCK_AFTER: its worker is lost.
+    b = _running(stuck, started_ago_s=1000)
+    assert run_analysis(b.pk) == "done"
+    b.refresh_from_db()
+    assert b.status == Analysis.Status.DONE and b.attempts == 2
+
+
+def test_mark_failed_never_overwrites_done(make_product, add_photo, django_capture_on_commit_callbacks):
+    from jewel_vision.results import mark_failed
+
+    with django_capture_on_commit_callbacks(execute=True):
+        image = add_photo(make_product())
+    analysis = _analysis_of(image)
+    assert run_analysis(analysis.pk) == "done"
+    mark_failed(analysis.pk, "a late failure of a duplicate run")
+    analysis.refresh_from_db()
+    assert analysis.status == Analysis.Status.DONE and analysis.error == ""
+
+
+def _store_raising(monkeypatch, exc, times=1):
+    import jewel_vision.runner as runner
+
+    real = runner.store_result
+    calls = {"n": 0}
+
+    def store(analysis_id, result):
+        calls["n"] += 1
+        if calls["n"] <= times:
+            raise exc
+        return real(analysis_id, result)
+
+    monkeypatch.setattr(runner, "store_result", store)
+    return calls
+
+
+def test_a_non_transient_database_error_fails_the_analysis_with_the_reason(
+    monkeypatch, make_product, add_photo, django_capture_on_commit_callbacks
+):
+    from django.db import DataError
+
+    from jewel_vision.tasks import analyze_image
+
+    with django_capture_on_commit_callbacks(execute=True):
+        image = add_photo(make_product())
+    analysis = _analysis_of(image)
+    _store_raising(monkeypatch, DataError("value too long for type character varying(64)"), times=99)
+    result = analyze_image.apply(args=[analysis.pk])
+    assert isinstance(result.result, DataError)
+    analysis.refresh_from_db()
+    assert analysis.status == Analysis.Status.FAILED
+    assert analysis.error == "database error: DataError: value too long for type character varying(64)"
+
+
+def test_transient_retries_go_on_with_the_same_attempt(
+    settings, monkeypatch, make_product, add_photo, django_capture_on_commit_callbacks
+):
+    from django.db import OperationalError
+
+    from jewel_vision.tasks import analyze_image
+
+    settings.JEWEL_VISION = {"MAX_ATTEMPTS": 2, "MAX_RETRIES": 5}
+    with django_capture_on_commit_callbacks(execute=True):
+        image = add_photo(make_product())
+    analysis = _analysis_of(image)
+    calls = _store_raising(monkeypatch, OperationalError("server closed the connection unexpectedly"), times=3)
+    # Eager apply runs the retries in turn: three transient errors, then the store succeeds.
+    assert analyze_image.apply(args=[analysis.pk]).result == "done"
+    assert calls["n"] == 4
+    analysis.refresh_from_db()
+    assert analysis.status == Analysis.Status.DONE and analysis.attempts == 1
+
+
+def test_transient_errors_that_persist_end_failed_with_the_true_reason(
+    settings, monkeypatch, make_product, add_photo, django_capture_on_commit_callbacks
+):
+    from django.db import OperationalError
+
+    from jewel_vision.tasks import analyze_image
+
+    settings.JEWEL_VISION = {"MAX_ATTEMPTS": 2, "MAX_RETRIES": 3}
+    with django_capture_on_commit_callbacks(execute=True):
+        image = add_photo(make_product())
+    analysis = _analysis_of(image)
+    _store_raising(monkeypatch, OperationalError("the database system is starting up"), times=99)
+    analyze_image.apply(args=[analysis.pk])
+    analysis.refresh_from_db()
+    assert analysis.status == Analysis.Status.FAILED
+    assert analysis.error == (
+        "transient error persisted after 3 retries: OperationalError: the database system is starting up"
+    )
+    assert analysis.attempts == 1
+
+
+def test_the_soft_time_limit_ends_the_analysis_failed_with_a_true_message(
+    settings, make_product, add_photo, django_capture_on_commit_callbacks
+):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    import jewel_vision.runner as runner
+    from jewel_vision.tasks import analyze_image
+
+    settings.JEWEL_VISION = {"TASK_SOFT_TIME_LIMIT": 42, "TASK_TIME_LIMIT": 60}
+    with django_capture_on_commit_callbacks(execute=True):
+        image = add_photo(make_product())
+    analysis = _analysis_of(image)
+
+    class Slow:
+        def run(self, data):
+            raise SoftTimeLimitExceeded()
+
+    original = runner.get_configured_pipeline
+    runner.get_configured_pipeline = lambda: Slow()
+    try:
+        assert analyze_image.apply(args=[analysis.pk]).result == "failed"
+    finally:
+        runner.get_configured_pipeline = original
+    analysis.refresh_from_db()
+    assert analysis.status == Analysis.Status.FAILED
+    assert analysis.error == "stopped: the analysis took longer than the time limit of 42 s (TASK_SOFT_TIME_LIMIT)"
+
+
+def test_enqueue_sends_the_time_limits_from_settings(settings, monkeypatch, make_product, add_photo, django_capture_on_commit_callbacks):
+    import jewel_vision.analyses as analyses
+    from jewel_vision.tasks import analyze_image
+
+    monkeypatch.undo()  # the real enqueue, with apply_async recorded
+    settings.JEWEL_VISION = {"TASK_SOFT_TIME_LIMIT": 42, "TASK_TIME_LIMIT": 60}
+    sent = []
+    monkeypatch.setattr(analyze_image, "apply_async", lambda *a, **kw: sent.append(kw))
+    with django_capture_on_commit_callbacks(execute=True):
+        image = add_photo(make_product())
+    assert analyses.enqueue(_analysis_of(image).pk)
+    assert sent and sent[-1]["soft_time_limit"] == 42 and sent[-1]["time_limit"] == 60

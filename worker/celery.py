@@ -2,7 +2,8 @@
 
 Configuration comes from Django settings prefixed ``CELERY_``. Models load
 lazily, once per worker process; ``JEWEL_VISION_PRELOAD=1`` loads them when
-the process starts instead of on its first task.
+the process starts instead of on its first task. ``celery -A worker beat`` runs
+the sweep every ``JEWEL_VISION['SWEEP_INTERVAL']`` seconds.
 """
 
 from __future__ import annotations
@@ -17,6 +18,17 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shop.settings")
 app = Celery("jewel_vision")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@app.on_after_configure.connect
+def _sweep_schedule(sender: Celery, **kwargs: object) -> None:
+    """Run Jewel Vision's sweep every ``JEWEL_VISION['SWEEP_INTERVAL']`` seconds under ``celery beat``.
+
+    An entry of the same name in ``CELERY_BEAT_SCHEDULE`` wins.
+    """
+    from jewel_vision.tasks import beat_schedule
+
+    sender.conf.beat_schedule = {**beat_schedule(), **(sender.conf.beat_schedule or {})}
 
 
 @worker_process_init.connect
