@@ -1,9 +1,11 @@
 """Recommendations from browsing history: this session's views, or a signed-in customer's over time.
 
 Call :func:`record_view` from the product page (the demo shop does; so does
-the API's product detail). Views are kept in the session (the last
-``RECENTLY_VIEWED`` products) and, for signed-in customers, as
-``ProductView`` rows.
+the API's product detail), passing the response. Views are kept in the session
+when the visitor has one, else in a signed cookie, so an anonymous read never
+creates a session row (the last ``RECENTLY_VIEWED`` products), and, for
+signed-in customers, as ``ProductView`` rows: the newest
+``PRODUCT_VIEWS_PER_USER`` per customer, older ones deleted as views are recorded.
 
 :func:`recommend` searches the index once per recently viewed product (up to
 five, newer ones weigh more), so several interests (rings *and* necklaces)
@@ -18,6 +20,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
+from django.core import signing
 
 from jewel_vision.conf import get_product_model, jv_settings
 from jewel_vision.index import Filters, get_index
@@ -25,32 +28,80 @@ from jewel_vision.index.products import visible_tags
 from jewel_vision.similarity import Card, _cards, centroid, mmr, product_vectors
 
 SESSION_KEY = "jewel_vision_viewed"
+#: Signed cookie holding the recently viewed products of a visitor without a session.
+COOKIE_NAME = "jv_viewed"
+COOKIE_SALT = "jewel_vision.recommendations.viewed"
+COOKIE_MAX_AGE = 30 * 24 * 3600
 RECENCY_DECAY = 0.8
 MAX_QUERIES = 5
 
 
-def record_view(request: Any, product: Any) -> None:
-    """Remember that this visitor looked at ``product``."""
+def record_view(request: Any, product: Any, response: Any = None) -> None:
+    """Remember that this visitor looked at ``product``.
+
+    A visitor who already has a session (a session cookie, e.g. signed in) keeps the
+    list in it. A visitor without one gets no session row: the list goes into a
+    signed cookie (``COOKIE_NAME``) set on ``response``, so anonymous reads, and API
+    clients that never send cookies back, write nothing to the database. Without a
+    ``response`` the session is used as before. Signed-in customers' views are also
+    kept as ``ProductView`` rows, the newest ``PRODUCT_VIEWS_PER_USER`` per customer.
+    """
     pid = str(product.pk)
+    viewed = [pid, *(p for p in _browser_views(request) if p != pid)][: jv_settings.RECENTLY_VIEWED]
     session = getattr(request, "session", None)
-    if session is not None:
-        viewed = [p for p in session.get(SESSION_KEY, []) if p != pid]
-        session[SESSION_KEY] = [pid, *viewed][: jv_settings.RECENTLY_VIEWED]
+    has_session = session is not None and session.session_key is not None
+    if has_session or (response is None and session is not None):
+        session[SESSION_KEY] = viewed
+    elif response is not None:
+        response.set_cookie(
+            COOKIE_NAME,
+            signing.dumps(viewed, salt=COOKIE_SALT, compress=True),
+            max_age=COOKIE_MAX_AGE,
+            httponly=True,
+            samesite="Lax",
+            secure=bool(getattr(request, "is_secure", lambda: False)()),
+        )
+    try:
+        request._jewel_vision_viewed = viewed
+    except AttributeError:  # pragma: no cover - a request object without attributes
+        pass
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         from jewel_vision.models import ProductView
 
-        ProductView.objects.create(
-            user=user, product_type=ContentType.objects.get_for_model(type(product)), product_id=pid
+        ptype = ContentType.objects.get_for_model(type(product))
+        ProductView.objects.create(user=user, product_type=ptype, product_id=pid)
+        keep = jv_settings.PRODUCT_VIEWS_PER_USER
+        old = list(
+            ProductView.objects.filter(user=user).order_by("-viewed_at", "-pk").values_list("pk", flat=True)[keep : keep + 500]
         )
+        if old:
+            ProductView.objects.filter(pk__in=old).delete()
+
+
+def _browser_views(request: Any) -> list[str]:
+    """Product ids remembered for this browser: this request's, else the session's or the signed cookie's."""
+    remembered = getattr(request, "_jewel_vision_viewed", None)
+    if remembered is not None:
+        return list(remembered)
+    ids: list[str] = []
+    session = getattr(request, "session", None)
+    if session is not None and session.session_key is not None:
+        ids += [str(p) for p in session.get(SESSION_KEY, [])]
+    raw = getattr(request, "COOKIES", {}).get(COOKIE_NAME)
+    if raw:
+        try:
+            value = signing.loads(raw, salt=COOKIE_SALT, max_age=COOKIE_MAX_AGE)
+        except signing.BadSignature:
+            value = []
+        if isinstance(value, list):
+            ids += [str(p)[:64] for p in value[: jv_settings.RECENTLY_VIEWED]]
+    return list(dict.fromkeys(ids))
 
 
 def viewed_products(request: Any, limit: int = 50) -> list[str]:
-    """Product ids this visitor viewed, most recent first (session first, then account history)."""
-    ids: list[str] = []
-    session = getattr(request, "session", None)
-    if session is not None:
-        ids += [str(p) for p in session.get(SESSION_KEY, [])]
+    """Product ids this visitor viewed, most recent first (session or cookie first, then account history)."""
+    ids: list[str] = _browser_views(request)
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         from jewel_vision.models import ProductView

@@ -16,12 +16,11 @@ else the model's per-label threshold, else DISPLAY_THRESHOLD).
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import CharField, Q, QuerySet
+from django.db.models import CharField, Count, Q, QuerySet
 from django.db.models.functions import Cast
 
 from jewel_vision.conf import get_product_model, jv_settings
@@ -186,16 +185,52 @@ def product_ids_for(facets: dict[str, list[str]], *, in_stock: bool | None = Non
     return [str(pk) for pk in qs.values_list("pk", flat=True)[:limit]]
 
 
-def facet_counts(products: QuerySet | None = None, facets: Iterable[str] = FACETS) -> dict[str, list[tuple[str, int]]]:
-    """How many of ``products`` (default: all) have each visible value of each facet, most common first."""
+def facet_counts(
+    products: QuerySet | None = None, facets: Iterable[str] = FACETS, *, cache_seconds: float | None = 0
+) -> dict[str, list[tuple[str, int]]]:
+    """How many of ``products`` (default: all) have each visible value of each facet, most common first.
+
+    Counted by the database (one GROUP BY over the visible tags), so the work in Python
+    is bounded by the number of distinct values, not of tagged products. With
+    ``cache_seconds`` (None: ``FACET_COUNTS_CACHE_SECONDS``) the answer is cached that
+    long under a key made of the products query and the facets: shoppers' pages use it;
+    staff and tests that need the exact count now leave it at 0.
+    """
+    from django.core.cache import cache
+
     from jewel_vision.analyses import product_type
     from jewel_vision.models import ProductTag
 
+    facets = tuple(facets)
+    if cache_seconds is None:
+        cache_seconds = jv_settings.FACET_COUNTS_CACHE_SECONDS
+    key = _facet_cache_key(products, facets) if cache_seconds and cache_seconds > 0 else None
+    if key is not None:
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
     rows = ProductTag.objects.filter(ProductTag.visible_q(), product_type=product_type(), tag__facet__in=list(facets))
     if products is not None:
         ids = products.annotate(_jv_pk2=Cast("pk", output_field=CharField(max_length=64))).values("_jv_pk2")
         rows = rows.filter(product_id__in=ids)
-    counts: dict[str, Counter] = {f: Counter() for f in facets}
-    for facet, value in rows.values_list("tag__facet", "tag__value"):
-        counts[facet][value] += 1
-    return {f: sorted(c.items(), key=lambda kv: (-kv[1], kv[0])) for f, c in counts.items() if c}
+    grouped = rows.order_by().values("tag__facet", "tag__value").annotate(n=Count("pk"))
+    counts: dict[str, list[tuple[str, int]]] = {f: [] for f in facets}
+    for row in grouped:
+        counts[row["tag__facet"]].append((row["tag__value"], row["n"]))
+    result = {f: sorted(c, key=lambda kv: (-kv[1], kv[0])) for f, c in counts.items() if c}
+    if key is not None:
+        cache.set(key, result, cache_seconds)
+    return result
+
+
+def _facet_cache_key(products: QuerySet | None, facets: tuple[str, ...]) -> str | None:
+    import hashlib
+
+    from django.db import connection
+
+    try:
+        query = "" if products is None else repr(products.query.sql_with_params())
+    except Exception:  # noqa: BLE001 - a query that cannot be rendered is simply not cached
+        return None
+    raw = repr((connection.settings_dict.get("NAME"), query, facets))
+    return "jv-facets:" + hashlib.sha256(raw.encode()).hexdigest()

@@ -4,6 +4,7 @@ import io
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
+from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
 from rest_framework.exceptions import APIException
 
@@ -25,15 +26,21 @@ def visible_tags(product: Product) -> list[ProductTag]:
     )
 
 
+PRODUCTS_PER_PAGE = 48
+
+
 def product_list(request):
-    products = Product.objects.prefetch_related("images")
-    return render(request, "shop/product_list.html", {"products": products})
+    """The catalogue, a page at a time (``?page=N``; a page out of range shows the last one)."""
+    products = Product.objects.prefetch_related("images")  # ordered by name, pk
+    page = Paginator(products, PRODUCTS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "shop/product_list.html", {"products": page.object_list, "page": page})
 
 
 def product_detail(request, pk: int):
     product = get_object_or_404(Product.objects.prefetch_related("images"), pk=pk)
-    recommendations.record_view(request, product)
-    return render(request, "shop/product_detail.html", {"product": product, "tags": visible_tags(product)})
+    response = render(request, "shop/product_detail.html", {"product": product, "tags": visible_tags(product)})
+    recommendations.record_view(request, product, response)  # a signed cookie, not a session row, for anonymous visitors
+    return response
 
 
 def text_search(request):
@@ -44,7 +51,7 @@ def text_search(request):
     in_stock = request.GET.get("in_stock") == "1"
     parsed, qs = search.search_products(text, chosen, in_stock=in_stock or None)
     products = list(qs.order_by("name", "pk").prefetch_related("images")[:60])
-    counts = search.facet_counts(qs)
+    counts = search.facet_counts(qs, cache_seconds=None)  # cached briefly (FACET_COUNTS_CACHE_SECONDS)
     return render(
         request,
         "shop/search.html",

@@ -50,6 +50,14 @@ def _media_root(settings, media_dir):
     settings.MEDIA_ROOT = str(media_dir)
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache (facet counts are cached briefly for shoppers)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def make_product(db):
     from shop.models import Product

@@ -125,8 +125,9 @@ class ProductDetailView(JewelAPIView):
     )
     def get(self, request, pk: str):
         product = self.get_product(pk)
-        recommendations.record_view(request, product)
-        return Response(ProductSerializer(product, context=product_context([product])).data)
+        response = Response(ProductSerializer(product, context=product_context([product])).data)
+        recommendations.record_view(request, product, response)  # no session row for anonymous reads
+        return response
 
 
 class SimilarView(JewelAPIView):
@@ -249,7 +250,7 @@ class TextSearchView(JewelAPIView):
         qs = qs.order_by("pk")
         paginator = Pagination()
         page = paginator.paginate_queryset(qs, request, view=self)
-        counts = search.facet_counts(qs)
+        counts = search.facet_counts(qs, cache_seconds=None)  # cached briefly for shoppers
         return Response(
             {
                 "query": parsed.as_dict(),
@@ -266,7 +267,7 @@ class FacetsView(JewelAPIView):
     @extend_schema(summary="Facets to browse by", description="Visible values of each facet with product counts.",
                    responses={200: FacetCountsSerializer})
     def get(self, request):
-        counts = search.facet_counts()
+        counts = search.facet_counts(cache_seconds=None)  # cached briefly for shoppers
         return Response({"facets": {f: [{"value": v, "count": n} for v, n in values] for f, values in counts.items()}})
 
 
