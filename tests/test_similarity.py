@@ -76,7 +76,10 @@ def test_a_broken_index_never_breaks_the_page(catalog, settings, jv_env, caplog)
     from django.db import connection
 
     if connection.vendor == "postgresql":
-        pytest.skip("pgvector is available here")
+        from tests.pgvector_required import require_pgvector
+
+        require_pgvector()  # the PostgreSQL run has pgvector: a missing extension fails here
+        pytest.skip("pgvector is available here, so the index is not broken")
     html = Template("{% load jewel_vision %}<main>{% jewel_similar product %}</main>").render(Context({"product": me}))
     assert html == "<main>\n</main>" or html.replace("\n", "") == "<main></main>"
     assert "similar widget failed" in caplog.text

@@ -6,14 +6,14 @@ from django.db import connection
 
 from jewel_vision.index import Filters, pgvector
 from jewel_vision.index.models import VectorItem
+from tests.pgvector_required import require_pgvector
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 
 @pytest.fixture(autouse=True)
 def _needs_pgvector(jv_env):
-    if connection.vendor != "postgresql" or not pgvector.is_ready(refresh=True):
-        pytest.skip("needs PostgreSQL with pgvector (scripts/test.sh starts one)")
+    require_pgvector()  # skips on SQLite, fails on PostgreSQL without the extension
 
 
 @pytest.fixture
