@@ -2,7 +2,8 @@
 
     python benchmarks/hostile_files.py [--tag] [--json benchmarks/results/hostile-files.json]
 
-Builds a corpus of awkward files in a temporary folder (slivers, decompression
+Builds the corpus of ``tests/hostile_corpus.py`` (the tests push the same files
+through every upload path) in a temporary folder (slivers, decompression
 bombs, 16-bit and float images, truncated and polyglot files, SVG/HTML under an
 image name, CMYK, animations, EXIF rotations) and, for each, runs in a new
 Python process:
@@ -19,19 +20,16 @@ outcome (the decoded size or the error message) beside the figures.
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import struct
 import subprocess
 import sys
 import tempfile
-import zlib
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.hostile_corpus import corpus  # noqa: E402  (one copy, shared with the tests)
 
 _DECODE = r"""
 import json, sys, time
@@ -54,53 +52,6 @@ ms = (time.perf_counter() - t0) * 1000
 peak = status_kb("VmHWM")
 print(json.dumps({"outcome": outcome, "ms": round(ms, 1), "peak_above_base_mb": round((peak - base) / 1024, 1)}))
 """
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-
-def _png_header_only(width: int, height: int) -> bytes:
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
-            + _png_chunk(b"IEND", b""))
-
-
-def _save(img: Image.Image, fmt: str, **kw) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format=fmt, **kw)
-    return buf.getvalue()
-
-
-def corpus() -> dict[str, bytes]:
-    rng = np.random.default_rng(0)
-    photo = Image.fromarray(rng.integers(0, 255, (600, 800, 3), dtype=np.uint8))
-    files: dict[str, bytes] = {}
-    files["sliver-20000x3.png"] = _save(Image.new("RGB", (20000, 3), (200, 180, 50)), "PNG", optimize=True)
-    files["sliver-3x20000.png"] = _save(Image.new("RGB", (3, 20000), (200, 180, 50)), "PNG", optimize=True)
-    files["strip-20to1-16000x800.png"] = _save(Image.new("RGB", (16000, 800), (200, 180, 50)), "PNG", optimize=True)
-    files["grey16-6300x6300.png"] = _save(Image.fromarray(np.full((6300, 6300), 1000, np.uint16)), "PNG")
-    files["float-6000x6000.tif"] = _save(
-        Image.fromarray(np.zeros((6000, 6000), np.float32), "F"), "TIFF", compression="tiff_adobe_deflate"
-    )
-    files["bomb-header-100000x100000.png"] = _png_header_only(100_000, 100_000)
-    files["bomb-7000x7000-zeros.png"] = _save(Image.new("L", (7000, 7000)), "PNG", optimize=True)
-    jpeg = _save(photo, "JPEG", quality=90)
-    files["truncated.jpg"] = jpeg[: len(jpeg) // 2]
-    files["truncated.png"] = _save(photo, "PNG")[:5000]
-    files["cmyk.jpg"] = _save(photo.convert("CMYK"), "JPEG")
-    frames = [Image.new("P", (400, 300), i) for i in range(50)]
-    buf = io.BytesIO()
-    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:])
-    files["animated-50-frames.gif"] = buf.getvalue()
-    exif = Image.Exif()
-    exif[0x0112] = 6
-    files["exif-rotated.jpg"] = _save(photo, "JPEG", exif=exif.tobytes())
-    files["svg-named.png"] = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="9e9" height="9e9"/>'
-    files["html-named.jpg"] = b"<html><script>alert(1)</script></html>"
-    files["polyglot-jpeg-zip.jpg"] = jpeg + b"PK\x03\x04" + b"\x00" * 1000
-    files["huge-jpeg-12000x9000.jpg"] = _save(Image.new("RGB", (12000, 9000), (180, 160, 120)), "JPEG", quality=50)
-    return files
 
 
 def main(argv: list[str] | None = None) -> int:

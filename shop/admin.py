@@ -2,11 +2,13 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from jewel_vision.admin import ProductTagInline
+from shop.forms import ProductImageForm
 from shop.models import Product, ProductImage
 
 
 class ProductImageInline(admin.TabularInline):
     model = ProductImage
+    form = ProductImageForm  # a photo that cannot be decoded is refused with a form error
     extra = 1
     fields = ("image", "position", "preview")
     readonly_fields = ("preview",)
@@ -25,5 +27,6 @@ class ProductAdmin(admin.ModelAdmin):
 
 @admin.register(ProductImage)
 class ProductImageAdmin(admin.ModelAdmin):
+    form = ProductImageForm
     list_display = ("__str__", "product", "position")
     raw_id_fields = ("product",)
