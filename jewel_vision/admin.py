@@ -1,4 +1,9 @@
-"""Admin for analyses and for reviewing product tags (low confidence first)."""
+"""Admin for analyses and for reviewing product tags (low confidence first).
+
+Actions need Django's model permissions, like the API: accept and reject need
+``jewel_vision.change_producttag``, analysing again ``jewel_vision.change_analysis``;
+staff holding only the view permissions see the lists but no actions.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ class AnalysisAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Analysis._meta.fields]
     actions = ["requeue_selected"]
 
-    @admin.action(description="Analyse again (re-enqueue)")
+    @admin.action(description="Analyse again (re-enqueue)", permissions=["change"])
     def requeue_selected(self, request, queryset):
         ids = list(queryset.exclude(status=Analysis.Status.RUNNING).values_list("pk", flat=True))
         Analysis.objects.filter(pk__in=ids).update(status=Analysis.Status.PENDING, attempts=0, error="")
@@ -41,13 +46,13 @@ class TagAdmin(admin.ModelAdmin):
 class ReviewActionsMixin:
     actions = ["accept_tags", "reject_tags"]
 
-    @admin.action(description="Accept selected tags")
+    @admin.action(description="Accept selected tags", permissions=["change"])
     def accept_tags(self, request, queryset):
         for product_tag in queryset.select_related("tag"):
             review.accept(product_tag, request.user)
         self.message_user(request, "Tags accepted.")
 
-    @admin.action(description="Reject selected tags")
+    @admin.action(description="Reject selected tags", permissions=["change"])
     def reject_tags(self, request, queryset):
         for product_tag in queryset.select_related("tag"):
             review.reject(product_tag, request.user)

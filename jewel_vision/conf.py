@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import apps as django_apps
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
@@ -94,8 +95,27 @@ DEFAULTS: dict[str, Any] = {
     # Photos uploaded by shoppers (search by photo): file size and pixel count.
     "UPLOAD_MAX_BYTES": 10 * 2**20,
     "UPLOAD_MAX_PIXELS": 40_000_000,
-    # Throttle rates of the REST API (DRF rate strings), per scope.
+    # Throttle rates of the REST API (DRF rate strings), per scope. "photo_search" also
+    # throttles the demo shop's HTML search by photo.
     "API_THROTTLE_RATES": {"anon": "300/min", "user": "1200/min", "photo_search": "30/min"},
+    # How many reverse proxies in front of the web processes append to X-Forwarded-For.
+    # 0 (the default): X-Forwarded-For is ignored and the client is REMOTE_ADDR, so a
+    # client cannot pick its own address to escape a throttle. N > 0: the client is the
+    # N-th address from the right of X-Forwarded-For (what the outermost trusted proxy saw).
+    "NUM_PROXIES": 0,
+    # Alias of the Django cache (settings.CACHES) holding the throttle counts. Use one
+    # that every web process shares (Redis) in production; a local-memory cache counts
+    # per process.
+    "THROTTLE_CACHE": "default",
+    # What shoppers may see: None (every product), or a function, or its dotted path
+    # "myshop.visibility.published", that takes the product queryset and returns the
+    # products shoppers may see (e.g. ``qs.filter(published=True)``). Every shopper-facing
+    # path uses it: product list and detail, tag search and facet counts, similar items,
+    # complete the look, search by photo, recommendations, the widgets and an image's
+    # analysis. The vector index only holds these products (it follows product saves;
+    # after a change made without ``save()``, e.g. ``queryset.update()``, run
+    # ``manage.py jewel_vision_build_index``; cards are checked against it anyway).
+    "SHOPPER_QUERYSET": None,
     # How many recently viewed products a session remembers for recommendations.
     "RECENTLY_VIEWED": 20,
     # ProductView rows kept per signed-in customer (older ones are deleted as new
@@ -120,6 +140,7 @@ _POSITIVE_INT_KEYS = (
     "RECENTLY_VIEWED",
     "PRODUCT_VIEWS_PER_USER",
     "FACET_COUNTS_CACHE_SECONDS",
+    "NUM_PROXIES",
 )
 
 
@@ -155,6 +176,29 @@ class JewelVisionSettings:
         if self._cache is None:
             self._cache = self._load()
         return self._cache[name]
+
+    def shopper_filter(self):
+        """The SHOPPER_QUERYSET function (imported from its dotted path), or None."""
+        value = self.SHOPPER_QUERYSET
+        if value is None or callable(value):
+            return value
+        if not isinstance(value, str) or "." not in value:
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['SHOPPER_QUERYSET'] must be None, a function or its dotted path "
+                f"('myshop.visibility.published'), got {value!r}."
+            )
+        from django.utils.module_loading import import_string
+
+        try:
+            func = import_string(value)
+        except ImportError as exc:
+            raise ImproperlyConfigured(f"{SETTING_NAME}['SHOPPER_QUERYSET'] = {value!r} cannot be imported: {exc}") from exc
+        if not callable(func):
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['SHOPPER_QUERYSET'] = {value!r} is not callable: it must be a function that takes "
+                "the product queryset and returns what shoppers may see."
+            )
+        return func
 
     def threshold_for(self, facet: str) -> float:
         """The facet's threshold for tags without a per-label threshold of their own."""
@@ -204,6 +248,15 @@ class JewelVisionSettings:
         if not isinstance(self.QUEUE, str) or not self.QUEUE:
             raise ImproperlyConfigured(f"{SETTING_NAME}['QUEUE'] must be a non-empty string.")
         self._validate_search_settings()
+        self.shopper_filter()
+        if not isinstance(self.THROTTLE_CACHE, str) or not self.THROTTLE_CACHE:
+            raise ImproperlyConfigured(f"{SETTING_NAME}['THROTTLE_CACHE'] must be the alias of a cache in CACHES.")
+        from django.conf import settings as django_settings
+
+        if self.THROTTLE_CACHE not in getattr(django_settings, "CACHES", {"default": {}}):
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['THROTTLE_CACHE'] = {self.THROTTLE_CACHE!r} is not a cache in settings.CACHES."
+            )
         from jewel_vision.vision.pipeline import PipelineConfig
 
         try:
@@ -290,6 +343,27 @@ def get_image_model():
 def get_product_model():
     """The product model, found through the image model's product foreign key."""
     return get_image_model()._meta.get_field(jv_settings.PRODUCT_FIELD).related_model
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_throttle_cache(app_configs: Any = None, **kwargs: Any) -> list:
+    """``manage.py check --deploy``: throttle counts kept per process are no limit across processes."""
+    from django.conf import settings
+
+    alias = jv_settings.THROTTLE_CACHE
+    backend = str(getattr(settings, "CACHES", {}).get(alias, {}).get("BACKEND", ""))
+    if backend.endswith(("LocMemCache", "DummyCache")):
+        return [
+            checks.Warning(
+                f"JEWEL_VISION['THROTTLE_CACHE'] = {alias!r} is {backend.rsplit('.', 1)[-1]}: each web process "
+                "counts requests on its own, so the API's throttles (search by photo included) allow N times the "
+                "rate with N processes.",
+                hint="Point the cache at a server every process shares, e.g. django.core.cache.backends.redis.RedisCache "
+                "(the demo shop: set REDIS_URL).",
+                id="jewel_vision.W001",
+            )
+        ]
+    return []
 
 
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:

@@ -8,7 +8,8 @@ built-in vocabulary of jewelry words, singular or plural, longest phrase
 first ("rose gold" before "gold"). Words that match no facet are kept in
 ``words`` and, when nothing else matched, searched in the product name.
 
-Only tags shoppers see count (``ProductTag.visible_q``): accepted, or model
+Only products shoppers may see (``JEWEL_VISION["SHOPPER_QUERYSET"]``) are
+searched and counted, and only tags shoppers see count (``ProductTag.visible_q``): accepted, or model
 suggestions at or above their display threshold (the shop's per-facet override,
 else the model's per-label threshold, else DISPLAY_THRESHOLD).
 """
@@ -24,7 +25,7 @@ from django.db.models import CharField, Count, Q, QuerySet
 from django.db.models.functions import Cast
 
 from jewel_vision.conf import get_product_model, jv_settings
-from jewel_vision.index.products import in_stock_q, price_q
+from jewel_vision.index.products import in_stock_q, limits_shoppers, price_q, shopper_products
 
 #: Facets shoppers browse by, in the order an ambiguous word is assigned.
 FACETS = ("type", "metal", "stone", "metal_tone", "colour", "style")
@@ -142,11 +143,14 @@ def filter_products(
     words: Iterable[str] = (),
     queryset: QuerySet | None = None,
 ) -> QuerySet:
-    """Products having a visible tag among the values of every given facet (OR within, AND across)."""
+    """Products having a visible tag among the values of every given facet (OR within, AND across).
+
+    ``queryset`` defaults to the products shoppers may see (``shopper_products``).
+    """
     from jewel_vision.analyses import product_type
     from jewel_vision.models import ProductTag
 
-    qs = queryset if queryset is not None else get_product_model()._default_manager.all()
+    qs = queryset if queryset is not None else shopper_products(get_product_model()._default_manager.all())
     ptype = product_type()
     if facets:
         qs = qs.annotate(_jv_pk=Cast("pk", output_field=CharField(max_length=64)))
@@ -188,7 +192,7 @@ def product_ids_for(facets: dict[str, list[str]], *, in_stock: bool | None = Non
 def facet_counts(
     products: QuerySet | None = None, facets: Iterable[str] = FACETS, *, cache_seconds: float | None = 0
 ) -> dict[str, list[tuple[str, int]]]:
-    """How many of ``products`` (default: all) have each visible value of each facet, most common first.
+    """How many of ``products`` (default: those shoppers may see) have each visible value of each facet, most common first.
 
     Counted by the database (one GROUP BY over the visible tags), so the work in Python
     is bounded by the number of distinct values, not of tagged products. With
@@ -202,6 +206,8 @@ def facet_counts(
     from jewel_vision.models import ProductTag
 
     facets = tuple(facets)
+    if products is None and limits_shoppers():
+        products = shopper_products()
     if cache_seconds is None:
         cache_seconds = jv_settings.FACET_COUNTS_CACHE_SECONDS
     key = _facet_cache_key(products, facets) if cache_seconds and cache_seconds > 0 else None

@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 export DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE:-shop.settings}
+# The demo is a development server: DEBUG on explicitly (the settings default to off), and
+# without DJANGO_SECRET_KEY the settings generate a key once into var/secret-key.
+export DJANGO_DEBUG=${DJANGO_DEBUG:-1}
 mkdir -p var
 
 $BIN/python manage.py migrate --noinput

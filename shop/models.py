@@ -14,6 +14,9 @@ class Product(models.Model):
     price = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0.00"))
     stock = models.PositiveIntegerField(default=0)
     description = models.TextField(blank=True, default="")
+    # Drafts (False) are not shown to shoppers: see ``shopper_products`` and the
+    # JEWEL_VISION["SHOPPER_QUERYSET"] setting that points at it.
+    published = models.BooleanField(default=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -28,6 +31,11 @@ class Product(models.Model):
     @property
     def in_stock(self) -> bool:
         return self.stock > 0
+
+
+def shopper_products(queryset: models.QuerySet) -> models.QuerySet:
+    """What shoppers may see of ``queryset``: published products (``JEWEL_VISION["SHOPPER_QUERYSET"]``)."""
+    return queryset.filter(published=True)
 
 
 class ProductImage(models.Model):

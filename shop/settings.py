@@ -1,24 +1,85 @@
 """Settings of the demo shop project.
 
 Embedded defaults: SQLite and kombu's filesystem broker under ``var/``, so the
-demo needs no server. ``DATABASE_URL`` (e.g. postgresql://user@host/db) and
-``CELERY_BROKER_URL`` (redis://... or amqp://...) switch to production engines.
+demo needs no server. ``DATABASE_URL`` (e.g. postgresql://user@host/db),
+``CELERY_BROKER_URL`` (redis://... or amqp://...) and ``REDIS_URL`` / ``CACHE_URL``
+(the cache, which holds the API's throttle counts) switch to production engines.
+
+Fail closed: ``DEBUG`` is off unless ``DJANGO_DEBUG=1``, and with DEBUG off the
+process refuses to start without ``DJANGO_SECRET_KEY``. HTTPS-only cookies, HSTS
+and the redirect to HTTPS are on whenever DEBUG is off. ``make demo`` runs with
+``DJANGO_DEBUG=1`` and a key generated once into ``var/secret-key``.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import secrets
+import sys
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("JEWEL_VISION_VAR_DIR", BASE_DIR / "var"))
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or "insecure-demo-key-set-DJANGO_SECRET_KEY-in-production"
-DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _generated_key(path: Path) -> str:
+    """A random key made once for this checkout (the demo, the tests), kept in ``path`` (mode 0600)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(64) + "\n")
+        try:
+            os.link(tmp, path)  # atomic: the first process to get here wins, the others read its key
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
+
+
+# The test suite (pytest) is a development run like the demo: it gets a generated key,
+# exported so the worker processes its integration tests start share it.
+_TESTING = "pytest" in sys.modules
+DEBUG = _flag("DJANGO_DEBUG", False)
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "").strip()
+if not SECRET_KEY:
+    if not (DEBUG or _TESTING):
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set. With DEBUG off (the default) the shop refuses to start without a secret "
+            "key: set DJANGO_SECRET_KEY to a long random value (python -c 'import secrets; "
+            "print(secrets.token_urlsafe(64))'), or DJANGO_DEBUG=1 on a development machine."
+        )
+    SECRET_KEY = _generated_key(VAR_DIR / "secret-key")
+    if _TESTING:
+        os.environ["DJANGO_SECRET_KEY"] = SECRET_KEY
 ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+
+# Reverse proxies in front of the web processes that append to X-Forwarded-For (and set
+# X-Forwarded-Proto). 0: trust no forwarded header; the client is REMOTE_ADDR.
+NUM_PROXIES = int(os.environ.get("DJANGO_NUM_PROXIES", "0"))
+if NUM_PROXIES > 0:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# HTTPS only whenever DEBUG is off, outside the test suite (each can be turned off by its
+# variable, e.g. for a plain-HTTP trial on localhost; `manage.py check --deploy` then says so).
+_PRODUCTION = not (DEBUG or _TESTING)
+SECURE_SSL_REDIRECT = _flag("DJANGO_SECURE_SSL_REDIRECT", _PRODUCTION)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _flag("DJANGO_SECURE_COOKIES", _PRODUCTION)
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", str(365 * 24 * 3600) if _PRODUCTION else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _flag("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = _flag("DJANGO_HSTS_PRELOAD", True)
+SESSION_COOKIE_HTTPONLY = True
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -75,6 +136,17 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=30, transaction_mode="IMMEDIATE")
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 
+# The cache: Redis when REDIS_URL (or CACHE_URL) is set, shared by every web process (the
+# API's throttle counts live here, so a client's budget is one across processes); else
+# each process's local memory, which is enough for the embedded demo only.
+_CACHE_URL = os.environ.get("CACHE_URL") or os.environ.get("REDIS_URL") or ""
+if _CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _CACHE_URL}}
+elif _CACHE_URL:
+    raise ImproperlyConfigured(f"CACHE_URL/REDIS_URL must be a redis:// URL, got {_CACHE_URL!r}.")
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -105,6 +177,11 @@ JEWEL_VISION = {
     "PRODUCT_NAME_FIELD": "name",
     # Heads the shop teaches by example (style ...), read by every worker.
     "PIPELINE": {"facet_heads_dir": str(VAR_DIR / "facet_heads")},
+    # Drafts: shoppers see published products only, on every page, widget and API path.
+    "SHOPPER_QUERYSET": "shop.models.shopper_products",
+    # Throttles: who the client is (see NUM_PROXIES above), and where the counts live.
+    "NUM_PROXIES": NUM_PROXIES,
+    "THROTTLE_CACHE": "default",
 }
 
 # --- Celery -----------------------------------------------------------------
@@ -147,6 +224,7 @@ REST_FRAMEWORK = {
     # Jewel Vision's API views use their own exception handler and throttles
     # (rates in JEWEL_VISION["API_THROTTLE_RATES"]); these are for other DRF views.
     "EXCEPTION_HANDLER": "jewel_vision.api.errors.exception_handler",
+    "NUM_PROXIES": NUM_PROXIES,  # for other DRF views' throttles (None would trust X-Forwarded-For)
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Jewel Vision API",

@@ -1,6 +1,7 @@
 import base64
 import hashlib
 import io
+import math
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
@@ -10,7 +11,9 @@ from rest_framework.exceptions import APIException
 
 from jewel_vision import recommendations, search
 from jewel_vision.api import uploads
+from jewel_vision.api.throttles import PhotoSearchThrottle
 from jewel_vision.conf import jv_settings
+from jewel_vision.index.products import shopper_products
 from jewel_vision.models import ProductTag
 from jewel_vision.similarity import search_by_photo
 from shop.models import Product
@@ -31,13 +34,13 @@ PRODUCTS_PER_PAGE = 48
 
 def product_list(request):
     """The catalogue, a page at a time (``?page=N``; a page out of range shows the last one)."""
-    products = Product.objects.prefetch_related("images")  # ordered by name, pk
+    products = shopper_products(Product.objects.prefetch_related("images"))  # drafts left out; by name, pk
     page = Paginator(products, PRODUCTS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "shop/product_list.html", {"products": page.object_list, "page": page})
 
 
 def product_detail(request, pk: int):
-    product = get_object_or_404(Product.objects.prefetch_related("images"), pk=pk)
+    product = get_object_or_404(shopper_products(Product.objects.prefetch_related("images")), pk=pk)  # a draft: 404
     response = render(request, "shop/product_detail.html", {"product": product, "tags": visible_tags(product)})
     recommendations.record_view(request, product, response)  # a signed cookie, not a session row, for anonymous visitors
     return response
@@ -72,6 +75,13 @@ def photo_search(request):
     context: dict = {"max_mb": jv_settings.UPLOAD_MAX_BYTES // 2**20}
     if request.method != "POST":
         return render(request, "shop/photo_search.html", context)
+    throttle = PhotoSearchThrottle()  # the API's budget and cache, per signed-in user or client address
+    if not throttle.allow_request(request, None):
+        wait = throttle.wait()  # seconds until the next search is allowed
+        context["error"] = "Too many photo searches; please try again in a minute."
+        response = render(request, "shop/photo_search.html", context, status=429)
+        response["Retry-After"] = str(max(1, math.ceil(wait)) if wait is not None else 60)
+        return response
     status = 200
     try:
         token = request.POST.get("token", "")

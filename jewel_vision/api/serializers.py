@@ -162,8 +162,33 @@ class PhotoSearchResponseSerializer(serializers.Serializer):
     height = serializers.IntegerField()
 
 
+class AnalysisPredictionSerializer(serializers.Serializer):
+    """One raw prediction of the pipeline for one photo (staff only)."""
+
+    facet = serializers.CharField()
+    value = serializers.CharField()
+    confidence = serializers.FloatField()
+    threshold = serializers.FloatField(allow_null=True, help_text="The model's per-label threshold, if it has one.")
+    model = serializers.CharField()
+    model_version = serializers.CharField()
+    shown = serializers.BooleanField(help_text="The product's tag is shown to shoppers (not rejected, confident enough).")
+
+
+#: What a shopper reads when an analysis failed: no internals (storage paths, exception texts).
+PUBLIC_FAILURE = "This photo could not be analysed."
+
+
 class AnalysisStatusSerializer(serializers.ModelSerializer):
+    """An image's analysis. ``context["staff"]``: also every raw prediction and the full error text.
+
+    ``tags`` (once done) are the photo's predictions whose product tag shoppers see
+    (``ProductTag.visible_q``: not rejected, and accepted or at its display
+    threshold), for everyone; ``predictions`` (staff, else null) are all of them.
+    """
+
     tags = serializers.SerializerMethodField()
+    predictions = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField()
     detections = serializers.SerializerMethodField()
     has_embedding = serializers.SerializerMethodField()
 
@@ -172,14 +197,48 @@ class AnalysisStatusSerializer(serializers.ModelSerializer):
         fields = [
             "id", "image_id", "product_id", "status", "error", "attempts", "pipeline_version",
             "created_at", "started_at", "finished_at", "timings_ms", "width", "height",
-            "tags", "detections", "has_embedding",
+            "tags", "predictions", "detections", "has_embedding",
         ]
 
+    def _staff(self) -> bool:
+        return bool(self.context.get("staff"))
+
+    def _rows(self, obj) -> list:
+        return list(obj.predictions.select_related("tag").order_by("tag__facet", "-confidence"))
+
+    def _shown_tag_ids(self, obj) -> set[int]:
+        from jewel_vision.analyses import product_type
+
+        if not obj.product_id:
+            return set()
+        return set(
+            ProductTag.objects.filter(ProductTag.visible_q(), product_type=product_type(), product_id=obj.product_id)
+            .values_list("tag_id", flat=True)
+        )
+
     def get_tags(self, obj) -> list[dict]:
+        if obj.status != Analysis.Status.DONE:
+            return []
+        shown = self._shown_tag_ids(obj)
         return [
             {"facet": p.tag.facet, "value": p.tag.value, "confidence": round(p.confidence, 4)}
-            for p in obj.predictions.select_related("tag").order_by("tag__facet", "-confidence")
+            for p in self._rows(obj) if p.tag_id in shown
         ]
+
+    def get_predictions(self, obj) -> list[dict] | None:
+        if not self._staff():
+            return None
+        shown = self._shown_tag_ids(obj)
+        return [
+            {"facet": p.tag.facet, "value": p.tag.value, "confidence": round(p.confidence, 4), "threshold": p.threshold,
+             "model": p.model, "model_version": p.model_version, "shown": p.tag_id in shown}
+            for p in self._rows(obj)
+        ]
+
+    def get_error(self, obj) -> str:
+        if self._staff():
+            return obj.error
+        return PUBLIC_FAILURE if obj.status == Analysis.Status.FAILED else ""
 
     def get_detections(self, obj) -> list[dict]:
         return [
@@ -198,6 +257,9 @@ try:  # pragma: no branch
     AnalysisStatusSerializer.get_detections = extend_schema_field(DetectionSerializer(many=True))(
         AnalysisStatusSerializer.get_detections
     )
+    AnalysisStatusSerializer.get_predictions = extend_schema_field(
+        AnalysisPredictionSerializer(many=True, allow_null=True)
+    )(AnalysisStatusSerializer.get_predictions)
 except ImportError:  # pragma: no cover
     pass
 

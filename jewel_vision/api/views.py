@@ -1,4 +1,5 @@
-"""API views. Reads are public; tag review is for staff; every error has one JSON shape."""
+"""API views. Reads are public and show what shoppers may see (``SHOPPER_QUERYSET``, visible tags);
+tag review needs Django's model permissions; every error has one JSON shape."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from rest_framework.views import APIView
 
 from jewel_vision import recommendations, review, search, similarity
 from jewel_vision.api import errors, uploads
-from jewel_vision.api.permissions import IsStaff
+from jewel_vision.api.permissions import VIEW_ANALYSIS, CanDecideTags, CanReviewTags, has_perm
 from jewel_vision.api.serializers import (
     FACET_PARAMS,
     AddTagSerializer,
@@ -37,7 +38,7 @@ from jewel_vision.api.serializers import (
 from jewel_vision.api.throttles import AnonThrottle, PhotoSearchThrottle, UserThrottle
 from jewel_vision.conf import get_product_model
 from jewel_vision.index import Filters
-from jewel_vision.index.products import first_image_urls, visible_tags
+from jewel_vision.index.products import first_image_urls, shopper_products, visible_tags
 from jewel_vision.models import Analysis, ProductTag
 
 ERRORS = {
@@ -70,13 +71,15 @@ class JewelAPIView(APIView):
         s.is_valid(raise_exception=True)
         return s.validated_data
 
-    def get_product(self, pk: str) -> Any:
+    def get_product(self, pk: str, *, shoppers: bool = True) -> Any:
+        """The product ``pk``; with ``shoppers`` only one shoppers may see (a draft is a 404)."""
         model = get_product_model()
         try:
             key = model._meta.pk.to_python(pk)
         except Exception:  # noqa: BLE001 - a malformed id does not exist
             raise errors.exceptions.NotFound("No such product.") from None
-        return get_object_or_404(model._default_manager.all(), pk=key)
+        qs = model._default_manager.all()
+        return get_object_or_404(shopper_products(qs) if shoppers else qs, pk=key)
 
 
 def _csv(request, name: str) -> list[str]:
@@ -275,7 +278,9 @@ class ImageAnalysisView(JewelAPIView):
     @extend_schema(
         summary="Analysis status of a product image",
         description="The current analysis of an image of the shop's image model: pending, running, done or failed, "
-        "with its tags and detections once done.",
+        "with its tags (those shown to shoppers) and detections once done. Holders of `jewel_vision.view_analysis` "
+        "also get every raw prediction (`predictions`) and the full error text; for others `predictions` is null "
+        "and a failure is described without internals. Images of products shoppers may not see are a 404 for them.",
         responses={200: AnalysisStatusSerializer, 404: ERRORS[404]},
     )
     def get(self, request, image_id: str):
@@ -288,21 +293,35 @@ class ImageAnalysisView(JewelAPIView):
         )
         if analysis is None:
             raise errors.exceptions.NotFound("No analysis for this image.")
-        return Response(AnalysisStatusSerializer(analysis).data)
+        staff = has_perm(request.user, VIEW_ANALYSIS)
+        if not staff and not self._shown(analysis.product_id):
+            raise errors.exceptions.NotFound("No analysis for this image.")
+        return Response(AnalysisStatusSerializer(analysis, context={"staff": staff}).data)
+
+    @staticmethod
+    def _shown(product_id: str) -> bool:
+        """The analysed photo belongs to a product shoppers may see."""
+        model = get_product_model()
+        try:
+            key = model._meta.pk.to_python(product_id)
+        except Exception:  # noqa: BLE001 - no such product
+            return False
+        return shopper_products().filter(pk=key).exists()
 
 
 class ProductTagsView(JewelAPIView):
-    permission_classes = [IsStaff]
+    permission_classes = [CanReviewTags]
 
     @extend_schema(
         summary="All tags of a product (staff)",
-        description="Suggestions included, lowest confidence first, for review.",
+        description="Suggestions included, lowest confidence first, for review. Needs `jewel_vision.view_producttag`; "
+        "drafts included.",
         responses={200: ReviewTagSerializer(many=True), 403: OpenApiResponse(ErrorSerializer), 404: ERRORS[404]},
     )
     def get(self, request, pk: str):
         from jewel_vision.analyses import product_type
 
-        product = self.get_product(pk)
+        product = self.get_product(pk, shoppers=False)
         tags = ProductTag.objects.filter(product_type=product_type(), product_id=str(product.pk)).select_related(
             "tag", "reviewed_by"
         ).order_by("confidence", "pk")
@@ -310,19 +329,20 @@ class ProductTagsView(JewelAPIView):
 
     @extend_schema(
         summary="Add a tag to a product (staff)",
-        description='A person\'s tag, e.g. `{"tag": "style:vintage"}`; it counts as accepted and models never change it.',
+        description='A person\'s tag, e.g. `{"tag": "style:vintage"}`; it counts as accepted and models never change it. '
+        "Needs `jewel_vision.add_producttag`.",
         request=AddTagSerializer,
         responses={201: ReviewTagSerializer, 400: ERRORS[400], 403: OpenApiResponse(ErrorSerializer), 404: ERRORS[404]},
     )
     def post(self, request, pk: str):
-        product = self.get_product(pk)
+        product = self.get_product(pk, shoppers=False)
         data = self.params(AddTagSerializer, request.data)
         tag = review.add(product, data["tag"], request.user)
         return Response(ReviewTagSerializer(tag).data, status=201)
 
 
 class ReviewDecisionView(JewelAPIView):
-    permission_classes = [IsStaff]
+    permission_classes = [CanDecideTags]
     decision = "accept"
 
     @extend_schema(
@@ -338,7 +358,8 @@ class ReviewDecisionView(JewelAPIView):
 class AcceptTagView(ReviewDecisionView):
     decision = "accept"
 
-    @extend_schema(summary="Accept a tag (staff)", description="In a one-value facet the competing suggestions go.",
+    @extend_schema(summary="Accept a tag (staff)", description="In a one-value facet the competing suggestions go. "
+                   "Needs `jewel_vision.change_producttag`.",
                    request=None, responses={200: ReviewTagSerializer, 403: OpenApiResponse(ErrorSerializer), 404: ERRORS[404]})
     def post(self, request, tag_id: int):
         return super().post(request, tag_id)
@@ -347,7 +368,8 @@ class AcceptTagView(ReviewDecisionView):
 class RejectTagView(ReviewDecisionView):
     decision = "reject"
 
-    @extend_schema(summary="Reject a tag (staff)", description="Hidden from shoppers; models never bring it back.",
+    @extend_schema(summary="Reject a tag (staff)", description="Hidden from shoppers; models never bring it back. "
+                   "Needs `jewel_vision.change_producttag`.",
                    request=None, responses={200: ReviewTagSerializer, 403: OpenApiResponse(ErrorSerializer), 404: ERRORS[404]})
     def post(self, request, tag_id: int):
         return super().post(request, tag_id)

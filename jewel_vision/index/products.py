@@ -22,6 +22,23 @@ INDEX_FACETS = ("type", "metal", "metal_tone")
 CARD_FACETS = ("type", "metal", "metal_tone", "stone", "colour", "style")
 
 
+def shopper_products(queryset: models.QuerySet | None = None) -> models.QuerySet:
+    """The products shoppers may see: ``JEWEL_VISION["SHOPPER_QUERYSET"]`` applied to ``queryset``.
+
+    ``queryset`` defaults to every product. Every shopper-facing path goes
+    through this; staff paths (tag review) use the plain product queryset.
+    """
+    if queryset is None:
+        queryset = get_product_model()._default_manager.all()
+    func = jv_settings.shopper_filter()
+    return queryset if func is None else func(queryset)
+
+
+def limits_shoppers() -> bool:
+    """Whether the shop hides some products from shoppers (SHOPPER_QUERYSET is set)."""
+    return jv_settings.SHOPPER_QUERYSET is not None
+
+
 def _stock_field() -> models.Field | None:
     name = jv_settings.PRODUCT_STOCK_FIELD
     return get_product_model()._meta.get_field(name) if name else None
@@ -85,8 +102,12 @@ def url_of(product: Any) -> str:
         return ""
 
 
-def products_by_id(product_ids: Iterable[str]) -> dict[str, Any]:
-    """Existing products by their id (as text); unknown or malformed ids are left out."""
+def products_by_id(product_ids: Iterable[str], *, shoppers_only: bool = True) -> dict[str, Any]:
+    """Existing products by their id (as text); unknown or malformed ids are left out.
+
+    ``shoppers_only``: only products shoppers may see (``shopper_products``), so a card
+    never shows a draft even when the index is behind a change made without ``save()``.
+    """
     model = get_product_model()
     pk_field = model._meta.pk
     keys = []
@@ -97,11 +118,19 @@ def products_by_id(product_ids: Iterable[str]) -> dict[str, Any]:
             continue
     if not keys:
         return {}
-    return {str(p.pk): p for p in model._default_manager.filter(pk__in=keys)}
+    qs = model._default_manager.all()
+    if shoppers_only:
+        qs = shopper_products(qs)
+    return {str(p.pk): p for p in qs.filter(pk__in=keys)}
 
 
 def attrs_by_id(product_ids: Iterable[str]) -> dict[str, tuple[bool, float | None]]:
-    """``{product_id: (in_stock, price)}`` for existing products, in one query."""
+    """``{product_id: (in_stock, price)}`` for existing products shoppers may see, in one query per 2000.
+
+    The vector index is built from this (``index.sync``), so it holds only products
+    shoppers may see: similar items, complete the look, search by photo and
+    recommendations never meet a draft, whatever filters the query has.
+    """
     model = get_product_model()
     fields = ["pk"] + [f for f in (jv_settings.PRODUCT_STOCK_FIELD, jv_settings.PRODUCT_PRICE_FIELD) if f]
     ids = list(dict.fromkeys(str(p) for p in product_ids))
@@ -115,7 +144,7 @@ def attrs_by_id(product_ids: Iterable[str]) -> dict[str, tuple[bool, float | Non
             continue
     for chunk_start in range(0, len(keys), 2000):
         chunk = keys[chunk_start : chunk_start + 2000]
-        for row in model._default_manager.filter(pk__in=chunk).values(*fields):
+        for row in shopper_products(model._default_manager.all()).filter(pk__in=chunk).values(*fields):
             stock = row.get(jv_settings.PRODUCT_STOCK_FIELD) if jv_settings.PRODUCT_STOCK_FIELD else None
             price = row.get(jv_settings.PRODUCT_PRICE_FIELD) if jv_settings.PRODUCT_PRICE_FIELD else None
             out[str(row["pk"])] = (stock_is_in(stock), None if price is None else float(price))
