@@ -37,9 +37,13 @@ is merged into the metal.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
+import threading
 from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
 
@@ -57,15 +61,37 @@ __all__ = [
     "dominant_colour",
     "material_regions",
     "mask_to_png",
+    "MetalToneHead",
     "metal_tone",
     "metal_tone_features",
+    "metal_tone_head",
+    "metal_tone_vector",
     "png_to_mask",
     "rgb_to_lab",
     "shape_and_texture",
 ]
 
 ATTRIBUTES_MODEL = "colour-rules"
-ATTRIBUTES_VERSION = "1.0"  # bump whenever a rule or constant below changes
+_RULES_VERSION = "1.0"  # bump whenever a rule or constant below changes
+
+#: The learned metal-tone head (``python -m jewel_vision.training.train_metal_tone``); loaded lazily.
+DEFAULT_TONE_HEAD_PATH = Path(__file__).resolve().parent / "weights" / "metal_tone_head.npz"
+TONE_HEAD_MODEL = "metal-tone-head"
+
+
+def _file_version(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    except OSError:
+        return "missing"
+
+
+#: Rules version (+ the tone head's content hash when a head file is shipped): a new or retrained
+#: head changes the pipeline version. No file (as now: see ATTRIBUTES_CARD.md section 3b): the rules.
+_TONE_HEAD_FILE_VERSION = _file_version(DEFAULT_TONE_HEAD_PATH)
+ATTRIBUTES_VERSION = (
+    _RULES_VERSION if _TONE_HEAD_FILE_VERSION == "missing" else f"{_RULES_VERSION}+tone-{_TONE_HEAD_FILE_VERSION}"
+)
 
 METAL_TONES = ("yellow", "white", "rose")
 COLOUR_PALETTE = (
@@ -552,6 +578,209 @@ def _tone_probs(feat: dict[str, float]) -> dict[str, float]:
     return {k: v / total for k, v in probs.items()}
 
 
+# -- learned head on scene-white-balanced statistics of the metal pixels ---------------------
+#: Reference hue of skin (Lab, degrees): a colour cast shows as skin's a*/b* off this direction.
+SKIN_HUE = 55.0
+MAX_WB_SHIFT = 15.0  # a*/b* units; larger estimated casts are clipped
+TONE_FEATURES = (
+    "m_a50", "m_b50", "m_a10", "m_a90", "m_b10", "m_b90", "m_c50", "m_c75", "m_l50",
+    "m_hue_x", "m_hue_y", "m_neutral", "m_yellowish", "m_roseish",
+    "c_a50", "c_b50", "c_neutral",
+    "raw_a50", "raw_b50", "wb_a", "wb_b", "bg_l", "bg_a", "bg_b", "bg_neutral", "skin", "log_n",
+    "r_c50", "r_hue_x", "r_hue_y", "r_white", "r_rose",
+)
+
+
+def _scene_white_balance(prep: _Prepared, raw: np.ndarray, metal: np.ndarray) -> dict[str, float]:
+    """The colour cast of the scene (a*, b* shift) from what surrounds the piece.
+
+    1. Background: the crop's pixels away from the item mask (else the crop's border); when
+       >= 30 % of them are fairly bright and only mildly coloured (L > 45, C < 20: paper, grey
+       or white card, a light table) their median a*/b* is the cast.
+    2. Else skin (a hand, a neck: >= 8 % of the crop skin-like, outside the metal): skin's hue
+       varies little across people while its chroma varies a lot, so only the part of its
+       a*/b* across the reference skin hue (``SKIN_HUE``) is taken as the cast.
+    3. Else none (a coloured velvet or a dark background says nothing reliable).
+    The shift is clipped to ``MAX_WB_SHIFT``; the head also sees the background's colour.
+    """
+    from scipy import ndimage
+
+    item = prep.item
+    outside = ~ndimage.binary_dilation(item, iterations=3) if item.any() else np.zeros_like(item)
+    if item.all() or not item.any() or outside.sum() < 20:
+        outside = np.zeros_like(item)
+        bw = max(1, min(item.shape) // 20)
+        outside[:bw, :] = outside[-bw:, :] = outside[:, :bw] = outside[:, -bw:] = True
+    o = raw[outside]
+    oc = np.hypot(o[:, 1], o[:, 2])
+    neutral = (o[:, 0] > 45) & (oc < 20)
+    frac = float(neutral.mean()) if len(o) else 0.0
+    skin_mask = _skin_like(prep.rgb, raw) & ~metal
+    skin = float(skin_mask.mean()) if skin_mask.size else 0.0
+    shift = np.zeros(2, np.float32)
+    if frac >= 0.3:
+        shift = np.median(o[neutral][:, 1:3], axis=0)
+    elif skin >= 0.08:
+        s_ab = np.median(raw[skin_mask][:, 1:3], axis=0)
+        u = np.array([math.cos(math.radians(SKIN_HUE)), math.sin(math.radians(SKIN_HUE))], np.float32)
+        shift = s_ab - float(s_ab @ u) * u
+    norm = float(np.hypot(*shift))
+    if norm > MAX_WB_SHIFT:
+        shift = shift * (MAX_WB_SHIFT / norm)
+    med = np.median(o, axis=0) if len(o) else np.zeros(3, np.float32)
+    return {
+        "wb_a": float(shift[0]), "wb_b": float(shift[1]),
+        "bg_l": float(med[0]), "bg_a": float(med[1]), "bg_b": float(med[2]),
+        "bg_neutral": frac, "skin": skin,
+    }
+
+
+def _tone_vector(prep: _Prepared, metal: np.ndarray) -> np.ndarray:
+    """``TONE_FEATURES`` of one piece (float32): metal-pixel colour statistics after the scene's white balance."""
+    raw = rgb_to_lab(prep.rgb)
+    scene = _scene_white_balance(prep, raw, metal)
+    wb = raw.copy()
+    wb[..., 1] -= scene["wb_a"]
+    wb[..., 2] -= scene["wb_b"]
+    highlight = prep.item & ((wb[..., 0] > 92) | (wb[..., 0] < 22))
+    sel = metal & ~highlight
+    if sel.sum() < 10:
+        sel = metal if metal.sum() >= 10 else prep.core
+    if sel.sum() < 3:
+        sel = prep.item if prep.item.any() else np.ones_like(prep.item)
+    m = wb[sel]
+    a, b = m[:, 1], m[:, 2]
+    c = np.hypot(a, b)
+    hue = _hue_deg(a, b)
+    a50, b50 = float(np.median(a)), float(np.median(b))
+    c50 = float(np.median(c))
+    h50 = math.atan2(b50, a50)
+    weight = min(1.0, math.hypot(a50, b50) / 8.0)  # the hue of a near-neutral colour is noise
+    core = wb[prep.core] if prep.core.sum() >= 3 else m
+    cc = np.hypot(core[:, 1], core[:, 2])
+    r = raw[sel]
+    f = {
+        "m_a50": a50, "m_b50": b50,
+        "m_a10": float(np.percentile(a, 10)), "m_a90": float(np.percentile(a, 90)),
+        "m_b10": float(np.percentile(b, 10)), "m_b90": float(np.percentile(b, 90)),
+        "m_c50": c50, "m_c75": float(np.percentile(c, 75)), "m_l50": float(np.median(m[:, 0])),
+        "m_hue_x": weight * math.cos(h50), "m_hue_y": weight * math.sin(h50),
+        "m_neutral": float((c < 7).mean()),
+        "m_yellowish": float(((c >= 10) & (hue >= 70) & (hue <= 110)).mean()),
+        "m_roseish": float(((c >= 8) & ((hue < 65) | (hue > 340))).mean()),
+        "c_a50": float(np.median(core[:, 1])), "c_b50": float(np.median(core[:, 2])),
+        "c_neutral": float((cc < 7).mean()),
+        "raw_a50": float(np.median(r[:, 1])), "raw_b50": float(np.median(r[:, 2])),
+        **scene,
+        "log_n": math.log1p(float(sel.sum())),
+    }
+    # the hand-set rules' view (their own white balance and metal pixels) as inputs too
+    rf = _metal_features(prep, metal)
+    rp = _tone_probs(rf)
+    rw = min(1.0, rf["chroma"] / 8.0)
+    f.update({
+        "r_c50": rf["chroma"],
+        "r_hue_x": rw * math.cos(math.radians(rf["hue"])), "r_hue_y": rw * math.sin(math.radians(rf["hue"])),
+        "r_white": math.log((rp["white"] + 1e-4) / (1 - rp["white"] + 1e-4)),
+        "r_rose": math.log((rp["rose"] + 1e-4) / (1 - rp["rose"] + 1e-4)),
+    })
+    return np.array([f[k] for k in TONE_FEATURES], dtype=np.float32)
+
+
+def metal_tone_vector(
+    image: Image.Image, item_mask: np.ndarray | None, metal_mask: np.ndarray | None = None
+) -> np.ndarray:
+    """The head's input (``TONE_FEATURES``) for one photo; used by training and tests."""
+    prep = _prepare(image, item_mask)
+    metal = _metal_from_mask(prep, metal_mask) if metal_mask is not None else _split_metal_stone(prep)[0]
+    return _tone_vector(prep, metal)
+
+
+class MetalToneHead:
+    """Softmax regression on standardised ``TONE_FEATURES`` -> P(yellow, white, rose).
+
+    File (``.npz``): ``classes``, ``features`` (names, must equal ``TONE_FEATURES``), ``mean``,
+    ``std``, ``W`` [F, K], ``b`` [K], ``thresholds`` [K] (per-label confidence at or above which
+    the tone may be shown without review; chosen on validation data). ``version`` = the file's
+    SHA-256[:12]. Loaded on first use.
+    """
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else DEFAULT_TONE_HEAD_PATH
+        self.version = _file_version(self.path)
+        self._loaded = False
+        self._lock = threading.Lock()
+
+    def load(self) -> "MetalToneHead":
+        if self._loaded:
+            return self
+        with self._lock:
+            if not self._loaded:
+                with np.load(self.path, allow_pickle=False) as z:
+                    features = tuple(str(x) for x in z["features"])
+                    if features != TONE_FEATURES:
+                        raise ValueError(f"{self.path}: features {features} do not match this code's TONE_FEATURES")
+                    self.classes = [str(x) for x in z["classes"]]
+                    self.mean = z["mean"].astype(np.float64)
+                    self.std = z["std"].astype(np.float64)
+                    self.W = z["W"].astype(np.float64)
+                    self.b = z["b"].astype(np.float64)
+                    self.thresholds = {c: float(t) for c, t in zip(self.classes, z["thresholds"])}
+                    # "rules": the hand-set rules' probabilities (kept in the features as logits) with
+                    # validated thresholds; "softmax": the learned weights
+                    self.kind = str(z["kind"]) if "kind" in z.files else "softmax"
+                self._loaded = True
+        return self
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        self.load()
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        if self.kind == "rules":
+            pw = 1 / (1 + np.exp(-x[:, TONE_FEATURES.index("r_white")]))
+            pr = 1 / (1 + np.exp(-x[:, TONE_FEATURES.index("r_rose")]))
+            p = np.stack([np.clip(1 - pw - pr, 0, 1), pw, pr], 1)
+            return p / p.sum(1, keepdims=True)
+        z = ((x - self.mean) / self.std) @ self.W + self.b
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def tags(self, x: np.ndarray) -> list[TagPrediction]:
+        """Three ``metal_tone`` tags, most likely first, each with its label's threshold."""
+        p = self.predict_proba(x)[0]
+        return [
+            TagPrediction("metal_tone", self.classes[j], float(p[j]), TONE_HEAD_MODEL, self.version,
+                          threshold=self.thresholds[self.classes[j]])
+            for j in np.argsort(-p, kind="stable")
+        ]
+
+
+_TONE_HEADS: dict[str, MetalToneHead] = {}
+
+
+def metal_tone_head(path: str | Path | None = None) -> MetalToneHead | None:
+    """The (cached) head at ``path`` (default: the shipped file), or None when there is no file."""
+    p = Path(path) if path is not None else DEFAULT_TONE_HEAD_PATH
+    if not p.is_file():
+        return None
+    key = f"{p}:{_file_version(p)}" if path is not None else str(p)
+    head = _TONE_HEADS.get(key)
+    if head is None:
+        head = _TONE_HEADS[key] = MetalToneHead(p)
+    return head
+
+
+def _tone_tags(prep: _Prepared, metal: np.ndarray) -> list[TagPrediction]:
+    head = metal_tone_head()
+    if head is None:  # no trained head (a checkout without weights): the rules, without thresholds
+        probs = _tone_probs(_metal_features(prep, metal))
+        return [
+            TagPrediction("metal_tone", tone, float(p), ATTRIBUTES_MODEL, ATTRIBUTES_VERSION)
+            for tone, p in sorted(probs.items(), key=lambda kv: -kv[1])
+        ]
+    return head.tags(_tone_vector(prep, metal))
+
+
 def metal_tone(
     image: Image.Image, item_mask: np.ndarray | None, metal_mask: np.ndarray | None = None
 ) -> list[TagPrediction]:
@@ -560,15 +789,14 @@ def metal_tone(
     Judged from the metal's pixels only: inside ``item_mask`` (and ``metal_mask``
     when given, else the metal split of :func:`material_regions`), excluding pixels
     that look like the surrounding background, smooth skin when the mask holds a hand,
-    blown-out highlights and deep shadows; on a neutral bright background the colours
-    are white-balanced on it first.
+    blown-out highlights and deep shadows, after a white balance estimated from the
+    scene (:func:`_scene_white_balance`), by the learned :class:`MetalToneHead`.
+    Each tag carries its label's ``threshold``: below it the tone is not shown to
+    shoppers (the head abstains); ``rose`` has the highest bar.
     """
-    feat = metal_tone_features(image, item_mask, metal_mask)
-    probs = _tone_probs(feat)
-    return [
-        TagPrediction("metal_tone", tone, float(p), ATTRIBUTES_MODEL, ATTRIBUTES_VERSION)
-        for tone, p in sorted(probs.items(), key=lambda kv: -kv[1])
-    ]
+    prep = _prepare(image, item_mask)
+    metal = _metal_from_mask(prep, metal_mask) if metal_mask is not None else _split_metal_stone(prep)[0]
+    return _tone_tags(prep, metal)
 
 
 # ---------------------------------------------------------------------------------------
@@ -872,10 +1100,6 @@ def describe(
     prep = _prepare(image, item_mask)
     metal, stone, _ = _split_metal_stone(prep)
     regions = _regions(prep, metal, stone, item_model, item_model_version, item_region)
-    probs = _tone_probs(_metal_features(prep, metal))
-    tags = [
-        TagPrediction("metal_tone", tone, float(p), ATTRIBUTES_MODEL, ATTRIBUTES_VERSION)
-        for tone, p in sorted(probs.items(), key=lambda kv: -kv[1])
-    ]
+    tags = _tone_tags(prep, metal)
     tags += _colours(prep, metal, 0.08) + _shape_and_texture(prep)
     return regions, tags
