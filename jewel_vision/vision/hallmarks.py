@@ -50,6 +50,10 @@ Each whitespace/comma/slash-separated token must be a mark as a whole, so prices
 readings (``"18K GP"`` -> ``None``; ``"925 18K GP"`` -> ``S925``); ``EPNS``/``NICKEL SILVER``/
 ``GERMAN SILVER``/``SILVER PLATE(D)`` cancel silver readings.
 
+A two-part mark read as one word (``"18K750"``, ``"9K.375"``, ``"750-18K"``) is split into its
+karat and millesimal parts; both are returned by :func:`find_hallmarks` (each normalised on its
+own: ``18K`` and ``750`` are both gold at 0.750).
+
 When a text holds several marks, the strongest (explicit prefix/suffix/keyword over a bare
 number) and then the leftmost wins; :func:`find_hallmarks` returns them all.
 """
@@ -134,6 +138,8 @@ _DIGIT_FIX_ALT = str.maketrans({"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1"
 _NUMLIKE = re.compile(r"^[0-9OQDIL|!SZB]+$")
 _SPLIT = re.compile(r"[\s,;:/\\()\[\]{}<>\"'`~*+=_#@^&?，、。：；（）]+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_GLUED_KARAT_MILLE = re.compile(r"(?<![A-Z0-9])([0-9]{1,2}(?:KT|CT|K))[.\-·]?([0-9OQDB]{3})(?![0-9A-Z])")
+_GLUED_MILLE_KARAT = re.compile(r"(?<![A-Z0-9])([0-9]{3})[.\-·]?([0-9]{1,2}(?:KT|CT|K))(?![0-9A-Z])")
 _CN_WORDS = ("千足金", "千足银", "足金", "足银", "足铂", "金", "银", "铂", "钯")
 
 
@@ -326,6 +332,9 @@ def _clean(text: str) -> str:
     s = s.replace("999.9", "9999")
     # Separate CJK words from latin/digits so that each is a token ("足金999" stays joinable).
     s = re.sub(r"([\u3400-\u9fff]+)", r" \1 ", s)
+    # A two-part mark read without its space ("18K750", "9K.375", "750-18K"): two tokens.
+    s = _GLUED_KARAT_MILLE.sub(r"\1 \2", s)
+    s = _GLUED_MILLE_KARAT.sub(r"\1 \2", s)
     return s
 
 

@@ -50,6 +50,7 @@ __all__ = [
     "StampSpec",
     "available_fonts",
     "cjk_font_path",
+    "make_cross_specs",
     "make_stamp_set",
     "make_stamp_specs",
     "render_packshot",
@@ -138,7 +139,8 @@ def _blur(a: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def _text_mask(text: str, font_path: str, cap_px: float, tracking: float, frame: str, extra: str | None,
-               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+               rng: np.random.Generator, margin: tuple[float, float] | None = None,
+               word_gap: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """(mask of the stamped text/frame at supersampled size, mask of the extra word)."""
     probe = _font(font_path, 100)
     ref = "足" if _is_cjk(text) else "8"
@@ -149,11 +151,14 @@ def _text_mask(text: str, font_path: str, cap_px: float, tracking: float, frame:
     # per-character layout with tracking
     adv = [font.getlength(ch) for ch in text]
     track = tracking * cap_px
+    adv = [a + (word_gap * cap_px if ch == " " else 0.0) for ch, a in zip(text, adv)]
     text_w = sum(adv) + track * max(0, len(text) - 1)
     top_bb = font.getbbox(text)
     text_h = top_bb[3] - top_bb[1]
     mx = rng.uniform(0.7, 1.8) * cap_px
     my = rng.uniform(0.9, 1.8) * cap_px
+    if margin is not None:  # a tiny stamp in a larger photo of the surface
+        mx, my = margin[0] * cap_px, margin[1] * cap_px
     extra_w = 0.0
     efont = None
     if extra:
@@ -202,6 +207,8 @@ def render_stamp(
     extra: str | None = None,
     band_edges: bool | None = None,
     jpeg_quality: int | None = None,
+    margin: tuple[float, float] | None = None,
+    word_gap: float = 0.0,
 ) -> Image.Image:
     """One synthetic hallmark photo (RGB). Same arguments -> same pixels.
 
@@ -209,7 +216,10 @@ def render_stamp(
     output pixels; ``rotation`` degrees (random within +-6 when None); ``noise`` the sensor
     noise sigma in 0-255 units (random 1.5-6 when None); ``frame`` "rect"/"oval"/None draws a
     cartouche; ``extra`` stamps a maker's-mark word beside the hallmark; ``band_edges`` shows
-    the dark edges of a ring band above and below (curved renders; random when None).
+    the dark edges of a ring band above and below (curved renders; random when None);
+    ``margin`` (x, y), in cap heights, puts that much surface around the text (a tiny stamp in a
+    larger photo; rendered at 2x instead of 3x supersampling); ``word_gap`` widens spaces by that
+    many cap heights (two-part marks such as "18K 750").
     """
     import cv2
 
@@ -230,10 +240,10 @@ def render_stamp(
             raise RuntimeError("no TrueType font found in /usr/share/fonts")
         font_path = pool[int(rng.integers(len(pool)))]
 
-    ss = 3  # supersampling
+    ss = 3 if margin is None else 2  # supersampling
     cap = float(size_px) * ss
     tracking = rng.uniform(0.02, 0.22)
-    mask, emask = _text_mask(text, font_path, cap, tracking, frame or "", extra, rng)
+    mask, emask = _text_mask(text, font_path, cap, tracking, frame or "", extra, rng, margin, word_gap)
     H, W = mask.shape
 
     # ---- height map ---------------------------------------------------------------
@@ -370,6 +380,8 @@ class StampSpec:
     frame: str | None = None
     extra: str | None = None
     rotation: float | None = None
+    margin: tuple[float, float] | None = None
+    word_gap: float = 0.0
     conditions: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def as_dict(self) -> dict[str, Any]:
@@ -431,8 +443,52 @@ def render_spec(spec: StampSpec) -> Image.Image:
     return render_stamp(
         spec.text, style=spec.style, metal=spec.metal, curved=spec.curved, size_px=spec.size_px,
         blur=spec.blur, seed=spec.seed, font_path=None if _is_cjk(spec.text) else spec.font_path,
-        frame=spec.frame, extra=spec.extra, rotation=spec.rotation,
+        frame=spec.frame, extra=spec.extra, rotation=spec.rotation, margin=spec.margin, word_gap=spec.word_gap,
     )
+
+
+TWO_PART_TEXTS: tuple[str, ...] = ("18K 750", "9K 375", "14K 585", "925 CZ", "22K 916", "750 18K", "S925 ITALY")
+_CROSS_BASE = {"tune": 50_000_000, "test": 950_000_000}
+
+
+def make_cross_specs(n: int, seed: int = 0, split: str = "tune") -> list[StampSpec]:
+    """Specs for the cross-renderer evaluation (``eval_ocr_cross``): the conditions of
+    :func:`make_stamp_specs` plus two-part marks (a third; :data:`TWO_PART_TEXTS`, the parts
+    1-2.5 cap heights apart) and tiny stamps (~30 %: cap height 11-16 px with 14-30 cap heights
+    of surface around it, so the photo is 500-1100 px wide). Seeds disjoint from every other set;
+    the "tune" split never uses :data:`HELD_OUT_FONTS`.
+    """
+    if split not in _CROSS_BASE:
+        raise ValueError(f"split must be 'tune' or 'test', not {split!r}")
+    if not 0 <= n < 100_000:
+        raise ValueError("at most 100000 stamps per set")
+    fonts = available_fonts()
+    if split == "tune":
+        fonts = tuple(f for f in fonts if os.path.basename(f) not in HELD_OUT_FONTS) or fonts
+    if not fonts:
+        raise RuntimeError("no TrueType font found in /usr/share/fonts")
+    rng = np.random.default_rng(int(hashlib.sha256(f"cross:{split}:{seed}".encode()).hexdigest()[:12], 16))
+    specs = []
+    for i in range(n):
+        two = i % 3 == 0
+        text = TWO_PART_TEXTS[int(rng.integers(len(TWO_PART_TEXTS)))] if two else HALLMARK_TEXTS[
+            int(rng.integers(len(HALLMARK_TEXTS)))]
+        tiny = bool(rng.random() < 0.3)
+        curved = bool(rng.random() < 0.4)
+        blurred = bool(rng.random() < 0.35)
+        r = rng.random()
+        frame = "rect" if r < 0.15 else ("oval" if r < 0.3 else None)
+        size_px = int(rng.integers(11, 17)) if tiny else int(rng.integers(16, 45))
+        margin = (round(float(rng.uniform(18, 30)), 2), round(float(rng.uniform(14, 24)), 2)) if tiny else None
+        specs.append(StampSpec(
+            text=text, style=("debossed", "embossed")[int(rng.integers(2))],
+            metal=("yellow", "white", "rose")[int(rng.integers(3))], curved=curved, size_px=size_px,
+            blur=round(float(rng.uniform(0.8, 1.5) if blurred else rng.uniform(0.0, 0.5)), 3),
+            seed=_CROSS_BASE[split] + (seed % 1000) * 100_000 + i, small=tiny or size_px < 19, blurred=blurred,
+            font_path=fonts[int(rng.integers(len(fonts)))], frame=frame, margin=margin,
+            word_gap=round(float(rng.uniform(1.0, 2.5)), 2) if two else 0.0,
+        ))
+    return specs
 
 
 def make_stamp_set(n: int, seed: int = 0, split: str = "tune") -> list[tuple[Image.Image, str]]:

@@ -193,3 +193,25 @@ def test_hallmark_is_frozen():
     hm = parse_hallmark("750")
     with pytest.raises(Exception):
         hm.mark = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "text,marks",
+    [
+        ("18K 750", [("18K", 0.75), ("750", 0.75)]),
+        ("18K750", [("18K", 0.75), ("750", 0.75)]),
+        ("9K.375", [("9K", 0.375), ("375", 0.375)]),
+        ("750-18K", [("18K", 0.75), ("750", 0.75)]),
+        ("14KT585", [("14K", 0.585), ("585", 0.585)]),
+        ("925 CZ", [("S925", 0.925)]),
+    ],
+)
+def test_two_part_marks_are_two_findings(text, marks):
+    found = find_hallmarks(text)
+    assert [(h.mark, h.purity) for h in found] == marks
+    assert all(h.metal == ("silver" if h.mark.startswith("S") else "gold") for h in found)
+
+
+@pytest.mark.parametrize("text", ["RX-750", "A18K750", "18K7500", "1250", "0.50CT"])
+def test_glued_split_stays_strict(text):
+    assert find_hallmarks(text) == []

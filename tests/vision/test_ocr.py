@@ -134,3 +134,50 @@ def test_slivers_are_read_within_bounded_memory():
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("[]") == 3
+
+
+def test_two_part_mark_gives_two_findings(reader):
+    """'18K 750' is two marks: both come back, each normalised to gold at 0.750."""
+    img = render_stamp("18K 750", style="debossed", metal="yellow", size_px=28, blur=0.3, seed=4, rotation=0,
+                       word_gap=1.5)
+    found = reader.read(img, force=True)
+    marks = {f.normalised: f for f in found if f.normalised}
+    assert set(marks) == {"18K", "750"}, [f.raw for f in found]
+    for f in marks.values():
+        assert f.metal == "gold" and f.purity == pytest.approx(0.75)
+    # the two parts have their own boxes, the karat's left of the fineness
+    assert marks["18K"].box[0] < marks["750"].box[0]
+
+
+@pytest.mark.parametrize("index,marks", [(26, {"S925"}), (72, {"14K", "585"})])
+def test_tiny_stamp_on_curved_band_is_read(reader, index, marks):
+    """A 14-16 px stamp on a curved band, a few % of a ~700 px photo: found (locate, then zoom) and read."""
+    from jewel_vision.vision.stamps import make_cross_specs, render_spec
+
+    spec = make_cross_specs(90, 0, "tune")[index]
+    assert spec.margin is not None and spec.curved and spec.size_px <= 16
+    img = render_spec(spec)
+    assert max(img.size) >= 500
+    found = reader.read(img)  # through the text gate (no embedding here)
+    assert reader.last_gate is not None and reader.last_gate.passed
+    assert {f.normalised for f in found if f.normalised} == marks, [f.raw for f in found]
+
+
+def test_no_lexicon_snapping_by_default():
+    """Readings are parsed by rules, never snapped to a closed list of whole marks."""
+    from jewel_vision.vision.models.ocr import ReaderConfig
+
+    assert ReaderConfig().lexicon_passes == ()
+
+
+def test_large_photo_highpass_is_bounded_in_time():
+    import time
+
+    import numpy as np
+
+    from jewel_vision.vision.models.ocr import highpass_normalise
+
+    img = Image.fromarray((np.random.default_rng(0).random((1200, 1600, 3)) * 255).astype("uint8"))
+    t = time.perf_counter()
+    out = highpass_normalise(img)
+    assert out.size == img.size and time.perf_counter() - t < 2.0

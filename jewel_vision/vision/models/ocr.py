@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
 import numpy as np
 from PIL import Image
 
-from ..hallmarks import Hallmark, hallmark_tags, parse_hallmark
+from ..hallmarks import Hallmark, find_hallmarks, hallmark_tags, parse_hallmark
 from ..types import TagPrediction, TextFinding
 from ._common import LazyLoadMixin, file_sha256
 
@@ -448,7 +448,17 @@ def highpass_normalise(image: Image.Image, *, frac: float = 8.0, gain: float = 4
     import cv2
 
     g = _grey(image).astype(np.float32)
-    b = cv2.GaussianBlur(g, (0, 0), max(g.shape) / frac)
+    big = max(g.shape)
+    if big > 640:
+        # the blur is broad (sigma = size / frac): compute it on a small copy (a 1280 px photo
+        # took ~5 s at full size, ~10 ms this way); photos up to 640 px are unchanged
+        f = 320.0 / big
+        small = cv2.resize(g, (max(1, int(round(g.shape[1] * f))), max(1, int(round(g.shape[0] * f)))),
+                           interpolation=cv2.INTER_AREA)
+        b = cv2.resize(cv2.GaussianBlur(small, (0, 0), max(small.shape) / frac), (g.shape[1], g.shape[0]),
+                       interpolation=cv2.INTER_LINEAR)
+    else:
+        b = cv2.GaussianBlur(g, (0, 0), big / frac)
     d = g - b
     d = (d - d.mean()) / (d.std() + 1e-3)
     return Image.fromarray(np.clip(128 + gain * d, 0, 255).astype(np.uint8)).convert("RGB")
@@ -502,14 +512,35 @@ class ReaderConfig:
         "highpass_x2", "clahe", "sharp", "raw", "highpass_x2_r180", "highpass_x2_r90", "highpass_x2_r270",
     )
     allowlist: str | None = HALLMARK_ALPHABET  # recogniser alphabet (None: the engine's full one)
-    # last resort (RapidOCR only): CTC likelihood of every lexicon spelling on these passes
-    lexicon_passes: tuple[str, ...] = ("highpass_x2", "clahe_x2")
+    # last resort (RapidOCR only): CTC likelihood of every lexicon spelling on these passes.
+    # Off by default: the lexicon is a closed list of whole marks used to snap readings, which
+    # would hold any test set's strings (see OCR_CARD.md, "cross-renderer").
+    lexicon_passes: tuple[str, ...] = ()
     lexicon_max_gap: float = 2.5  # accept if log P(word) >= log P(greedy path) - this (nats)
     lexicon_min_margin: float = 2.0  # ... and beats the best word of another mark by this (nats)
     gate_side: int = 256  # the gate detects on the photo scaled to this long side
     gate_min_score: float = 0.7  # mean text probability inside a detected box
     gate_min_box_px: float = 4.0  # box height at gate scale
     gate_min_aspect: float = 1.6  # box width / height
+    # a photo whose long side is at least this gets a second text-gate look at gate_zoom_side
+    # when the 256 px look finds nothing (a tiny stamp vanishes at 256 px)
+    gate_zoom_from: int = 480
+    gate_zoom_side: int = 768
+    # locate, then zoom: on photos with a long side >= locate_from, text boxes found at up to
+    # locate_side px are grouped; where the text is small in the photo (box height < photo
+    # height / locate_small), each group (at most locate_max) is cropped, scaled so its detected
+    # box is about zoom_box_px high (the detector's box is ~2.6x the text height: ~35 px text;
+    # at most x4, bounded by max_side) and read with the passes first
+    locate_from: int = 480
+    locate_side: int = 1024
+    locate_up_side: int = 1600
+    locate_small: float = 5.0
+    locate_max: int = 3
+    locate_min_score: float = 0.5
+    zoom_box_px: float = 90.0
+    # after a pass that read only half of a gold pair (a karat or a fineness), this many more
+    # passes may add the other half
+    pair_extra_passes: int = 2
 
 
 class HallmarkReader:
@@ -556,19 +587,34 @@ class HallmarkReader:
         f = cfg.gate_side / max(w, h)
         small = image.convert("RGB").resize((max(1, int(round(w * f))), max(1, int(round(h * f)))), Image.BILINEAR)
         boxes = det_engine.detect(highpass_normalise(small), limit_side=cfg.gate_side)
-        sw, sh = small.size
-        keep = []
-        best = 0.0
-        for (x0, y0, x1, y1), score in boxes:
-            bh, bw = (y1 - y0) * sh, (x1 - x0) * sw
-            if score < cfg.gate_min_score or bh < cfg.gate_min_box_px or bw < cfg.gate_min_aspect * bh:
-                continue
-            keep.append((x0, y0, x1, y1))
-            best = max(best, score)
+        keep, best = self._gate_boxes(boxes, small.size)
+        if not keep and max(w, h) >= cfg.gate_zoom_from and cfg.gate_zoom_side > cfg.gate_side:
+            # a second look at a higher resolution (bounded: at most gate_zoom_side px)
+            f2 = min(1.0, cfg.gate_zoom_side / max(w, h))
+            big = image.convert("RGB")
+            if f2 < 1.0:
+                big = big.resize((max(1, int(round(w * f2))), max(1, int(round(h * f2)))), Image.BILINEAR)
+            more = det_engine.detect(highpass_normalise(big), limit_side=cfg.gate_zoom_side)
+            keep, best = self._gate_boxes(more, big.size, min_px=cfg.gate_min_box_px * 2)
+            boxes = boxes + more
         ms = (time.perf_counter() - t0) * 1000
         passed = bool(keep)
         reason = "text-like boxes found" if passed else ("no text-like boxes" if boxes else "no text detected")
         return GateResult(passed, float(best), tuple(keep), ms, reason)
+
+    def _gate_boxes(self, boxes: list[tuple[Box, float]], size: tuple[int, int],
+                    min_px: float | None = None) -> tuple[list[Box], float]:
+        cfg = self.config
+        sw, sh = size
+        keep: list[Box] = []
+        best = 0.0
+        for (x0, y0, x1, y1), score in boxes:
+            bh, bw = (y1 - y0) * sh, (x1 - x0) * sw
+            if score < cfg.gate_min_score or bh < (min_px or cfg.gate_min_box_px) or bw < cfg.gate_min_aspect * bh:
+                continue
+            keep.append((x0, y0, x1, y1))
+            best = max(best, score)
+        return keep, best
 
     def decide(self, image: Image.Image, embedding: np.ndarray | None = None) -> GateResult:
         """Should ``image`` be read? The stamp gate on ``embedding`` first (when both are given), then the text gate."""
@@ -686,6 +732,85 @@ class HallmarkReader:
                     return hm
         return None
 
+    @classmethod
+    def _parse_marks(cls, text: str) -> list[Hallmark]:
+        """Every mark on a line ("18K 750" -> 18K and 750), else what :meth:`_parse_line` finds."""
+        found = find_hallmarks(text)
+        if found:
+            return found
+        hm = cls._parse_line(text)
+        return [hm] if hm is not None else []
+
+    @staticmethod
+    def _split_box(box: Box, text: str, marks: list[Hallmark]) -> list[Box]:
+        """One box per mark of a line: the line's box cut where the line's words are."""
+        if len(marks) < 2:
+            return [box]
+        words = text.split()
+        if len(words) != len(marks):
+            return [box] * len(marks)
+        total = max(1, len(text))
+        out, pos = [], 0
+        x0, y0, x1, y1 = box
+        for wd in words:
+            start = text.index(wd, pos)
+            pos = start + len(wd)
+            out.append((x0 + (x1 - x0) * start / total, y0, x0 + (x1 - x0) * pos / total, y1))
+        return out
+
+    def _locate(self, img: Image.Image) -> list[Box]:
+        """Groups of text boxes where the text is small in the photo (normalised), best first."""
+        cfg = self.config
+        w, h = img.size
+        if max(w, h) < cfg.locate_from:
+            return []
+        eng = self.engine if isinstance(self.engine, RapidOcrEngine) else get_engine("rapidocr")
+        hp = highpass_normalise(img)
+        boxes = [(b, sc) for b, sc in eng.detect(hp, limit_side=min(max(w, h), cfg.locate_side))  # type: ignore[attr-defined]
+                 if sc >= cfg.locate_min_score]
+        if not boxes and max(w, h) * 1.5 <= cfg.locate_up_side:
+            # nothing at the photo's own size: once more at 2x (at most locate_up_side px)
+            f = min(2.0, cfg.locate_up_side / max(w, h))
+            up = hp.resize((int(round(w * f)), int(round(h * f))), Image.BICUBIC)
+            boxes = [(b, sc) for b, sc in eng.detect(up, limit_side=max(up.size))  # type: ignore[attr-defined]
+                     if sc >= cfg.locate_min_score]
+        if not boxes:
+            return []
+        px = [(b[0] * w, b[1] * h, b[2] * w, b[3] * h, sc) for b, sc in boxes]
+        if max(b[3] - b[1] for b in px) * cfg.locate_small > h:
+            return []  # the text is large in the photo: the passes read it as it is
+        # group boxes near each other (parts of one mark, a mark and its frame's neighbour)
+        groups: list[list[float]] = []
+        for x0, y0, x1, y1, sc in sorted(px, key=lambda b: b[0]):
+            bh = y1 - y0
+            for g in groups:
+                gh = max(bh, g[3] - g[1])
+                if x0 - 2.0 * gh <= g[2] and g[0] <= x1 + 2.0 * gh and y0 - 1.2 * gh <= g[3] and g[1] <= y1 + 1.2 * gh:
+                    g[0], g[1], g[2], g[3] = min(g[0], x0), min(g[1], y0), max(g[2], x1), max(g[3], y1)
+                    g[4] = max(g[4], sc)
+                    g[5] = min(g[5], bh)
+                    break
+            else:
+                groups.append([x0, y0, x1, y1, sc, bh])
+        groups.sort(key=lambda g: -g[4] * (g[2] - g[0]))
+        return [(g[0] / w, g[1] / h, g[2] / w, g[3] / h, g[5]) for g in groups[: cfg.locate_max]]  # type: ignore[misc]
+
+    def _zoom_crop(self, img: Image.Image, group) -> tuple[Image.Image, Box]:
+        """The group's region with a margin, scaled so its boxes are ~zoom_box_px high (bounded)."""
+        cfg = self.config
+        w, h = img.size
+        x0, y0, x1, y1, line_h = group
+        m = 0.8 * line_h
+        box = (max(0, int(x0 * w - m)), max(0, int(y0 * h - m)), min(w, int(np.ceil(x1 * w + m))),
+               min(h, int(np.ceil(y1 * h + m))))
+        crop = img.crop(box)
+        cw, ch = crop.size
+        f = float(np.clip(cfg.zoom_box_px / max(1.0, line_h), 1.0, 4.0))
+        f = min(f, cfg.max_side / max(cw, ch))
+        if f > 1.01:
+            crop = crop.resize((max(1, int(round(cw * f))), max(1, int(round(ch * f)))), Image.BICUBIC)
+        return crop, (box[0] / w, box[1] / h, box[2] / w, box[3] / h)
+
     def read(self, image: Image.Image, *, force: bool = False, embedding: np.ndarray | None = None) -> list[TextFinding]:
         """Hallmarks and other text in ``image``.
 
@@ -715,37 +840,29 @@ class HallmarkReader:
         findings: list[TextFinding] = []
         seen_raw: list[TextFinding] = []
         passes_run = 0
-        read_any = tall = False
-        iw, ih = img.size
-        for name in cfg.passes:
-            if self._rotation(name) in (90, 270) and read_any and not tall:
-                continue  # sideways passes only when nothing was read or the lines stand upright
-            passes_run += 1
-            lines = self._engine_read(self._variant(img, name))
-            if not self._rotation(name):
-                read_any = read_any or bool(lines)
-                tall = tall or any((b[3] - b[1]) * ih > 1.5 * (b[2] - b[0]) * iw for _, b, _ in lines)
-            hits = []
-            for text, box, score in lines:
-                box = self._unrotate(box, name)
-                hm = self._parse_line(text)
-                if hm is None:
-                    seen_raw.append(TextFinding(text, "", box, score, engine_id))
-                else:
-                    hits.append(TextFinding(text, hm.mark, box, score, engine_id, hm.metal, hm.purity))
-            if not hits and len(lines) > 1:
-                # a mark split over two detected boxes ("S" "925", "950" "PLAT")
-                joined = " ".join(t for t, _, _ in lines)
-                hm = parse_hallmark(joined)
-                if hm is not None:
-                    boxes = [self._unrotate(b, name) for _, b, _ in lines]
-                    box = (min(b[0] for b in boxes), min(b[1] for b in boxes),
-                           max(b[2] for b in boxes), max(b[3] for b in boxes))
-                    score = float(min(s for _, _, s in lines))
-                    hits.append(TextFinding(joined, hm.mark, box, score, engine_id, hm.metal, hm.purity))
-            if hits:
-                findings = sorted(hits, key=lambda f: -f.score)
+        # 1. locate, then zoom: where the text is small in a large photo, read the crops first.
+        # On the photo at its own resolution (only brought down to max_side): the passes' copy
+        # has its short side brought to min_side, which would shrink a tiny stamp away.
+        full = image
+        if max(image.size) > cfg.max_side:
+            f = cfg.max_side / max(image.size)
+            full = image.resize((max(1, int(round(image.width * f))), max(1, int(round(image.height * f)))), Image.LANCZOS)
+        for group in self._locate(full):
+            crop, cbox = self._zoom_crop(full, group)
+            found, n, _, _ = self._read_passes(crop, engine_id, seen_raw)
+            passes_run += n + 1
+            if found:
+                cx0, cy0, cx1, cy1 = cbox
+                findings += [TextFinding(f.raw, f.normalised, (cx0 + f.box[0] * (cx1 - cx0), cy0 + f.box[1] * (cy1 - cy0),
+                                                              cx0 + f.box[2] * (cx1 - cx0), cy0 + f.box[3] * (cy1 - cy0)),
+                                         f.score, f.engine, f.metal, f.purity) for f in found]
                 break
+        # 2. the passes on the whole photo
+        read_any = bool(seen_raw) or bool(findings)
+        if not findings:
+            findings, n, read_any2, _ = self._read_passes(img, engine_id, seen_raw)
+            passes_run += n
+            read_any = read_any or read_any2
         if not findings and self.config.lexicon_passes and isinstance(eng, RapidOcrEngine) and (read_any or force):
             findings = self._lexicon_read(img)
             passes_run += len(self.config.lexicon_passes)
@@ -759,6 +876,73 @@ class HallmarkReader:
             if f.raw not in {o.raw for o in out}:
                 out.append(f)
         return sorted(out, key=lambda f: -f.score)[:10]
+
+    def _read_passes(self, img: Image.Image, engine_id: str,
+                     seen_raw: list[TextFinding]) -> tuple[list[TextFinding], int, bool, bool]:
+        """The passes in order until one reads a mark: (findings, passes run, read anything, tall lines)."""
+        cfg = self.config
+        findings: list[TextFinding] = []
+        passes_run = 0
+        read_any = tall = False
+        iw, ih = img.size
+        for name in cfg.passes:
+            if self._rotation(name) in (90, 270) and read_any and not tall:
+                continue  # sideways passes only when nothing was read or the lines stand upright
+            passes_run += 1
+            lines = self._engine_read(self._variant(img, name))
+            if not self._rotation(name):
+                read_any = read_any or bool(lines)
+                tall = tall or any((b[3] - b[1]) * ih > 1.5 * (b[2] - b[0]) * iw for _, b, _ in lines)
+            hits = []
+            for text, box, score in lines:
+                box = self._unrotate(box, name)
+                marks = self._parse_marks(text)
+                if not marks:
+                    seen_raw.append(TextFinding(text, "", box, score, engine_id))
+                # a line may hold several marks ("18K 750"): one finding each
+                for hm, sub in zip(marks, self._split_box(box, text, marks)):
+                    if all(h.normalised != hm.mark for h in hits):
+                        hits.append(TextFinding(text, hm.mark, sub, score, engine_id, hm.metal, hm.purity))
+            if not hits and len(lines) > 1:
+                # a mark split over two detected boxes ("S" "925", "950" "PLAT")
+                joined = " ".join(t for t, _, _ in lines)
+                hm = parse_hallmark(joined)
+                if hm is not None:
+                    boxes = [self._unrotate(b, name) for _, b, _ in lines]
+                    box = (min(b[0] for b in boxes), min(b[1] for b in boxes),
+                           max(b[2] for b in boxes), max(b[3] for b in boxes))
+                    score = float(min(s for _, _, s in lines))
+                    hits.append(TextFinding(joined, hm.mark, box, score, engine_id, hm.metal, hm.purity))
+            if hits and not findings:
+                findings = hits
+                if not self._half_gold_pair(findings):
+                    break
+                extra_left = cfg.pair_extra_passes
+                continue
+            if findings:
+                # gold is often stamped as karat + fineness ("18K 750"): with one half read, a
+                # couple more passes may find the other; only that other kind is added
+                kinds = {self._gold_kind(f) for f in findings}
+                for h in hits:
+                    k = self._gold_kind(h)
+                    if k is not None and k not in kinds and all(f.normalised != h.normalised for f in findings):
+                        findings.append(h)
+                        kinds.add(k)
+                extra_left -= 1
+                if not self._half_gold_pair(findings) or extra_left <= 0:
+                    break
+        return sorted(findings, key=lambda f: -f.score), passes_run, read_any, tall
+
+    @staticmethod
+    def _gold_kind(f: TextFinding) -> str | None:
+        if f.metal != "gold" or not f.normalised:
+            return None
+        return "karat" if f.normalised.endswith("K") else ("fineness" if f.normalised.isdigit() else None)
+
+    @classmethod
+    def _half_gold_pair(cls, findings: list[TextFinding]) -> bool:
+        kinds = {cls._gold_kind(f) for f in findings}
+        return len(findings) == 1 and len(kinds - {None}) == 1
 
     def tags(self, findings: Sequence[TextFinding]) -> list[TagPrediction]:
         """``hallmark``/``metal``/``purity`` tags from the best finding that parsed (else [])."""
