@@ -80,7 +80,7 @@ def test_train_facet_without_examples_is_a_clear_error(tmp_path, settings, capsy
     assert main(["train", "facet"]) == 2
 
 
-@pytest.mark.parametrize("model,option", [("type", "--aug-copies"), ("detector", "--hard-fraction"), ("stones", "--gems")])
+@pytest.mark.parametrize("model,option", [("type", "--loso-only"), ("detector", "--hard-fraction"), ("stones", "--gems")])
 def test_train_dispatches_to_the_training_scripts(model, option, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["train", model, "--help"])

@@ -54,13 +54,16 @@ from .data import default_data_root
 from .type_sources import NONE, Sample, all_samples, augment_sample
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "vision" / "weights" / "type_head.npz"
-L2_GRID = (1e-4, 1e-3, 1e-2)
 EPOCHS = 300
 CLASSES = ["bracelet", "earring", "necklace", "ring", "watch", NONE]
 #: Sources scored one by one; composites are training material only.
 SOURCES = ("princesegzy01", "tanishq", "pcjeweller", "ring-hands", "people-parsing")
-#: Bump when a sample recipe changes: it keys the embedding cache.
-RECIPE_VERSION = "r1"
+#: Sources split train / validation / test: the scored ones, and photos of nothing.
+SPLIT_SOURCES = (*SOURCES, "blank")
+#: Bump a kind's recipe when the way its views are made changes: it keys the embedding cache.
+RECIPES = {"packshot": "r1", "worn": "r2", "negative": "r2", "composite": "r2"}
+#: Heads tried (L2 strength, hidden units; 0 = softmax regression), chosen on validation.
+HEAD_GRID = ((1e-4, 0), (1e-3, 0), (1e-2, 0), (1e-3, 256))
 
 
 def choose_thresholds(
@@ -151,7 +154,7 @@ def _embed_chunk(part: list[Sample], embedder, copy: int, seed: int, cache_dir: 
             out[np.array(ok)] = embedder.embed(imgs)
         return out
 
-    key = {"what": "type-samples", "recipe": RECIPE_VERSION, "embedder": embedder.full_name,
+    key = {"what": "type-samples", "recipe": RECIPES[part[0].kind], "embedder": embedder.full_name,
            "pre": repr(embedder.preprocessing), "copy": copy, "seed": seed, "keys": [s.key for s in part]}
     return cached_embeddings(cache_dir, key, compute)
 
@@ -166,7 +169,7 @@ def split_samples(samples: list[Sample], groups: list[str], seed: int) -> list[s
     training material); composites of validation or test pieces are not used ("unused").
     """
     split = ["unused"] * len(samples)
-    for source in SOURCES:
+    for source in SPLIT_SOURCES:
         idx = [i for i, s in enumerate(samples) if s.kind != "composite" and s.source == source]
         if not idx:
             continue
@@ -215,15 +218,16 @@ def present_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
 
 
 def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, seed: int):
-    """Train on (x, y, w) for each L2 of the grid; keep the one with the best validation macro-F1."""
+    """Train on (x, y, w) for each head of ``HEAD_GRID``; keep the best on validation macro-F1."""
     best = None
     scores = {}
-    for l2 in L2_GRID:
-        layers = train_head(x, y, len(CLASSES), l2=l2, epochs=EPOCHS, seed=seed, sample_weights=w)
+    for l2, hidden in HEAD_GRID:
+        layers = train_head(x, y, len(CLASSES), l2=l2, hidden=hidden, epochs=EPOCHS, seed=seed, sample_weights=w)
         m = present_metrics(y_val, head_proba(layers, x_val).argmax(1))
-        scores[str(l2)] = m["macro_f1_present"]
+        name = f"l2={l2:g}" + (f",hidden={hidden}" if hidden else "")
+        scores[name] = m["macro_f1_present"]
         if best is None or m["macro_f1_present"] > best[0]:
-            best = (m["macro_f1_present"], l2, layers)
+            best = (m["macro_f1_present"], name, layers)
     return best[2], best[1], scores
 
 
@@ -387,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         thresholds, threshold_info = choose_thresholds(val_probs, rows.y[val], CLASSES, args.precision_target)
         validation = score(layers, rows.x[val], rows.y[val], thresholds)
         tests = {}
-        for source in SOURCES:
+        for source in SPLIT_SOURCES:
             r_src = test[[samples[i].source == source for i in rows.sample[test]]]
             if len(r_src):
                 tests[source] = {name: score(layers, rows.x[r], rows.y[r], thresholds) | {"n": int(len(r))}
@@ -404,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
                       # jewelry-types photos per split (held-out manifests, the stamp gate's split)
                       "validation_paths": _catalogue_paths(samples, split, "val"),
                       "test_paths": _catalogue_paths(samples, split, "test")},
-            "decisions": {"l2": f"validation splits (macro-F1 by L2: {l2_scores})",
+            "decisions": {"l2": f"head shape and L2 strength: validation splits (macro-F1: {l2_scores})",
                           "thresholds": f"validation splits, precision target {args.precision_target}",
                           "test": "read once, for this card; decides nothing"},
             "training": {"head": "softmax regression on the L2-normalised embedding",

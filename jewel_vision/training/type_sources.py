@@ -11,6 +11,7 @@ leave-one-source-out evaluation can keep a source entirely out of training:
 * ``people-parsing``: people in the street: crops around the jewelry its label
   maps mark (bracelets, necklaces, watches, rings), and ``none`` crops of skin
   and clothes where no jewelry is marked (the negatives);
+* ``blank``: photos of nothing (plain colours, gradients, noise), also ``none``;
 * composites: a catalogue piece cut out with its mask and pasted where it is worn
   on a person of ``people-parsing`` who wears no jewelry there (earrings beside
   the face, necklaces below it, bracelets and watches on a forearm, rings at the
@@ -65,6 +66,15 @@ def _crop(img: Image.Image, box, context: float, min_fraction: float = 0.2) -> I
     from jewel_vision.vision.pipeline import _crop as pipeline_crop
 
     return pipeline_crop(img, box, context, min_fraction)
+
+
+def _view(img: Image.Image, box, rng: np.random.Generator) -> Image.Image:
+    """The view around a worn piece: half the time as the pipeline crops a street photo
+    (at least a fifth of the photo), half the time as a close-up (a lifestyle shot of an
+    ear, a neck or a hand: 1.3-3.5 x the piece), so the piece is seen at every scale."""
+    if rng.random() < 0.5:
+        return _crop(img, box, float(rng.uniform(1.4, 2.0)))
+    return _crop(img, box, float(rng.uniform(1.3, 3.5)), min_fraction=0.0)
 
 
 def _open(path: Path) -> Image.Image:
@@ -174,7 +184,7 @@ def worn_people_samples(people: list[Person], min_pixels: int = 40) -> list[Samp
 
             def make(rng, p=p, label=label):
                 mask = _largest_component(p.label_map() == PP_JEWELRY[label])
-                return _crop(_open(p.path), _box_of(mask), float(rng.uniform(1.4, 2.0)))
+                return _view(_open(p.path), _box_of(mask), rng)
 
             out.append(Sample(f"pp:{p.name}:{label}", label, ("people-parsing",), f"pp:{p.name}", "worn", make))
     return out
@@ -232,11 +242,11 @@ def negative_samples(people: list[Person], per_person: int = 1) -> list[Sample]:
                 if not spots:
                     spots = [(W / 2, H / 3)]
                 x, y = spots[int(rng.integers(len(spots)))]
-                s = rng.uniform(0.05, 0.15) * H
+                s = rng.uniform(0.02, 0.1) * H
                 box = ((x - s / 2) / W, (y - s / 2) / H, (x + s / 2) / W, (y + s / 2) / H)
                 if rng.random() < 0.15:
                     return img  # the whole photo: a person, no jewelry to see
-                return _crop(img, box, float(rng.uniform(1.4, 2.0)))
+                return _view(img, box, rng)
 
             out.append(Sample(f"neg:{p.name}:{j}", NONE, ("people-parsing",), f"pp:{p.name}", "negative", make))
     return out
@@ -351,11 +361,35 @@ def composite_samples(cuts: list[Cutout], people: list[Person], n: int, seed: in
             img, box = paste(img, rgba, *place, rng)
             if rng.random() < 0.3:
                 img = img.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 1.2))))
-            return _crop(img, box, float(rng.uniform(1.4, 2.0)))
+            return _view(img, box, rng)
 
         key = f"comp:{i}:{cut.key}:{host.name}"
         out.append(Sample(key, label, (cut.source, "people-parsing"), f"comp:{cut.group}", "composite", make))
     return out
+
+
+def blank_samples(n: int = 150) -> list[Sample]:
+    """``none``: photos of nothing (a plain colour, a gradient, noise, a blurred texture): a
+    shopper's accidental upload must get no confident type."""
+
+    def make(rng, i):
+        w, h = int(rng.integers(64, 640)), int(rng.integers(64, 640))
+        kind = i % 4
+        if kind == 0:
+            arr = np.broadcast_to(rng.uniform(0, 255, 3), (h, w, 3))
+        elif kind == 1:
+            ramp = np.linspace(0, 1, w)[None, :, None]
+            arr = rng.uniform(0, 255, 3) * (1 - ramp) + rng.uniform(0, 255, 3) * ramp
+            arr = np.broadcast_to(arr, (h, w, 3))
+        elif kind == 2:
+            arr = rng.normal(rng.uniform(40, 215), rng.uniform(5, 60), (h, w, 3))
+        else:
+            small = rng.uniform(0, 255, (max(2, h // 32), max(2, w // 32), 3)).astype(np.uint8)
+            return Image.fromarray(small).resize((w, h), Image.Resampling.BICUBIC)
+        return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+    return [Sample(f"blank:{i}", NONE, ("blank",), f"blank:{i}", "negative", lambda rng, i=i: make(rng, i))
+            for i in range(n)]
 
 
 def all_samples(root: Path, *, composites: int = 2000, ring_hands: int = 700, seed: int = 0) -> list[Sample]:
@@ -368,7 +402,8 @@ def all_samples(root: Path, *, composites: int = 2000, ring_hands: int = 700, se
         if digest % 2 == 0 or c.label != "earring":  # earrings are plentiful: half of them will do
             cut_ok.append(c)
     return (cat + ring_hand_samples(root, ring_hands, seed) + worn_people_samples(people)
-            + negative_samples(people) + composite_samples(_cuttable(cut_ok), people, composites, seed))
+            + negative_samples(people) + blank_samples()
+            + composite_samples(_cuttable(cut_ok), people, composites, seed))
 
 
 def _cuttable(cuts: list[Cutout]) -> list[Cutout]:
