@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers as drf_serializers
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -54,10 +56,24 @@ class Pagination(PageNumberPagination):
     max_page_size = 100
 
 
-class JewelAPIView(APIView):
-    """Base of every endpoint: its own auth, throttles and error handler, whatever the project's defaults."""
+class ShopTokenAuthentication(TokenAuthentication):
+    """DRF's token authentication; without ``rest_framework.authtoken`` installed no token is
+    valid (a 401, never a 500; ``manage.py check`` reports the missing app as jewel_vision.E001)."""
 
-    authentication_classes = [TokenAuthentication, SessionAuthentication]  # Token first: 401 + challenge
+    def authenticate_credentials(self, key):
+        from django.apps import apps
+
+        if not apps.is_installed("rest_framework.authtoken"):
+            raise AuthenticationFailed("Invalid token.")
+        return super().authenticate_credentials(key)
+
+
+class JewelAPIView(APIView):
+    """Base of every endpoint: its own auth, throttles, error handler and schema class,
+    whatever the project's REST_FRAMEWORK defaults (it needs none)."""
+
+    schema = AutoSchema()  # drf-spectacular's, even where DEFAULT_SCHEMA_CLASS is DRF's
+    authentication_classes = [ShopTokenAuthentication, SessionAuthentication]  # Token first: 401 + challenge
     permission_classes = [AllowAny]
     throttle_classes = [AnonThrottle, UserThrottle]
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
