@@ -96,7 +96,7 @@ class ProductTagAdmin(ReviewActionsMixin, admin.ModelAdmin):
 
     @admin.display(boolean=True, description="shown")
     def shown(self, obj) -> bool:
-        return obj.is_visible()
+        return obj.is_visible
 
 
 class PersonTagForm(forms.ModelForm):

@@ -164,8 +164,13 @@ class ProductTag(models.Model):
 
         return jv_settings.display_threshold(self.tag.facet, self.threshold)
 
+    @property
     def is_visible(self) -> bool:
-        """Shown to shoppers: accepted, or a model suggestion at or above its display threshold."""
+        """Shown to shoppers: accepted, or a model suggestion at or above its display threshold.
+
+        A property, like its neighbours: ``if tag.is_visible:`` (it was once a method, so
+        that test was always true).
+        """
         return self.shown(self.review_state, self.confidence, self.tag.facet, self.threshold)
 
     @classmethod

@@ -95,10 +95,10 @@ def test_visibility_uses_thresholds(make_product, settings):
     _analysis(product, 1, {"type:ring": 0.5, "colour:red": 0.9})
     aggregate_product(str(product.pk))
     tags = _tags(product)
-    assert not tags["type:ring"].is_visible()
-    assert tags["colour:red"].is_visible()
+    assert not tags["type:ring"].is_visible
+    assert tags["colour:red"].is_visible
     review.accept(tags["type:ring"])
-    assert tags["type:ring"].is_visible()
+    assert tags["type:ring"].is_visible
 
 
 @pytest.mark.django_db
@@ -114,7 +114,7 @@ def test_product_tags_keep_the_models_per_label_threshold(make_product, settings
     assert ring.threshold == pytest.approx(0.9) and tags["colour:red"].threshold is None
     assert ring.review_state == ProductTag.Review.SUGGESTED and ring.confidence == pytest.approx(0.8)
     # Kept as a suggestion for review, not shown: 0.8 is above DISPLAY_THRESHOLD but below its own 0.9.
-    assert ring.display_threshold == pytest.approx(0.9) and not ring.is_visible()
+    assert ring.display_threshold == pytest.approx(0.9) and not ring.is_visible
     assert tags["colour:red"].display_threshold == pytest.approx(0.6)
 
     # The photo with the stricter model goes: the stored threshold follows.
@@ -122,11 +122,11 @@ def test_product_tags_keep_the_models_per_label_threshold(make_product, settings
     a2.save(update_fields=["is_current"])
     aggregate_product(str(product.pk))
     ring = _tags(product)["type:ring"]
-    assert ring.threshold == pytest.approx(0.85) and ring.is_visible() is False
+    assert ring.threshold == pytest.approx(0.85) and ring.is_visible is False
     Prediction.objects.filter(analysis=a1, tag__value="ring").update(threshold=0.75)
     aggregate_product(str(product.pk))
     ring = _tags(product)["type:ring"]
-    assert ring.threshold == pytest.approx(0.75) and ring.is_visible()
+    assert ring.threshold == pytest.approx(0.75) and ring.is_visible
     Prediction.objects.filter(analysis=a1, tag__value="ring").update(threshold=None)
     aggregate_product(str(product.pk))
     assert _tags(product)["type:ring"].threshold is None
@@ -145,8 +145,8 @@ def test_a_person_decision_keeps_its_threshold(make_product):
     aggregate_product(str(product.pk))
     tags = _tags(product)
     assert {k: (t.threshold, t.updated_at) for k, t in tags.items()} == before
-    assert tags["type:ring"].is_visible()  # accepted: shown whatever the threshold
-    assert not tags["stone:pearl"].is_visible()  # rejected: never shown
+    assert tags["type:ring"].is_visible  # accepted: shown whatever the threshold
+    assert not tags["stone:pearl"].is_visible  # rejected: never shown
     review.add(product, "style:vintage")
     assert _tags(product)["style:vintage"].threshold is None
 

@@ -44,7 +44,7 @@ def test_the_label_threshold_is_stored_and_decides_what_shoppers_see(make_produc
     assert (str(tag.tag), tag.review_state, tag.source) == ("type:ring", "suggested", "model")
     assert tag.confidence == pytest.approx(0.8) and tag.threshold == pytest.approx(0.9)
     # 0.8 clears DISPLAY_THRESHOLD but not the label's own 0.9: kept for review, hidden from shoppers.
-    assert not tag.is_visible()
+    assert not tag.is_visible
     assert list(search.filter_products({"type": ["ring"]})) == []
     assert list(search.search_products("rings")[1]) == []
     assert "type" not in search.facet_counts()
@@ -54,7 +54,7 @@ def test_the_label_threshold_is_stored_and_decides_what_shoppers_see(make_produc
     # The model is surer about the same photo: shown everywhere.
     _store(product, _ring(0.95, 0.9), analysis)
     tag = ProductTag.objects.select_related("tag").get(product_id=str(product.pk))
-    assert tag.confidence == pytest.approx(0.95) and tag.is_visible()
+    assert tag.confidence == pytest.approx(0.95) and tag.is_visible
     assert list(search.filter_products({"type": ["ring"]})) == [product]
     assert search.facet_counts()["type"] == [("ring", 1)]
     assert visible_tags([product.pk])[str(product.pk)].by_facet == {"type": [("ring", pytest.approx(0.95))]}
@@ -67,8 +67,8 @@ def test_without_a_label_threshold_the_display_threshold_applies(make_product, s
     analysis = _store(product, _ring(0.7, None))
     assert Prediction.objects.get(analysis=analysis).threshold is None
     tag = ProductTag.objects.select_related("tag").get(product_id=str(product.pk))
-    assert tag.threshold is None and tag.is_visible()
+    assert tag.threshold is None and tag.is_visible
     assert list(search.filter_products({"type": ["ring"]})) == [product]
     settings.JEWEL_VISION = {"DISPLAY_THRESHOLD": 0.75}
-    assert not tag.is_visible()
+    assert not tag.is_visible
     assert list(search.filter_products({"type": ["ring"]})) == []

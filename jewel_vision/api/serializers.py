@@ -281,7 +281,7 @@ class ReviewTagSerializer(serializers.ModelSerializer):
     visible = serializers.SerializerMethodField()
 
     def get_visible(self, obj) -> bool:
-        return obj.is_visible()
+        return obj.is_visible
 
 
 class AddTagSerializer(serializers.Serializer):
