@@ -2,7 +2,8 @@
 
 Commands that only look at photos (``tag``) need no database or broker.
 Commands that touch the shop's data set up Django from ``--settings`` or
-``DJANGO_SETTINGS_MODULE`` (the demo project's ``shop.settings`` by default).
+``DJANGO_SETTINGS_MODULE``; there is no default (the repository's demo scripts set
+``DJANGO_SETTINGS_MODULE=shop.settings``).
 """
 
 from __future__ import annotations
@@ -16,12 +17,34 @@ from collections.abc import Sequence
 
 
 def _setup_django(settings_module: str | None) -> None:
+    """Set up the shop's Django project: ``--settings``, else ``DJANGO_SETTINGS_MODULE``.
+
+    There is no default: an installed ``jewel-vision`` must never pick some other
+    project's settings. The current directory goes on ``sys.path`` (as with
+    ``manage.py`` and ``celery -A``), so running from the project's root finds its
+    settings module.
+    """
     if settings_module:
         os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
-    elif "DJANGO_SETTINGS_MODULE" not in os.environ:
-        if importlib.util.find_spec("shop.settings") is None:
-            raise SystemExit("Set DJANGO_SETTINGS_MODULE (or pass --settings) to your project's settings.")
-        os.environ["DJANGO_SETTINGS_MODULE"] = "shop.settings"
+    module = os.environ.get("DJANGO_SETTINGS_MODULE")
+    if not module:
+        raise SystemExit(
+            "jewel-vision: no Django settings. Pass --settings myshop.settings or set "
+            "DJANGO_SETTINGS_MODULE=myshop.settings (your project's settings module), and run "
+            "from your project's root (the folder with manage.py)."
+        )
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        found = False
+    if not found:
+        raise SystemExit(
+            f"jewel-vision: the settings module {module!r} cannot be imported from {cwd}: run from your "
+            "project's root (the folder with manage.py) or add it to PYTHONPATH."
+        )
     import django
 
     django.setup()

@@ -92,6 +92,8 @@ DEFAULTS: dict[str, Any] = {
     "PRODUCT_PRICE_FIELD": "price",
     "PRODUCT_STOCK_FIELD": "stock",
     "PRODUCT_NAME_FIELD": "name",
+    # Shown after prices in the widgets' cards ("CHF", "$", ...); "" shows the bare number.
+    "CURRENCY": "€",
     # Photos uploaded by shoppers (search by photo): file size and pixel count.
     "UPLOAD_MAX_BYTES": 10 * 2**20,
     "UPLOAD_MAX_PIXELS": 40_000_000,
@@ -219,8 +221,13 @@ class JewelVisionSettings:
             return self.threshold_for(facet)
         return float(label_threshold)
 
-    def validate(self) -> None:
-        """Raise ImproperlyConfigured with a clear message for any bad value."""
+    def validate(self, *, models: bool = True) -> None:
+        """Raise ImproperlyConfigured with a clear message for any bad value.
+
+        ``models=False`` (what the app's ``ready()`` does) leaves out the model and field
+        names: the system checks of ``jewel_vision.checks`` report those, all at once and
+        with the fix for each, before ``runserver``, ``migrate`` or a worker starts.
+        """
         self.reload()
         for key in _FLOAT_KEYS:
             value = getattr(self, key)
@@ -263,6 +270,8 @@ class JewelVisionSettings:
             PipelineConfig(**self.PIPELINE)
         except TypeError as exc:
             raise ImproperlyConfigured(f"{SETTING_NAME}['PIPELINE'] is invalid: {exc}") from exc
+        if not models:
+            return
         model = get_image_model()
         for key in ("IMAGE_FIELD", "PRODUCT_FIELD"):
             field_name = getattr(self, key)

@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
+# The demo shop (shop/, worker/) is not part of the installed package: it is imported
+# from the repository root.
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE:-shop.settings}
 # The demo is a development server: DEBUG on explicitly (the settings default to off), and
 # without DJANGO_SECRET_KEY the settings generate a key once into var/secret-key.

@@ -6,6 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
+# The demo shop (shop/, worker/) is not part of the installed package: it is imported
+# from the repository root.
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONDONTWRITEBYTECODE=1
 unset DATABASE_URL CELERY_BROKER_URL
 mkdir -p var artifacts

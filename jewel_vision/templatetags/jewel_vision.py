@@ -28,7 +28,9 @@ def _render(kind: str, title: str, fetch, context) -> dict:
     except Exception:  # noqa: BLE001 - never break the page around the widget
         logger.exception("jewel_vision %s widget failed", kind)
         cards = []
-    return {"cards": cards, "kind": kind, "title": title, "request": context.get("request")}
+    from jewel_vision.conf import jv_settings
+
+    return {"cards": cards, "kind": kind, "title": title, "request": context.get("request"), "currency": jv_settings.CURRENCY}
 
 
 @register.inclusion_tag("jewel_vision/widgets/cards.html", takes_context=True)
