@@ -67,6 +67,19 @@ def render_type_card(version: str, embedder: str, meta: dict, loso: dict, size_b
         f"{_confusion_table(r['worn'] if 'worn' in r else r['all'])}"
         for source, r in loso.items() if source in ("pcjeweller", "people-parsing", "ring-hands")
     )
+    base = meta.get("baseline") or {}
+    base_rows = []
+    for source in ("pcjeweller", "people-parsing"):
+        for kind in ("all", "packshot", "worn"):
+            if source in base and kind in base[source] and source in loso and kind in loso[source]:
+                b, n = base[source][kind], loso[source][kind]
+                base_rows.append(f"| {source}{'' if kind == 'all' else f' ({kind})'} | {b['n']} | "
+                                 f"{b['macro_f1_present']:.3f} | {n['macro_f1_present']:.3f} |")
+    base_text = (
+        f"The head shipped before (`{base.get('head')}`, trained on `jewelry-types` and worn rings only) on the "
+        "sources it never saw, beside this head's leave-one-source-out figure (macro-F1):\n\n"
+        "| scored on | photos | before | now (source left out) |\n|---|---|---|---|\n" + "\n".join(base_rows)
+    ) if base_rows else ""
     thresholds = ", ".join(f"{c} {v['threshold']:.2f}" for c, v in meta.get("thresholds", {}).items() if c != "none")
     samples = ", ".join(f"{k} {v}" for k, v in sorted(meta["samples"].items()))
     d = meta["decisions"]
@@ -94,6 +107,8 @@ its threshold (what shoppers see without review); "precision shown" is how often
 Mean macro-F1 over the sources with more than one type: **{(sum(f1s) / len(f1s)) if f1s else float("nan"):.3f}**.
 (`tanishq` holds earrings only and `ring-hands` rings only, so their figure is the recall of that one type.)
 
+{base_text}
+
 {worn_tables}
 
 ## The shipped head, on its own test splits
@@ -101,7 +116,7 @@ Mean macro-F1 over the sources with more than one type: **{(sum(f1s) / len(f1s))
 Each source's groups are split 60 / 20 / 20 % (train / validation / test, stratified by
 label, seed {meta["split"]["seed"]}). Which split decided what:
 
-- L2 strength: {d["l2"]}
+- {d["l2"]}
 - per-class thresholds ({thresholds}): {d["thresholds"]}
 - test splits: {d["test"]}
 

@@ -293,6 +293,31 @@ def leave_one_source_out(samples: list[Sample], groups: list[str], split: list[s
     return report
 
 
+def score_baseline(path: Path, samples: list[Sample], rows: "Rows") -> dict:
+    """Another head (e.g. the one shipped before) on every source's plain views, scored alike.
+
+    Only sources it never trained on say anything about a new shop."""
+    from jewel_vision.vision.models.type_classifier import TypeClassifier
+
+    head = TypeClassifier(path)
+    their = [CLASSES.index(c) for c in head.classes]
+    thresholds = np.ones(len(CLASSES), np.float32)
+    for c, t in head.thresholds.items():
+        thresholds[CLASSES.index(c)] = t
+    out = {"head": head.full_name}
+    for source in SOURCES:
+        idx = rows.select(np.array([s.source == source and s.kind != "composite" for s in samples]), plain_only=True)
+        if not len(idx):
+            continue
+        probs = np.zeros((len(idx), len(CLASSES)), np.float32)
+        probs[:, their] = head.predict_proba(rows.x[idx])
+        layers = [(np.eye(len(CLASSES), dtype=np.float32), np.zeros(len(CLASSES), np.float32))]
+        logits = np.log(np.maximum(probs, 1e-9))  # identity "head" over log-probabilities: score() reuses them
+        out[source] = {name: score(layers, logits[np.searchsorted(idx, r)], rows.y[r], thresholds) | {"n": int(len(r))}
+                       for name, r in _subsets(samples, rows, idx).items()}
+    return out
+
+
 class Rows:
     """The embedded views: plain ones and augmented copies, each pointing at its sample."""
 
@@ -335,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loso-only", action="store_true", help="measure only; write no head")
     parser.add_argument("--loso-heads", type=Path, default=None,
                         help="also write each leave-one-source-out head here (for `jewel-vision eval --type-head`)")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="also score this head file on every source (e.g. the previous shipped head)")
     parser.add_argument("--limit", type=int, default=0, help="at most this many samples per source and kind (smoke runs)")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     parser.add_argument("--device", default="auto")
@@ -379,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
         args.loso_heads.mkdir(parents=True, exist_ok=True)
     loso = leave_one_source_out(samples, groups, split, rows, args.seed, args.loso_heads, embedder.full_name)
     report: dict = {"leave_one_source_out": loso}
+    if args.baseline:
+        report["baseline"] = score_baseline(args.baseline, samples, rows)
 
     if not args.loso_only:
         sample_split = np.array(split)
@@ -419,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
             "thresholds": threshold_info,
             "test": tests,
             "leave_one_source_out": loso,
+            "baseline": report.get("baseline", {}),
         }
         version = save_head(args.out, layers, CLASSES, thresholds, embedder.full_name, metadata)
         check = TypeClassifier(args.out).predict_proba(rows.x[val])

@@ -1,4 +1,4 @@
-"""Slow: re-measure the shipped type head on its validation photos (skipped without the data set)."""
+"""Slow: re-measure the shipped type head and the detector on held-out photos (skipped without the data set)."""
 
 from __future__ import annotations
 
@@ -18,18 +18,22 @@ pytestmark = [
 ]
 
 
-def test_type_head_reproduces_its_validation_metrics():
+def test_pipeline_types_the_heads_test_photos():
+    """The shipped head's jewelry-types *test* photos (no decision read them) through the whole pipeline.
+
+    The card's figures are the head alone on the photos (princesegzy01 macro-F1 0.980, tanishq
+    1.000); the pipeline's crops and per-piece typing must not cost more than a little of that.
+    """
     import csv
 
     head = TypeClassifier()
-    meta = head.metadata
-    val_paths = meta["split"]["validation_paths"]
+    paths = head.metadata["split"]["test_paths"]
     with open(DATA / "manifest.csv", newline="") as fh:
         label_of = {r["path"]: r["type"] for r in csv.DictReader(fh)}
-    pipeline = Pipeline(PipelineConfig(device="auto", batch_size=32))
-    results = pipeline.run_batch([DATA / p for p in val_paths])
-    classes = head.classes
-    y = np.array([classes.index(label_of[p]) for p in val_paths])
+    pipeline = Pipeline(PipelineConfig(device="auto", batch_size=32, ocr_engine=None, stones=False))
+    results = pipeline.run_batch([DATA / p for p in paths])
+    classes = [c for c in head.classes if c != "none"]
+    y = np.array([classes.index(label_of[p]) for p in paths])
     pred = np.array([classes.index(r.tags_for("type")[0].value) for r in results])
     accuracy = float((pred == y).mean())
     f1s = []
@@ -39,9 +43,8 @@ def test_type_head_reproduces_its_validation_metrics():
         recall = tp / max(np.sum(y == c), 1)
         f1s.append(0.0 if tp == 0 else 2 * precision * recall / (precision + recall))
     macro_f1 = float(np.mean(f1s))
-    assert accuracy >= meta["validation"]["accuracy"] - 0.01
-    assert macro_f1 >= meta["validation"]["macro_f1"] - 0.015
-    assert macro_f1 >= 0.85
+    assert accuracy >= 0.95, accuracy
+    assert macro_f1 >= 0.93, macro_f1
 
 
 @pytest.mark.skipif(not (default_data_root() / "ring-hands" / "manifest.csv").is_file(), reason="ring-hands not found")

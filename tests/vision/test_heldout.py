@@ -24,8 +24,14 @@ def test_manifests_are_the_held_out_splits(tmp_path):
     out = write_heldout_manifests(tmp_path, views=True)
     types = _rows(out["jewelry-types"])
     meta = TypeClassifier().metadata["split"]
-    assert len(types) == meta["validation"]
-    assert {r["path"].split("jewelry-types/", 1)[1] for r in types} == set(meta["validation_paths"])
+    assert {r["path"].split("jewelry-types/", 1)[1] for r in types} == set(meta["test_paths"])
+
+    # whole sources, for a head that left them out (jewel-vision eval --type-head ...)
+    pcj = _rows(out["pcjeweller-packshot"]) + _rows(out["pcjeweller-worn"])
+    assert pcj and {r["type"] for r in pcj} <= {"ring", "earring", "bracelet", "necklace"}
+    assert len({r["group_id"] for r in pcj}) < len(pcj)  # real second views of a product
+    people = _rows(out["people-parsing-worn"])
+    assert people and all(r["type"] in {"bracelet", "necklace", "ring", "watch", "earring"} for r in people)
 
     rings = _rows(out["ring-hands"])
     train, _ = split_ring_hands(read_ring_hands(DATA), seed=0)
