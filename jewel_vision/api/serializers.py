@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from jewel_vision.index.products import in_stock_of, price_of, title_of, url_of
 from jewel_vision.models import Analysis, ProductTag, Tag
 
 FACET_PARAMS = ("type", "metal", "metal_tone", "stone", "colour", "style")
+
+
+class FullMatch(RegexValidator):
+    """A RegexValidator that matches the whole value, as OpenAPI's ``pattern`` does (``^...$``).
+
+    Python's ``$`` also matches before a final newline, ECMA's does not: ``fullmatch``
+    makes the server accept exactly what the schema's pattern accepts. Use it on
+    fields with ``trim_whitespace=False`` so nothing is stripped before the match.
+    """
+
+    def __call__(self, value):
+        if not self.regex.fullmatch(str(value)):
+            raise serializers.ValidationError(self.message, code=self.code)
+
+
+#: A number from 0 to 1 as a client writes it: 0, 1, 0.25, .5, 1.0 (ASCII digits only).
+_UNIT = r"(?:0(?:\.[0-9]{1,8})?|1(?:\.0{1,8})?|\.[0-9]{1,8})"
+#: ``box``: empty (the whole photo) or four numbers ``x0,y0,x1,y1`` from 0 to 1.
+BOX_PATTERN = rf"^(?:{_UNIT},{_UNIT},{_UNIT},{_UNIT})?$"
+#: Free text: anything but NUL (no database stores it).
+TEXT_PATTERN = r"^[^\x00]*$"
+#: ``tag``: ``facet:value``; a facet is a letter then letters, digits or ``_`` (32 at most); a value is
+#: 1 to 64 characters, no control characters, no comma, no space at either end (any character Python's
+#: ``str.strip`` removes, listed one by one so that every regex dialect reads them alike).
+_SPACES = r"\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+TAG_PATTERN = (
+    rf"^[A-Za-z][A-Za-z0-9_]{{0,31}}:[^\x00-\x20\x7f,{_SPACES}]"
+    rf"(?:[^\x00-\x1f\x7f,]{{0,62}}[^\x00-\x20\x7f,{_SPACES}])?$"
+)
 
 
 class TagSerializer(serializers.Serializer):
@@ -82,27 +112,42 @@ class SuggestionQuerySerializer(serializers.Serializer):
     in_stock = serializers.BooleanField(default=True, required=False, help_text="Only products in stock (default true).")
 
 
+class TextField(serializers.CharField):
+    """Free text that may be empty (no filter) and holds no NUL (no database stores it)."""
+
+    pattern = TEXT_PATTERN
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+        self.validators.append(FullMatch(self.pattern, "Null characters are not allowed."))
+
+
+def _facet_field(facet: str, max_length: int = 500) -> serializers.CharField:
+    return TextField(
+        max_length=max_length,
+        help_text=f"`{facet}` values, comma-separated or the parameter repeated (any of them); empty: no filter.",
+    )
+
+
 class ProductFilterSerializer(serializers.Serializer):
     """Query parameters of the product list. Facet values: comma-separated or repeated."""
 
-    q = serializers.CharField(required=False, allow_blank=True, max_length=200, help_text='Text such as "gold pearl earrings".')
-    type = serializers.CharField(required=False, max_length=500)
-    metal = serializers.CharField(required=False, max_length=500)
-    metal_tone = serializers.CharField(required=False, max_length=500)
-    stone = serializers.CharField(required=False, max_length=500)
-    colour = serializers.CharField(required=False, max_length=500)
-    style = serializers.CharField(required=False, max_length=500)
-    in_stock = serializers.BooleanField(required=False, allow_null=True, default=None)
+    q = TextField(max_length=200, help_text='Text such as "gold pearl earrings".')
+    type = _facet_field("type")
+    metal = _facet_field("metal")
+    metal_tone = _facet_field("metal_tone")
+    stone = _facet_field("stone")
+    colour = _facet_field("colour")
+    style = _facet_field("style")
+    in_stock = serializers.BooleanField(required=False, help_text="true: only in stock; false: only out of stock.")
     price_min = serializers.FloatField(required=False, min_value=0, max_value=1e12)
-    price_max = serializers.FloatField(required=False, min_value=0, max_value=1e12)
-    page = serializers.IntegerField(required=False, min_value=1)
-    page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
-
-    def validate(self, attrs):
-        lo, hi = attrs.get("price_min"), attrs.get("price_max")
-        if lo is not None and hi is not None and lo > hi:
-            raise serializers.ValidationError({"price_max": "must be at least price_min"})
-        return attrs
+    price_max = serializers.FloatField(
+        required=False, min_value=0, max_value=1e12, help_text="A `price_max` below `price_min` matches nothing."
+    )
+    page = serializers.IntegerField(required=False, min_value=1, help_text="A page past the last one is a 404.")
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=100, help_text="20 unless given.")
 
 
 class ParsedQuerySerializer(serializers.Serializer):
@@ -121,17 +166,26 @@ class FacetCountsSerializer(serializers.Serializer):
 
 
 class PhotoSearchRequestSerializer(serializers.Serializer):
-    image = serializers.FileField(help_text="A photo (JPEG, PNG, WebP, GIF, BMP or TIFF) within the upload limits.")
+    image = serializers.FileField(
+        help_text="A photo (JPEG, PNG, WebP, GIF, BMP or TIFF) within the upload limits (`UPLOAD_MAX_BYTES`, "
+        "`UPLOAD_MAX_PIXELS`: 10 MiB and 40 Mpx unless the shop changed them), at least 8 pixels a side and not "
+        "thinner than 1:20. OpenAPI cannot say \"a photo\": a file that is not one is a 400 `invalid_image`, a "
+        "file or image too large a 413 `file_too_large`."
+    )
     box = serializers.CharField(
-        required=False, allow_blank=True, max_length=100,
-        help_text="Search only this piece: x0,y0,x1,y1 normalised to 0..1 (e.g. a detection's box).",
+        required=False, allow_blank=True, max_length=100, trim_whitespace=False,
+        validators=[FullMatch(BOX_PATTERN, "box must be four numbers x0,y0,x1,y1 from 0 to 1")],
+        help_text="Search only this piece: `x0,y0,x1,y1` normalised to 0..1 (e.g. a detection's box). The corners "
+        "may come in any order; a box narrower than 0.02 is widened to 0.02 around its centre. Empty: the whole photo.",
     )
     limit = serializers.IntegerField(min_value=1, max_value=50, default=12, required=False)
     in_stock = serializers.BooleanField(default=False, required=False)
-    type = serializers.CharField(required=False, max_length=200)
-    metal = serializers.CharField(required=False, max_length=200)
+    type = _facet_field("type")
+    metal = _facet_field("metal")
     price_min = serializers.FloatField(required=False, min_value=0, max_value=1e12)
-    price_max = serializers.FloatField(required=False, min_value=0, max_value=1e12)
+    price_max = serializers.FloatField(
+        required=False, min_value=0, max_value=1e12, help_text="A `price_max` below `price_min` matches nothing."
+    )
 
 
 class DetectionSerializer(serializers.Serializer):
@@ -153,10 +207,15 @@ class PredictionSerializer(serializers.Serializer):
 
 
 class PhotoSearchResponseSerializer(serializers.Serializer):
+    recognised = serializers.BooleanField(
+        help_text="A piece of jewelry was recognised: at least one tag reached its display threshold. When false "
+        "(a blank or meaningless photo) `tags`, `detections` and `results` are empty: say \"nothing recognised\"."
+    )
     results = CardSerializer(many=True)
     detections = DetectionSerializer(many=True, help_text="Pieces found in the photo; search again with one's box.")
-    box = serializers.ListField(child=serializers.FloatField(), allow_null=True)
-    tags = PredictionSerializer(many=True)
+    box = serializers.ListField(child=serializers.FloatField(), allow_null=True, min_length=4, max_length=4)
+    tags = PredictionSerializer(many=True, help_text="What the photo shows: the tags that reached their display "
+                                "threshold, the same rule as a product's shown tags.")
     timings_ms = serializers.DictField(child=serializers.FloatField())
     width = serializers.IntegerField()
     height = serializers.IntegerField()
@@ -285,16 +344,26 @@ class ReviewTagSerializer(serializers.ModelSerializer):
 
 
 class AddTagSerializer(serializers.Serializer):
-    tag = serializers.CharField(max_length=100, help_text='"facet:value", e.g. "style:vintage".')
+    tag = serializers.CharField(
+        max_length=100, trim_whitespace=False,
+        validators=[FullMatch(TAG_PATTERN, "tag must look like 'facet:value' (facet: a letter, then letters, digits "
+                              "or _, 32 at most; value: 1 to 64 characters, no comma, no control character, no "
+                              "space at either end)")],
+        help_text='"facet:value", e.g. "style:vintage"; the facet is lowercased.',
+    )
 
     def validate_tag(self, value: str) -> str:
-        try:
-            facet, val = Tag.parse(value)
-        except ValueError as exc:
-            raise serializers.ValidationError(str(exc)) from None
-        if len(facet) > 32 or len(val) > 64:
-            raise serializers.ValidationError("facet is at most 32 characters and value at most 64")
+        facet, val = Tag.parse(value)  # the pattern guarantees it parses
         return f"{facet}:{val}"
+
+
+class ProductPageSerializer(serializers.Serializer):
+    """One page of products."""
+
+    count = serializers.IntegerField(help_text="Products matching, over all pages.")
+    next = serializers.URLField(allow_null=True, help_text="The next page, or null on the last one.")
+    previous = serializers.URLField(allow_null=True, help_text="The previous page, or null on the first one.")
+    results = ProductSerializer(many=True)
 
 
 class ErrorDetailSerializer(serializers.Serializer):

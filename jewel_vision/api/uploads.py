@@ -67,7 +67,12 @@ def decode_upload(data: bytes) -> Image.Image:
 
 
 def parse_box(value: Any) -> tuple[float, float, float, float] | None:
-    """A box "x0,y0,x1,y1" normalised to 0..1 (or a list of four numbers)."""
+    """A box "x0,y0,x1,y1" normalised to 0..1 (or a list of four numbers).
+
+    The corners may come in any order; a box narrower or lower than ``MIN_BOX`` is
+    widened to ``MIN_BOX`` around its centre (inside the photo). So any four numbers
+    from 0 to 1 are a box, which the API's schema can say with a pattern.
+    """
     if value in (None, "", []):
         return None
     parts = value if isinstance(value, (list, tuple)) else str(value).split(",")
@@ -75,9 +80,23 @@ def parse_box(value: Any) -> tuple[float, float, float, float] | None:
         box = tuple(float(p) for p in parts)
     except (TypeError, ValueError):
         raise ValueError("box must be four numbers x0,y0,x1,y1 between 0 and 1") from None
-    if len(box) != 4 or not all(0.0 <= v <= 1.0 for v in box) or box[2] - box[0] < 0.02 or box[3] - box[1] < 0.02:
-        raise ValueError("box must be four numbers x0,y0,x1,y1 between 0 and 1, with x0 < x1 and y0 < y1")
-    return box  # type: ignore[return-value]
+    if len(box) != 4 or not all(0.0 <= v <= 1.0 for v in box):
+        raise ValueError("box must be four numbers x0,y0,x1,y1 between 0 and 1")
+    x0, x1 = _span(box[0], box[2])
+    y0, y1 = _span(box[1], box[3])
+    return (x0, y0, x1, y1)
+
+
+#: The smallest side of a box, as a fraction of the photo's side.
+MIN_BOX = 0.02
+
+
+def _span(a: float, b: float) -> tuple[float, float]:
+    lo, hi = min(a, b), max(a, b)
+    if hi - lo < MIN_BOX:
+        centre = min(max((lo + hi) / 2, MIN_BOX / 2), 1 - MIN_BOX / 2)
+        lo, hi = centre - MIN_BOX / 2, centre + MIN_BOX / 2
+    return lo, hi
 
 
 def crop(image: Image.Image, box: tuple[float, float, float, float]) -> Image.Image:

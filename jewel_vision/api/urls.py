@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from jewel_vision.api import views
 from jewel_vision.api.errors import not_found
+from jewel_vision.api.openapi import SCHEMA_SETTINGS
 
 app_name = "jewel_vision_api"
 
@@ -24,7 +25,7 @@ urlpatterns = [
     path("search/photo/", views.PhotoSearchView.as_view(), name="photo-search"),
     path("facets/", views.FacetsView.as_view(), name="facets"),
     path("images/<str:image_id>/analysis/", views.ImageAnalysisView.as_view(), name="image-analysis"),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema/", SpectacularAPIView.as_view(custom_settings=SCHEMA_SETTINGS), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="jewel_vision_api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="jewel_vision_api:schema"), name="redoc"),
     re_path(r"^.*$", not_found),

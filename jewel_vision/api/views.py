@@ -3,12 +3,13 @@ tag review needs Django's model permissions; every error has one JSON shape."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.openapi import AutoSchema
+from django.utils.cache import get_conditional_response, patch_vary_headers
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers as drf_serializers
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
@@ -21,6 +22,7 @@ from rest_framework.views import APIView
 
 from jewel_vision import recommendations, review, search, similarity
 from jewel_vision.api import errors, uploads
+from jewel_vision.api.openapi import JewelAutoSchema
 from jewel_vision.api.permissions import VIEW_ANALYSIS, CanDecideTags, CanReviewTags, has_perm
 from jewel_vision.api.serializers import (
     FACET_PARAMS,
@@ -33,21 +35,27 @@ from jewel_vision.api.serializers import (
     PhotoSearchRequestSerializer,
     PhotoSearchResponseSerializer,
     ProductFilterSerializer,
+    ProductPageSerializer,
     ProductSerializer,
     ReviewTagSerializer,
     SuggestionQuerySerializer,
 )
 from jewel_vision.api.throttles import AnonThrottle, PhotoSearchThrottle, UserThrottle
-from jewel_vision.conf import get_product_model
+from jewel_vision.conf import get_product_model, jv_settings
 from jewel_vision.index import Filters
 from jewel_vision.index.products import first_image_urls, shopper_products, visible_tags
 from jewel_vision.models import Analysis, ProductTag
 
+# Error responses: JewelAutoSchema documents each status an operation can answer (jewel_vision.api.openapi).
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input"),
     404: OpenApiResponse(ErrorSerializer, description="Not found"),
     429: OpenApiResponse(ErrorSerializer, description="Too many requests"),
 }
+
+
+#: The photo formats search by photo reads (the multipart part's media types in the schema).
+PHOTO_TYPES = "image/jpeg, image/png, image/webp, image/gif, image/bmp, image/tiff"
 
 
 class Pagination(PageNumberPagination):
@@ -72,7 +80,7 @@ class JewelAPIView(APIView):
     """Base of every endpoint: its own auth, throttles, error handler and schema class,
     whatever the project's REST_FRAMEWORK defaults (it needs none)."""
 
-    schema = AutoSchema()  # drf-spectacular's, even where DEFAULT_SCHEMA_CLASS is DRF's
+    schema = JewelAutoSchema()  # drf-spectacular's (plus every error), even where DEFAULT_SCHEMA_CLASS is DRF's
     authentication_classes = [ShopTokenAuthentication, SessionAuthentication]  # Token first: 401 + challenge
     permission_classes = [AllowAny]
     throttle_classes = [AnonThrottle, UserThrottle]
@@ -83,9 +91,38 @@ class JewelAPIView(APIView):
         return errors.exception_handler
 
     def params(self, serializer_class: type, data: Any = None) -> dict:
-        s = serializer_class(data=self.request.query_params if data is None else data)
+        """Validated parameters (the query string unless ``data``).
+
+        A query string or form is read as a plain dict (the last value of each
+        name), so an empty value is checked like any other (``price_min=`` is a
+        400, as the schema says) instead of counting as absent.
+        """
+        data = self.request.query_params if data is None else data
+        if hasattr(data, "getlist"):
+            data = data.dict()
+        s = serializer_class(data=data)
         s.is_valid(raise_exception=True)
         return s.validated_data
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        """Conditional GET: a successful read carries an ETag (a hash of its body) and ``private, no-cache``;
+        ``If-None-Match`` with the current ETag gets a 304 without a body."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if request.method in ("GET", "HEAD") and response.status_code == 200 and isinstance(response, Response):
+            import hashlib
+
+            response.render()
+            response["ETag"] = '"%s"' % hashlib.sha256(response.content).hexdigest()[:32]
+            response["Cache-Control"] = "private, no-cache"
+            patch_vary_headers(response, ("Authorization", "Cookie"))
+            conditional = get_conditional_response(request._request, etag=response["ETag"], response=response)
+            if conditional is not response:
+                for header in ("Cache-Control", "Vary"):
+                    conditional[header] = response[header]
+                for cookie in response.cookies.values():  # e.g. the viewed-products cookie
+                    conditional.cookies[cookie.key] = cookie
+                return conditional
+        return response
 
     def get_product(self, pk: str, *, shoppers: bool = True) -> Any:
         """The product ``pk``; with ``shoppers`` only one shoppers may see (a draft is a 404)."""
@@ -117,11 +154,12 @@ FACET_PARAMETERS = [
 
 class ProductListView(JewelAPIView):
     @extend_schema(
+        operation_id="products_list",
         summary="Products with their tags",
         description='Filter by facets (`type=ring,earring&metal=gold`), a text query (`q=gold pearl earrings`, mapped '
         "to facets), stock and price. Paginated.",
         parameters=[ProductFilterSerializer],
-        responses={200: ProductSerializer(many=True), 400: ERRORS[400], 429: ERRORS[429]},
+        responses={200: ProductPageSerializer},
     )
     def get(self, request):
         p = self.params(ProductFilterSerializer)
@@ -138,6 +176,7 @@ class ProductListView(JewelAPIView):
 
 class ProductDetailView(JewelAPIView):
     @extend_schema(
+        operation_id="product_retrieve",
         summary="One product with its tags",
         description="Also remembers the view for this session's (or signed-in customer's) recommendations.",
         responses={200: ProductSerializer, 404: ERRORS[404]},
@@ -200,7 +239,7 @@ class PhotoSearchView(JewelAPIView):
         summary="Search by photo",
         description="Upload a photo (multipart field `image`). Without `box` the whole photo is searched and the "
         "pieces found in it are listed in `detections`; send the photo again with one's `box` to search that piece.",
-        request={"multipart/form-data": PhotoSearchRequestSerializer},
+        request={"multipart/form-data": OpenApiRequest(PhotoSearchRequestSerializer, encoding={"image": {"contentType": PHOTO_TYPES}})},
         responses={
             200: PhotoSearchResponseSerializer,
             400: ERRORS[400],
@@ -223,18 +262,42 @@ class PhotoSearchView(JewelAPIView):
             price_min=p.get("price_min"),
             price_max=p.get("price_max"),
         )
+        t0 = time.perf_counter()
+        region = uploads.crop(image, box) if box else image
+        if _blank(region):
+            # Nothing to recognise in a blank photo, or in a blank piece or a few pixels of it: say so, show nothing.
+            return Response({"recognised": False, "results": [], "detections": [], "box": list(box) if box else None,
+                             "tags": [], "timings_ms": {"analyse": round((time.perf_counter() - t0) * 1000, 3) or 0.001},
+                             "width": region.width, "height": region.height})
         found = similarity.search_by_photo(image, box=box, limit=p.get("limit", 12), filters=filters)
+        shown = [t for t in found.tags if t["confidence"] >= jv_settings.display_threshold(t["facet"], t.get("threshold"))]
+        recognised = bool(shown)
         return Response(
             {
-                "results": [c.as_dict() for c in found.cards],
-                "detections": found.detections,
+                "recognised": recognised,
+                "results": [c.as_dict() for c in found.cards] if recognised else [],
+                "detections": found.detections if recognised else [],
                 "box": list(found.box) if found.box else None,
-                "tags": found.tags,
+                "tags": shown,
                 "timings_ms": found.timings_ms,
                 "width": found.width,
                 "height": found.height,
             }
         )
+
+
+def _blank(image) -> bool:
+    """A photo of nothing: (almost) one colour all over, or a piece too small to look at (a picked box of a
+    few pixels), whatever the models would say of it."""
+    from PIL import ImageStat
+
+    from jewel_vision.vision.image_io import MIN_SIDE
+
+    if min(image.size) < MIN_SIDE:
+        return True
+    small = image.convert("L")
+    small.thumbnail((64, 64))
+    return ImageStat.Stat(small).stddev[0] < 2.0
 
 
 class TextSearchView(JewelAPIView):
@@ -302,6 +365,8 @@ class ImageAnalysisView(JewelAPIView):
     def get(self, request, image_id: str):
         from jewel_vision.analyses import image_type
 
+        if "\x00" in image_id:  # no database stores NUL: no such image
+            raise errors.exceptions.NotFound("No analysis for this image.")
         analysis = (
             Analysis.objects.filter(image_type=image_type(), image_id=str(image_id)[:64], is_current=True)
             .order_by("-pk")
