@@ -392,6 +392,7 @@ class ImageAnalysisView(JewelAPIView):
 
 class ProductTagsView(JewelAPIView):
     permission_classes = [CanReviewTags]
+    parser_classes = [JSONParser]  # one media type: generated clients handle a body of one type best
 
     @extend_schema(
         summary="All tags of a product (staff)",
@@ -412,7 +413,7 @@ class ProductTagsView(JewelAPIView):
         summary="Add a tag to a product (staff)",
         description='A person\'s tag, e.g. `{"tag": "style:vintage"}`; it counts as accepted and models never change it. '
         "Needs `jewel_vision.add_producttag`.",
-        request=AddTagSerializer,
+        request={"application/json": AddTagSerializer},
         responses={201: ReviewTagSerializer, 400: ERRORS[400], 403: OpenApiResponse(ErrorSerializer), 404: ERRORS[404]},
     )
     def post(self, request, pk: str):
