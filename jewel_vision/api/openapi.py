@@ -75,6 +75,11 @@ class JewelAutoSchema(AutoSchema):
         where the pattern also accepts "" an empty value matches both, so ``oneOf`` fails on a value the
         server accepts. Such a field is its pattern alone; otherwise ``anyOf``, which means what was meant."""
         super()._insert_field_validators(field, schema)
+        if schema.get("type") == "integer" and schema.get("maximum") == 2**63 - 1:
+            # A model's IntegerField: its range comes from the database (SQLite 64 bits, PostgreSQL 32);
+            # the schema says what every database holds, so it does not depend on where it is served from.
+            schema["maximum"] = 2**31 - 1
+            schema.pop("format", None)
         options = schema.get("oneOf")
         if isinstance(options, list) and len(options) == 2 and options[1] == {"type": "string", "maxLength": 0}:
             inner = options[0]
