@@ -9,7 +9,7 @@ from typing import Any
 from django.shortcuts import get_object_or_404
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiRequest, OpenApiResponse, inline_serializer
 from rest_framework import serializers as drf_serializers
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 
 from jewel_vision import recommendations, review, search, similarity
 from jewel_vision.api import errors, uploads
-from jewel_vision.api.openapi import JewelAutoSchema
+from jewel_vision.api.openapi import JewelAutoSchema, extend_schema
 from jewel_vision.api.permissions import VIEW_ANALYSIS, CanDecideTags, CanReviewTags, has_perm
 from jewel_vision.api.serializers import (
     FACET_PARAMS,

@@ -72,6 +72,8 @@ def test_the_wheel_ships_jewel_vision_alone_with_its_data(wheel):
     assert any(n.startswith("jewel_vision/vision/weights/") and n.endswith(".md") for n in names)
     assert "jewel_vision/templates/jewel_vision/widgets/cards.html" in names
     assert any(n.startswith("jewel_vision/static/jewel_vision/") for n in names)
+    assert "jewel_vision/api/schema/v1.yaml" in names  # the committed API contract
+    assert "jewel_vision/vision/weights/type_head.npz" in names
 
 
 @pytest.fixture(scope="module")
