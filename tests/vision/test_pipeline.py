@@ -223,7 +223,7 @@ def test_incompatible_head_is_refused(tmp_path, ring_image):
     shipped.load()
     layers = shipped._layers
     path = tmp_path / "other.npz"
-    save_head(path, layers, shipped.classes, np.full(5, 0.9, np.float32), "effnet-lite4@something", {})
+    save_head(path, layers, shipped.classes, np.full(len(shipped.classes), 0.9, np.float32), "effnet-lite4@something", {})
     p = Pipeline(PipelineConfig(device="cpu", type_head_path=str(path)))
     with pytest.raises(RuntimeError, match="retrain the head"):
         p.run(ring_image)
