@@ -18,6 +18,8 @@ import logging
 
 from django import template
 
+from jewel_vision.conf import jv_settings
+
 register = template.Library()
 logger = logging.getLogger("jewel_vision")
 
@@ -28,8 +30,6 @@ def _render(kind: str, title: str, fetch, context) -> dict:
     except Exception:  # noqa: BLE001 - never break the page around the widget
         logger.exception("jewel_vision %s widget failed", kind)
         cards = []
-    from jewel_vision.conf import jv_settings
-
     return {"cards": cards, "kind": kind, "title": title, "request": context.get("request"), "currency": jv_settings.CURRENCY}
 
 

@@ -232,7 +232,11 @@ def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, x_val: np.ndarray, y_val: n
 
 
 def score(layers, x: np.ndarray, y: np.ndarray, thresholds: np.ndarray) -> dict:
-    probs = head_proba(layers, x)
+    return score_probs(head_proba(layers, x), y, thresholds)
+
+
+def score_probs(probs: np.ndarray, y: np.ndarray, thresholds: np.ndarray) -> dict:
+    """Metrics of class probabilities, with and without the per-class thresholds (abstention)."""
     top = probs.argmax(1)
     m = present_metrics(y, top)
     confident = (probs.max(1) >= thresholds[top]) & (top != CLASSES.index(NONE))
@@ -309,12 +313,11 @@ def score_baseline(path: Path, samples: list[Sample], rows: "Rows") -> dict:
         idx = rows.select(np.array([s.source == source and s.kind != "composite" for s in samples]), plain_only=True)
         if not len(idx):
             continue
-        probs = np.zeros((len(idx), len(CLASSES)), np.float32)
-        probs[:, their] = head.predict_proba(rows.x[idx])
-        layers = [(np.eye(len(CLASSES), dtype=np.float32), np.zeros(len(CLASSES), np.float32))]
-        logits = np.log(np.maximum(probs, 1e-9))  # identity "head" over log-probabilities: score() reuses them
-        out[source] = {name: score(layers, logits[np.searchsorted(idx, r)], rows.y[r], thresholds) | {"n": int(len(r))}
-                       for name, r in _subsets(samples, rows, idx).items()}
+        out[source] = {}
+        for name, r in _subsets(samples, rows, idx).items():
+            probs = np.zeros((len(r), len(CLASSES)), np.float32)
+            probs[:, their] = head.predict_proba(rows.x[r])
+            out[source][name] = score_probs(probs, rows.y[r], thresholds) | {"n": int(len(r))}
     return out
 
 

@@ -33,6 +33,9 @@ from typing import Callable
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter
 
+from jewel_vision.vision.image_io import load_image
+from jewel_vision.vision.pipeline import _crop as pipeline_crop
+
 from .data import cutout_packshot, load_rgb
 
 #: Labels of other data sets mapped to ours (pendants and chains are too few to learn alone).
@@ -63,8 +66,7 @@ class Sample:
 
 
 def _crop(img: Image.Image, box, context: float, min_fraction: float = 0.2) -> Image.Image:
-    from jewel_vision.vision.pipeline import _crop as pipeline_crop
-
+    """The pipeline's own crop around a worn piece (at least a fifth of the photo by default)."""
     return pipeline_crop(img, box, context, min_fraction)
 
 
@@ -78,8 +80,6 @@ def _view(img: Image.Image, box, rng: np.random.Generator) -> Image.Image:
 
 
 def _open(path: Path) -> Image.Image:
-    from jewel_vision.vision.image_io import load_image
-
     return load_image(path)
 
 

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from .attributes import _skin_like, rgb_to_lab
+
 __all__ = ["PACKSHOT_MASK_VERSION", "PackshotParams", "PackshotMask", "packshot_mask", "background_surface"]
 
 #: Bump when the method or its defaults change (it is part of the pipeline's version).
@@ -217,8 +219,6 @@ def packshot_mask(image: Image.Image, params: PackshotParams | None = None) -> P
     if touch > p.max_border_touch:
         return PackshotMask(None, True, "touches the border", stats)
     if p.max_skin < 1.0 and frac > p.skin_area:
-        from .attributes import _skin_like, rgb_to_lab
-
         skin = float(_skin_like(rgb[fg], rgb_to_lab(rgb[fg])).mean())
         stats["skin"] = skin
         if skin > p.max_skin:
