@@ -265,7 +265,7 @@ class PhotoSearchView(JewelAPIView):
         t0 = time.perf_counter()
         region = uploads.crop(image, box) if box else image
         if _blank(region):
-            # Nothing to recognise in a blank photo, or in a blank piece or a few pixels of it: say so, show nothing.
+            # Nothing to recognise in a few pixels: say so, show nothing.
             return Response({"recognised": False, "results": [], "detections": [], "box": list(box) if box else None,
                              "tags": [], "timings_ms": {"analyse": round((time.perf_counter() - t0) * 1000, 3) or 0.001},
                              "width": region.width, "height": region.height})
@@ -287,17 +287,11 @@ class PhotoSearchView(JewelAPIView):
 
 
 def _blank(image) -> bool:
-    """A photo of nothing: (almost) one colour all over, or a piece too small to look at (a picked box of a
-    few pixels), whatever the models would say of it."""
-    from PIL import ImageStat
-
+    """A picked piece too small to look at (a box of a few pixels). A photo of nothing is the
+    pipeline's to judge (``vision.pipeline.is_blank``): it gives no tags, so nothing is recognised."""
     from jewel_vision.vision.image_io import MIN_SIDE
 
-    if min(image.size) < MIN_SIDE:
-        return True
-    small = image.convert("L")
-    small.thumbnail((64, 64))
-    return ImageStat.Stat(small).stddev[0] < 2.0
+    return min(image.size) < MIN_SIDE
 
 
 class TextSearchView(JewelAPIView):

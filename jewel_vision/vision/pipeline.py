@@ -441,7 +441,16 @@ class Pipeline:
             ("u2netp", self.segmenter.version) if self.segmenter is not None else ("jewelry-detector", detector_version)
         )
         default_item = (item_model, item_version)
+        blank = [is_blank(img) for img in imgs]
         for k, (i, img) in enumerate(decoded):
+            if blank[k]:  # a photo of nothing: no model gets to guess at it
+                out[i] = AnalysisResult(
+                    tags=[], detections=[], regions=[], texts=[],
+                    embedding=Embedding(vector=np.ascontiguousarray(vectors[k], dtype=np.float32),
+                                        model=self.embedder.name, model_version=self.embedder.version),
+                    timings_ms={}, model_versions=dict(versions), width=img.width, height=img.height,
+                )
+                continue
             item_model, item_version = item_sources[k] or default_item
             tags = list(type_tags[k]) + facet_tags[k]
             regions: list[Region] = []
@@ -590,6 +599,13 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"Pipeline({self.config!r})"
+
+
+def is_blank(img: Image.Image) -> bool:
+    """(Almost) one colour all over: a photo of nothing, whatever a model would say of it."""
+    small = img.convert("L")
+    small.thumbnail((64, 64))
+    return float(np.asarray(small, np.float32).std()) < 2.0
 
 
 def _crop(img: Image.Image, box: tuple, context: float, min_fraction: float) -> Image.Image:

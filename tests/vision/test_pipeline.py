@@ -304,3 +304,13 @@ def test_version_follows_the_settings_that_change_results():
     # a dict of merges is stored as sorted pairs: the config stays hashable (the per-process cache key)
     cfg = PipelineConfig(type_labels={"b": "x", "a": "y"})
     assert cfg.type_labels == (("a", "y"), ("b", "x")) and hash(cfg) == hash(PipelineConfig(type_labels=[("b", "x"), ("a", "y")]))
+
+
+def test_a_photo_of_nothing_gets_no_tags(pipeline):
+    """A blank upload once came back as necklace 0.98 and metal_tone white 0.99."""
+    from PIL import Image
+
+    for colour in ((255, 255, 255), (40, 40, 45), (200, 180, 50)):
+        result = pipeline.run(Image.new("RGB", (64, 64), colour))
+        assert result.tags == [] and result.detections == [] and result.regions == []
+        assert result.embedding is not None
