@@ -34,7 +34,7 @@ def main() -> int:
 
     from jewel_vision.training.data import heldout_ring_rows
     from jewel_vision.training.train_detector import evaluate_detector
-    from jewel_vision.vision.models.detector import Detector
+    from jewel_vision.vision.predictors.detector import Detector
 
     torch.set_num_threads(args.threads)
     rows = heldout_ring_rows(n=max(args.n, args.eval or 0))

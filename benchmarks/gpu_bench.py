@@ -35,7 +35,7 @@ def embedding_rate(images: list, device: str, precision: str, batch_size: int) -
     """Images per second of the bare embedding (best of two passes, after a warm-up)."""
     import torch
 
-    from jewel_vision.vision.models.embedder import Embedder
+    from jewel_vision.vision.predictors.embedder import Embedder
 
     emb = Embedder(device=device, batch_size=batch_size, precision=precision)
     emb.embed(images[: max(2, batch_size)])

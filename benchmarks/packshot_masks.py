@@ -286,7 +286,7 @@ class Methods:
         self.pipeline.detector.load()
         self.segmenter = None
         if u2netp:
-            from jewel_vision.vision.models.segmenter import ItemSegmenter
+            from jewel_vision.vision.predictors.segmenter import ItemSegmenter
 
             self.segmenter = ItemSegmenter()
             self.segmenter.load()

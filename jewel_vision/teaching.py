@@ -53,7 +53,7 @@ def train_facet(facet: str, out_dir: str | Path | None = None, *, min_products: 
     """Train and save the head for ``facet``; returns its cross-validated report."""
     from jewel_vision.training.common import head_proba, stratified_group_folds, train_head
     from jewel_vision.training.train_type import choose_thresholds
-    from jewel_vision.vision.models.type_classifier import save_head
+    from jewel_vision.vision.predictors.type_classifier import save_head
 
     facet = facet.strip().lower()
     if facet in {"type", "metal", "metal_tone", "stone", "hallmark", "purity"}:

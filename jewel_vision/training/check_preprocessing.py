@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     from torchvision.models import ResNet50_Weights  # only for the ImageNet class names (no download)
 
     from jewel_vision.vision.image_io import load_image
-    from jewel_vision.vision.models.embedder import Embedder, Preprocessing
+    from jewel_vision.vision.predictors.embedder import Embedder, Preprocessing
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -9,7 +9,7 @@ What it does
    thresholds, plus two fonts the tune split never uses), balanced over
    debossed/embossed x curved/flat x yellow/white/rose, with small text (14-18 px) and
    blur (sigma 0.9-1.6 px) drawn independently for ~40% of stamps each.
-2. For each engine, runs :class:`~jewel_vision.vision.models.ocr.HallmarkReader` with
+2. For each engine, runs :class:`~jewel_vision.vision.predictors.ocr.HallmarkReader` with
    ``force=True`` (the gate is measured separately) and scores **exact match of the
    normalised hallmark**: the canonical mark of the first finding equals
    ``parse_hallmark(stamped_text).mark``. Reported overall and per condition, with ms/image.
@@ -132,8 +132,8 @@ def evaluate_engine(name: str, data: list[tuple[Any, Image.Image]], reader_cls, 
 
 def evaluate_gate(stamps: list[Image.Image], packshots: list[tuple[str, Image.Image]], reader_cls) -> dict[str, Any]:
     """The pipeline's decision (stamp gate on the embedding, then the text gate) and the text gate alone."""
-    from jewel_vision.vision.models.embedder import Embedder
-    from jewel_vision.vision.models.stamp_gate import StampGate
+    from jewel_vision.vision.predictors.embedder import Embedder
+    from jewel_vision.vision.predictors.stamp_gate import StampGate
 
     reader = reader_cls("rapidocr", stamp_gate=StampGate())
     reader.gate(Image.new("RGB", (96, 48), (200, 200, 200)))  # warm-up
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
 
-    from jewel_vision.vision.models.ocr import HallmarkReader
+    from jewel_vision.vision.predictors.ocr import HallmarkReader
     from jewel_vision.vision.stamps import available_fonts, cjk_font_path, make_stamp_specs, render_packshot, render_spec
 
     t0 = time.perf_counter()

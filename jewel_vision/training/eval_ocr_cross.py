@@ -140,9 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
 
-    from jewel_vision.vision.models.embedder import Embedder
-    from jewel_vision.vision.models.ocr import HallmarkReader
-    from jewel_vision.vision.models.stamp_gate import StampGate
+    from jewel_vision.vision.predictors.embedder import Embedder
+    from jewel_vision.vision.predictors.ocr import HallmarkReader
+    from jewel_vision.vision.predictors.stamp_gate import StampGate
 
     embedder = Embedder(device="cpu")
     reader = HallmarkReader(args.engine, stamp_gate=StampGate())

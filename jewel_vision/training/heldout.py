@@ -41,7 +41,7 @@ def _datasets(root: str | os.PathLike[str] | None) -> Path:
 
 def jewelry_types_rows(datasets: Path) -> list[dict[str, str]]:
     """The type head's test photos (split by group, stored with the head; no decision read them)."""
-    from jewel_vision.vision.models.type_classifier import TypeClassifier
+    from jewel_vision.vision.predictors.type_classifier import TypeClassifier
 
     split = TypeClassifier().metadata["split"]
     held = set(split.get("test_paths") or split["validation_paths"])

@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     """Re-render the card from a head file's stored metadata (no retraining)."""
     import argparse
 
-    from jewel_vision.vision.models.type_classifier import DEFAULT_TYPE_HEAD_PATH, TypeClassifier
+    from jewel_vision.vision.predictors.type_classifier import DEFAULT_TYPE_HEAD_PATH, TypeClassifier
 
     parser = argparse.ArgumentParser(prog="python -m jewel_vision.training.model_card", description=main.__doc__)
     parser.add_argument("--head", type=Path, default=DEFAULT_TYPE_HEAD_PATH)

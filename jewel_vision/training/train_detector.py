@@ -195,7 +195,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     import torch
     import torch.nn.functional as F
 
-    from ..vision.models.detector import (
+    from ..vision.predictors.detector import (
         MEAN,
         STD,
         Detector,
@@ -387,7 +387,7 @@ def mine_hard_negatives(net, cache: D.RingHandsCache, indices: Sequence[int], sc
 
     from PIL import Image
 
-    from ..vision.models.detector import DetectorConfig, Detector, save_detector_weights
+    from ..vision.predictors.detector import DetectorConfig, Detector, save_detector_weights
 
     MINING_CONFIG = DetectorConfig(**{**DetectorConfig().to_dict(), **MINING_CONFIG_OVERRIDES})
     with tempfile.TemporaryDirectory() as tmp:
@@ -424,7 +424,7 @@ def measure_speed(detector, rows: Sequence[D.RingRow], n: int = 20) -> float:
 def write_card(path: Path, info: dict[str, Any]) -> None:
     from collections import Counter
 
-    from ..vision.models.detector import DetectorConfig
+    from ..vision.predictors.detector import DetectorConfig
 
     cfg = info.get("config") or DetectorConfig()
 
@@ -610,7 +610,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         train(args)
         if not args.evaluate:
             return 0
-    from ..vision.models.detector import Detector
+    from ..vision.predictors.detector import Detector
 
     det = Detector(args.out, device="cpu", score_threshold=0.05)
     det.load()

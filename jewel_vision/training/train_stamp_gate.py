@@ -80,7 +80,7 @@ def stamp_images(n: int, seed: int, split: str, kinds: tuple[str, ...]) -> list[
 
 def photo_paths(datasets: Path) -> tuple[list[tuple[str, str]], list[str]]:
     """(training photos as (path, group), held-out photos) from the other models' splits."""
-    from jewel_vision.vision.models.type_classifier import TypeClassifier
+    from jewel_vision.vision.predictors.type_classifier import TypeClassifier
 
     from .data import read_ring_hands, split_ring_hands
 
@@ -112,9 +112,9 @@ def _held_back(group: str) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from jewel_vision.vision.models.embedder import Embedder
-    from jewel_vision.vision.models.stamp_gate import StampGate
-    from jewel_vision.vision.models.type_classifier import save_head
+    from jewel_vision.vision.predictors.embedder import Embedder
+    from jewel_vision.vision.predictors.stamp_gate import StampGate
+    from jewel_vision.vision.predictors.type_classifier import save_head
 
     from .data import default_data_root
 

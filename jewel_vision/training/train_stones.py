@@ -281,7 +281,7 @@ MASK_SIDE = 256
 
 def item_masks(paths: Sequence[Path], threads: int = 2) -> np.ndarray:
     """u2netp masks (uint8 [N, 256, 256], resized) for image files; cached per file."""
-    from jewel_vision.vision.models.segmenter import ItemSegmenter
+    from jewel_vision.vision.predictors.segmenter import ItemSegmenter
 
     seg = ItemSegmenter(threads=threads)
     store_path = CACHE_DIR / f"u2netp-masks-{seg.version}.npz"
@@ -465,8 +465,8 @@ def format_metrics(m: dict) -> str:
 def cmd_train(args: argparse.Namespace) -> None:
     import torch
 
-    from jewel_vision.vision.models.embedder import Embedder
-    from jewel_vision.vision.models.stones import crop_to_item, save_stone_head
+    from jewel_vision.vision.predictors.embedder import Embedder
+    from jewel_vision.vision.predictors.stones import crop_to_item, save_stone_head
 
     torch.set_num_threads(args.threads)
     t_start = time.time()
@@ -602,7 +602,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 # check-segmenter
 # ---------------------------------------------------------------------------------------
 def cmd_check_segmenter(args: argparse.Namespace) -> None:
-    from jewel_vision.vision.models.segmenter import ItemSegmenter
+    from jewel_vision.vision.predictors.segmenter import ItemSegmenter
 
     root = Path(args.ring_hands)
     rows = [r for r in read_csv(root / "manifest.csv") if r["flag_possible_watch_or_bracelet"] == "0"]
@@ -657,7 +657,7 @@ def _tone_report(trues: list[str], preds: list[str]) -> dict:
 
 def cmd_check_attributes(args: argparse.Namespace) -> None:
     from jewel_vision.vision import attributes as A
-    from jewel_vision.vision.models.segmenter import ItemSegmenter
+    from jewel_vision.vision.predictors.segmenter import ItemSegmenter
 
     report: dict = {}
     # 1. drawn pieces, masks from the drawing and from u2netp

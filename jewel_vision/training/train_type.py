@@ -282,7 +282,7 @@ def leave_one_source_out(samples: list[Sample], groups: list[str], split: list[s
         layers, l2, scores = fit(rows.x[train], rows.y[train], w, rows.x[val], rows.y[val], seed)
         thresholds, _ = choose_thresholds(head_proba(layers, rows.x[val]), rows.y[val], CLASSES, 0.9)
         if heads_dir is not None:  # to run the whole pipeline with a head that never saw ``held``
-            from jewel_vision.vision.models.type_classifier import save_head
+            from jewel_vision.vision.predictors.type_classifier import save_head
 
             save_head(heads_dir / f"type-head-without-{held}.npz", layers, CLASSES, thresholds, embedder,
                       {"task": "jewelry item type", "left_out_source": held})
@@ -301,7 +301,7 @@ def score_baseline(path: Path, samples: list[Sample], rows: "Rows") -> dict:
     """Another head (e.g. the one shipped before) on every source's plain views, scored alike.
 
     Only sources it never trained on say anything about a new shop."""
-    from jewel_vision.vision.models.type_classifier import TypeClassifier
+    from jewel_vision.vision.predictors.type_classifier import TypeClassifier
 
     head = TypeClassifier(path)
     their = [CLASSES.index(c) for c in head.classes]
@@ -373,8 +373,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from jewel_vision.vision.models.embedder import Embedder
-    from jewel_vision.vision.models.type_classifier import TypeClassifier, save_head
+    from jewel_vision.vision.predictors.embedder import Embedder
+    from jewel_vision.vision.predictors.type_classifier import TypeClassifier, save_head
 
     if args.threads:
         torch.set_num_threads(args.threads)

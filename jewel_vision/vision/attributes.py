@@ -1,7 +1,7 @@
 """Colour, material, shape and texture attributes from an item mask (rules, no training).
 
 Everything here is deterministic colour/geometry arithmetic on the pixels inside
-an item mask (usually from :class:`~jewel_vision.vision.models.segmenter.ItemSegmenter`).
+an item mask (usually from :class:`~jewel_vision.vision.predictors.segmenter.ItemSegmenter`).
 No network is run. The numbers (thresholds, prototypes) were chosen on drawn
 swatches and checked on hand-labelled catalogue photos; the method, the check
 sets and the measured accuracy are in ``vision/weights/ATTRIBUTES_CARD.md``.

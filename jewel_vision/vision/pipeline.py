@@ -43,9 +43,9 @@ import numpy as np
 from PIL import Image
 
 from .image_io import DEFAULT_MAX_ASPECT, DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, ImageSource, load_image
-from .models.embedder import Embedder
-from .models.facet_heads import FacetHead, find_facet_heads
-from .models.type_classifier import TypeClassifier
+from .predictors.embedder import Embedder
+from .predictors.facet_heads import FacetHead, find_facet_heads
+from .predictors.type_classifier import TypeClassifier
 from .types import AnalysisResult, Detection, Embedding, ImageDecodeError, Region, TagPrediction
 
 __all__ = [
@@ -164,7 +164,7 @@ class Pipeline:
         )
         self.detector = None
         if config.detector:
-            from .models.detector import Detector
+            from .predictors.detector import Detector
 
             self.detector = Detector(
                 weights_path=config.detector_weights,
@@ -173,21 +173,21 @@ class Pipeline:
             )
         self.segmenter = None
         if config.item_mask == "u2netp":
-            from .models.segmenter import ItemSegmenter
+            from .predictors.segmenter import ItemSegmenter
 
             self.segmenter = ItemSegmenter(model_path=config.segmenter_weights)
         self.stones = None
         if config.stones:
-            from .models.stones import StoneClassifier
+            from .predictors.stones import StoneClassifier
 
             self.stones = StoneClassifier(path=config.stone_head_path, embedder=self.embedder, device=config.device)
         self.hallmarks = None
         if config.ocr_engine:
-            from .models.ocr import HallmarkReader
+            from .predictors.ocr import HallmarkReader
 
             stamp_gate = None
             if config.stamp_gate:
-                from .models.stamp_gate import StampGate
+                from .predictors.stamp_gate import StampGate
 
                 stamp_gate = StampGate(path=config.stamp_gate_path, device=config.device)
             self.hallmarks = HallmarkReader(engine=config.ocr_engine, stamp_gate=stamp_gate)

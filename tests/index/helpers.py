@@ -27,7 +27,7 @@ _embedder = None
 def _get_embedder():
     global _embedder
     if _embedder is None:
-        from jewel_vision.vision.models.embedder import Embedder
+        from jewel_vision.vision.predictors.embedder import Embedder
 
         _embedder = Embedder(device="cpu", batch_size=8)
     return _embedder
@@ -96,7 +96,7 @@ def ensure_type_head(folder: Path) -> str | None:
     Nearest class centroid of real embeddings of drawn pieces, written with the
     pipeline's own ``save_head``; None when the real head exists.
     """
-    from jewel_vision.vision.models.type_classifier import DEFAULT_TYPE_HEAD_PATH, save_head
+    from jewel_vision.vision.predictors.type_classifier import DEFAULT_TYPE_HEAD_PATH, save_head
 
     if DEFAULT_TYPE_HEAD_PATH.exists():
         return None

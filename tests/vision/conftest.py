@@ -38,7 +38,7 @@ def noise_image() -> Image.Image:
 
 @pytest.fixture(scope="session")
 def embedder():
-    from jewel_vision.vision.models.embedder import Embedder
+    from jewel_vision.vision.predictors.embedder import Embedder
 
     return Embedder(device="cpu", batch_size=8)
 

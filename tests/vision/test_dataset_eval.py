@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from jewel_vision.training.data import default_data_root
-from jewel_vision.vision.models.type_classifier import TypeClassifier
+from jewel_vision.vision.predictors.type_classifier import TypeClassifier
 from jewel_vision.vision.pipeline import Pipeline, PipelineConfig
 
 DATA = default_data_root() / "jewelry-types"  # $JEWEL_VISION_DATASETS, ../shared/datasets, or /work/shared

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from jewel_vision.vision.models.detector import (
+from jewel_vision.vision.predictors.detector import (
     DEFAULT_DETECTOR_PATH,
     DetectedItem,
     Detector,
@@ -175,7 +175,7 @@ def test_version_does_not_import_torch(tmp_path) -> None:
     import subprocess
 
     code = (
-        "import sys; from jewel_vision.vision.models.detector import Detector; "
+        "import sys; from jewel_vision.vision.predictors.detector import Detector; "
         "v = Detector(device='cpu').version; assert 'torch' not in sys.modules, 'torch imported'; print(v)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -217,7 +217,7 @@ def test_heldout_ring_hands_accuracy() -> None:
 
 
 def test_mask_overlap_is_measured_on_the_boxes_overlap() -> None:
-    from jewel_vision.vision.models.detector import _mask_iou
+    from jewel_vision.vision.predictors.detector import _mask_iou
 
     def piece(x0, y0, x1, y1, size=(40, 60)):
         mask = np.zeros(size, bool)
@@ -245,7 +245,7 @@ def _two_bands(gap: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_touching_pieces_are_split_between_centre_peaks() -> None:
-    from jewel_vision.vision.models.detector import DetectorConfig, _split_by_centres
+    from jewel_vision.vision.predictors.detector import DetectorConfig, _split_by_centres
 
     cfg = DetectorConfig()
     mask, heat = _two_bands()
@@ -273,7 +273,7 @@ def test_touching_pieces_are_split_between_centre_peaks() -> None:
 def test_peaks_under_the_centre_threshold_do_not_split() -> None:
     from dataclasses import replace
 
-    from jewel_vision.vision.models.detector import DetectorConfig, _split_by_centres
+    from jewel_vision.vision.predictors.detector import DetectorConfig, _split_by_centres
 
     mask, heat = _two_bands()
     assert len(_split_by_centres(mask, heat, replace(DetectorConfig(), centre_threshold=1.0))) == 1
@@ -283,7 +283,7 @@ def test_weights_without_a_centre_head_still_load(tmp_path) -> None:
     """Weights trained before the centre head (one output) load and detect, without centre splits."""
     import torch
 
-    from jewel_vision.vision.models.detector import (
+    from jewel_vision.vision.predictors.detector import (
         DetectorConfig,
         build_network,
         load_detector_weights,

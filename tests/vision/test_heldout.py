@@ -9,7 +9,7 @@ import pytest
 
 from jewel_vision.training.data import default_data_root, read_ring_hands, split_ring_hands
 from jewel_vision.training.heldout import write_heldout_manifests
-from jewel_vision.vision.models.type_classifier import TypeClassifier
+from jewel_vision.vision.predictors.type_classifier import TypeClassifier
 
 DATA = default_data_root()
 pytestmark = pytest.mark.skipif(not (DATA / "jewelry-types" / "manifest.csv").is_file(), reason="no ../shared/datasets")

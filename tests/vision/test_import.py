@@ -12,7 +12,7 @@ CODE = """
 import sys
 import jewel_vision.vision
 import jewel_vision.vision.pipeline, jewel_vision.vision.cli_tag, jewel_vision.vision.image_io
-import jewel_vision.vision.models, jewel_vision.vision.models.embedder, jewel_vision.vision.models.type_classifier
+import jewel_vision.vision.predictors, jewel_vision.vision.predictors.embedder, jewel_vision.vision.predictors.type_classifier
 bad = sorted(m for m in sys.modules if m == "django" or m.startswith("django."))
 assert not bad, bad
 assert "torch" not in sys.modules, "importing the vision package should not import torch"

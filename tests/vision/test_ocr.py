@@ -11,7 +11,7 @@ import socket
 import pytest
 from PIL import Image
 
-from jewel_vision.vision.models.ocr import (
+from jewel_vision.vision.predictors.ocr import (
     EasyOcrEngine,
     HallmarkReader,
     OcrEngine,
@@ -116,7 +116,7 @@ _SLIVER_SCRIPT = """
 import resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[1]), int(sys.argv[1])))
 from PIL import Image
-from jewel_vision.vision.models.ocr import HallmarkReader
+from jewel_vision.vision.predictors.ocr import HallmarkReader
 reader = HallmarkReader("rapidocr")
 for size in [(1600, 2), (2, 1600), (1600, 80)]:
     print(size, reader.read(Image.new("RGB", size, (200, 180, 50)), force=True))
@@ -165,7 +165,7 @@ def test_tiny_stamp_on_curved_band_is_read(reader, index, marks):
 
 def test_no_lexicon_snapping_by_default():
     """Readings are parsed by rules, never snapped to a closed list of whole marks."""
-    from jewel_vision.vision.models.ocr import ReaderConfig
+    from jewel_vision.vision.predictors.ocr import ReaderConfig
 
     assert ReaderConfig().lexicon_passes == ()
 
@@ -175,7 +175,7 @@ def test_large_photo_highpass_is_bounded_in_time():
 
     import numpy as np
 
-    from jewel_vision.vision.models.ocr import highpass_normalise
+    from jewel_vision.vision.predictors.ocr import highpass_normalise
 
     img = Image.fromarray((np.random.default_rng(0).random((1200, 1600, 3)) * 255).astype("uint8"))
     t = time.perf_counter()

@@ -19,7 +19,7 @@ from jewel_vision.vision import (
     clear_pipeline_cache,
     get_pipeline,
 )
-from jewel_vision.vision.models.type_classifier import TypeClassifier, save_head
+from jewel_vision.vision.predictors.type_classifier import TypeClassifier, save_head
 
 from ._images import to_bytes
 
@@ -241,7 +241,7 @@ def test_custom_head_path(tmp_path, ring_image, pipeline):
 
 
 def _piece(score, area, side=100):
-    from jewel_vision.vision.models.detector import DetectedItem
+    from jewel_vision.vision.predictors.detector import DetectedItem
 
     mask = np.zeros((side, side), bool)
     mask.flat[: int(area * side * side)] = True

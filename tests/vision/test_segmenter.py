@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from jewel_vision.vision.models.segmenter import ItemSegmenter, bundled_u2netp_path
+from jewel_vision.vision.predictors.segmenter import ItemSegmenter, bundled_u2netp_path
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
 from jewel_vision.vision import attributes as A
-from jewel_vision.vision.models.stones import (
+from jewel_vision.vision.predictors.stones import (
     DEFAULT_STONE_HEAD_PATH,
     STONE_CLASSES,
     StoneClassifier,

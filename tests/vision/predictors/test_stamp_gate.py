@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jewel_vision.vision.models.ocr import HallmarkReader
-from jewel_vision.vision.models.stamp_gate import DEFAULT_STAMP_GATE_PATH, StampGate
+from jewel_vision.vision.predictors.ocr import HallmarkReader
+from jewel_vision.vision.predictors.stamp_gate import DEFAULT_STAMP_GATE_PATH, StampGate
 from jewel_vision.vision.stamps import render_packshot, render_stamp
 from tests.vision._images import draw_ring
 

@@ -1,7 +1,7 @@
 """Stones: what kind of stone a piece is set with (facet "stone"), and where.
 
 ``StoneClassifier.predict`` runs a small softmax head on an
-:class:`~jewel_vision.vision.models.embedder.Embedder` embedding of the item
+:class:`~jewel_vision.vision.predictors.embedder.Embedder` embedding of the item
 (the image cropped to the item mask's bounding box) and returns facet
 ``stone`` with values
 

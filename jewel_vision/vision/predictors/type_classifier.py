@@ -2,7 +2,7 @@
 
 A small head (softmax regression, optionally with hidden ReLU layers) trained
 by ``python -m jewel_vision.training.train_type`` on embeddings from
-:class:`~jewel_vision.vision.models.embedder.Embedder`. It runs in NumPy: the
+:class:`~jewel_vision.vision.predictors.embedder.Embedder`. It runs in NumPy: the
 head is a few thousand multiply-adds, not worth a device transfer.
 
 The weights file (``.npz``, no pickles) holds::

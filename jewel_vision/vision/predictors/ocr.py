@@ -15,7 +15,7 @@ with the box normalised to 0-1. Engines load lazily, once, and are shared throug
 
 1. **gate** - is the photo a stamp close-up at all, so OCR does not run on every catalogue
    photo (:meth:`HallmarkReader.decide`): with the photo's embedding, the stamp-gate head
-   (:mod:`~jewel_vision.vision.models.stamp_gate`) skips plain photos and passes clear
+   (:mod:`~jewel_vision.vision.predictors.stamp_gate`) skips plain photos and passes clear
    close-ups; otherwise a text detector decides (:meth:`HallmarkReader.gate`); ``force=True``
    skips both;
 2. **read** - passes tried in order until one yields a hallmark (``ReaderConfig.passes``): the

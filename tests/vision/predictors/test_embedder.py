@@ -9,13 +9,13 @@ import pytest
 import torch
 from PIL import Image
 
-from jewel_vision.vision.models.embedder import (
+from jewel_vision.vision.predictors.embedder import (
     BUNDLED_WEIGHTS_SHA256,
     DEFAULT_PREPROCESSING,
     Embedder,
     bundled_weights_path,
 )
-from jewel_vision.vision.models._common import file_sha256, resolve_device
+from jewel_vision.vision.predictors._common import file_sha256, resolve_device
 
 pytestmark = pytest.mark.timeout(60)
 

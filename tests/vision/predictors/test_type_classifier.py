@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from jewel_vision.vision.models.type_classifier import (
+from jewel_vision.vision.predictors.type_classifier import (
     DEFAULT_TYPE_HEAD_PATH,
     TypeClassifier,
     head_version,
