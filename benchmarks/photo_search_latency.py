@@ -63,13 +63,13 @@ def main() -> int:
 
     setup_test_environment()  # allows the test client's "testserver" host
     call_command("migrate", verbosity=0)
-    import jewel_vision.analyses as analyses
+    import jewel_vision.analysis.start as analyses
     from jewel_vision.models import Analysis
-    from jewel_vision.runner import get_configured_pipeline, run_analysis
+    from jewel_vision.analysis.run import configured_pipeline, run_analysis
     from shop.models import Product, ProductImage
 
     analyses.enqueue = lambda pk: True  # analysed inline below, no broker needed
-    pipeline = get_configured_pipeline()
+    pipeline = configured_pipeline()
     pipeline.warmup()
     photos = _photos(args.products + args.requests)
     t0 = time.perf_counter()

@@ -1,75 +1,24 @@
 """Jewel Vision: computer vision for jewelry shops, as a reusable Django app.
 
 Importing this package must stay cheap and Django-free: workers and benchmarks
-import ``jewel_vision.vision`` without a configured Django project.
+import ``jewel_vision.vision`` without a configured Django project. A shop's code
+calls :mod:`jewel_vision.shortcuts` (``analyze``, ``analyze_now``, ``visible_tags``,
+``similar_items``).
+
+Where things are, bottom layer first (each imports only from the layers above it in
+this list):
+
+* ``vision/``: the vision pipeline, plain Python, no Django (workers and benchmarks call it);
+* ``conf.py`` (settings) and ``registry.py`` (the shop's models, their content types,
+  this process's pipeline);
+* ``models/``: the tables;
+* ``services/`` and ``index/``: tags (aggregation, review, locking), search, similar
+  items, recommendations, teaching, and the vector index;
+* ``analysis/``: a photo's analysis: ``start.py`` (created and enqueued on upload),
+  ``run.py`` (the work, on a worker), ``store.py`` (its results become tags);
+* ``tasks.py``: the Celery tasks;
+* ``api/``, ``admin.py``, ``templatetags/``, ``signals.py``, ``shortcuts.py``, ``cli.py``:
+  the ways in.
 """
 
-from __future__ import annotations
-
-from typing import Any
-
 __version__ = "0.1.0"
-
-
-__all__ = ["analyze", "analyze_now", "similar_items", "visible_tags"]
-
-
-def analyze(image: Any, *, force: bool = False) -> Any:
-    """Analyse one instance of the configured image model in the background.
-
-    For shops that set ``JEWEL_VISION['AUTO_ANALYZE'] = False`` and prefer an
-    explicit call to signals. Returns the :class:`~jewel_vision.models.Analysis`.
-    """
-    from jewel_vision.analyses import analyze as _analyze
-
-    return _analyze(image, force=force)
-
-
-def analyze_now(image: Any, *, force: bool = False) -> Any:
-    """Analyse one photo (an instance of the image model) in this process, now.
-
-    For a shell, a management command or a test: the tags are on the product when
-    this returns, with no worker. Returns the :class:`~jewel_vision.models.Analysis`
-    (``status`` done or failed), or None when the photo has no file. A photo whose
-    content was already analysed by this pipeline is not analysed again unless
-    ``force``. A worker that receives the same analysis later skips it.
-    """
-    from jewel_vision.analyses import analyze as _analyze
-    from jewel_vision.runner import run_analysis
-
-    analysis = _analyze(image, force=force)
-    if analysis is None:
-        return None
-    if analysis.status != analysis.Status.DONE:
-        run_analysis(analysis.pk)
-        analysis.refresh_from_db()
-    return analysis
-
-
-def visible_tags(product: Any, *, for_shoppers: bool = True) -> Any:
-    """The tags of ``product`` that shoppers see, as a ``ProductTag`` queryset (facet, then label).
-
-    Each row has ``tag.facet``, ``tag.value``, ``confidence``, ``source``, ``review_state``.
-    Shown means accepted by a person, or a model's tag at or above its display threshold
-    (``ProductTag.is_visible``). With ``for_shoppers`` (the default) a product that
-    ``JEWEL_VISION["SHOPPER_QUERYSET"]`` hides (a draft) has none.
-    """
-    from jewel_vision.analyses import product_type
-    from jewel_vision.index.products import shopper_products
-    from jewel_vision.models import ProductTag
-
-    rows = ProductTag.objects.filter(product_type=product_type(), product_id=str(product.pk))
-    if for_shoppers and not shopper_products().filter(pk=product.pk).exists():
-        return rows.none()
-    return rows.filter(ProductTag.visible_q()).select_related("tag").order_by("tag__facet", "tag__value")
-
-
-def similar_items(product: Any, limit: int = 8, *, in_stock_only: bool = True) -> list:
-    """Products like ``product`` that shoppers may see, best first (what ``{% jewel_similar %}`` shows).
-
-    A list of cards: ``card.product`` (your model instance), ``card.title``, ``card.price``,
-    ``card.image_url``, ``card.similarity``, ``card.reason``.
-    """
-    from jewel_vision.similarity import similar_products
-
-    return similar_products(product, int(limit), in_stock_only=in_stock_only)

@@ -11,8 +11,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.contenttypes.admin import GenericTabularInline
 
-from jewel_vision import review
-from jewel_vision.analyses import requeue
+from jewel_vision.services import review
+from jewel_vision.analysis.start import requeue
 from jewel_vision.models import Analysis, ProductTag, Tag
 
 

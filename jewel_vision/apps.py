@@ -1,4 +1,7 @@
+from typing import Any
+
 from django.apps import AppConfig
+from django.core.signals import setting_changed
 
 
 class JewelVisionConfig(AppConfig):
@@ -7,15 +10,20 @@ class JewelVisionConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_delete, post_save
-
+        # Imported here, once the app registry is ready: they import the models.
         from jewel_vision import checks, signals  # noqa: F401 - checks registers the system checks
-        from jewel_vision.conf import jv_settings
+        from jewel_vision.conf import SETTING_NAME, jv_settings
+        from jewel_vision.registry import pipeline_config
 
         # Values are checked here (a bad one stops start-up); models and field names by
         # the system checks (jewel_vision.E001...), which report every problem at once.
-        jv_settings.validate(models=False)
-        # Connected without a sender and filtered in the handlers, so the
-        # configured model can change under override_settings in tests.
-        post_save.connect(signals.image_saved, dispatch_uid="jewel_vision.image_saved")
-        post_delete.connect(signals.instance_deleted, dispatch_uid="jewel_vision.instance_deleted")
+        jv_settings.validate()
+        pipeline_config()
+        signals.connect()
+
+        def settings_changed(*, setting: str, **kwargs: Any) -> None:
+            if setting == SETTING_NAME:
+                jv_settings.reload()
+                signals.connect()
+
+        setting_changed.connect(settings_changed, dispatch_uid="jewel_vision.settings_changed", weak=False)

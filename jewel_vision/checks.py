@@ -4,7 +4,7 @@ Every piece a shop has to add to use Jewel Vision is checked here, and each erro
 the exact line to write:
 
 * ``jewel_vision.E001``: an app the API or the models need is not in ``INSTALLED_APPS``.
-* ``jewel_vision.E002``: ``JEWEL_VISION["IMAGE_MODEL"]`` is not an installed model.
+* ``jewel_vision.E002``: ``JEWEL_VISION["IMAGE_MODEL"]`` is not set, or not an installed model.
 * ``jewel_vision.E003``: ``JEWEL_VISION["IMAGE_FIELD"]`` is not a file/image field of it.
 * ``jewel_vision.E004``: ``JEWEL_VISION["PRODUCT_FIELD"]`` is not its foreign key to the product.
 * ``jewel_vision.E005``: ``PRODUCT_NAME_FIELD`` / ``PRODUCT_STOCK_FIELD`` / ``PRODUCT_PRICE_FIELD``
@@ -13,13 +13,16 @@ the exact line to write:
 * ``jewel_vision.E007``: the Celery app has no broker (``CELERY_BROKER_URL``).
 * ``jewel_vision.W002``: SQLite without a lock ``timeout`` while a worker writes beside the web process.
 
-(``jewel_vision.W001``, the per-process throttle cache, is a ``--deploy`` check in ``conf.py``.)
+* ``jewel_vision.W001`` (``--deploy``): the API's throttles count per process.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from celery import _state as celery_state
+from django.apps import apps
+from django.conf import settings
 from django.core import checks
 from django.core.exceptions import FieldDoesNotExist
 
@@ -41,8 +44,6 @@ PRODUCT_FIELD_KEYS = ("PRODUCT_NAME_FIELD", "PRODUCT_STOCK_FIELD", "PRODUCT_PRIC
 
 
 def _installed(name: str) -> bool:
-    from django.apps import apps
-
     return any(config.name == name for config in apps.get_app_configs())
 
 
@@ -68,15 +69,16 @@ def _field_names(model) -> str:
 
 @checks.register()
 def check_models_and_fields(app_configs: Any = None, **kwargs: Any) -> list:
-    from django.apps import apps
-
     label = jv_settings.IMAGE_MODEL
     try:
-        model = apps.get_model(label)
+        model = apps.get_model(label) if label else None
     except (ValueError, LookupError):
+        model = None
+    if model is None:
+        problem = "is not set" if not label else f"= {label!r} is not an installed model"
         return [
             checks.Error(
-                f"{SETTING_NAME}['IMAGE_MODEL'] = {label!r} is not an installed model.",
+                f"{SETTING_NAME}['IMAGE_MODEL'] {problem}.",
                 hint=f'Set {SETTING_NAME}["IMAGE_MODEL"] = "app_label.ModelName" of your product-photo model, '
                 'e.g. "catalog.ProductPhoto", and make sure its app is in INSTALLED_APPS.',
                 id="jewel_vision.E002",
@@ -137,9 +139,7 @@ def check_models_and_fields(app_configs: Any = None, **kwargs: Any) -> list:
 
 def _project_celery_app():
     """The Celery app the project created (None: only Celery's fallback app, or none)."""
-    from celery import _state
-
-    return _state._tls.current_app
+    return celery_state._tls.current_app
 
 
 @checks.register()
@@ -172,8 +172,6 @@ def check_celery(app_configs: Any = None, **kwargs: Any) -> list:
 
 @checks.register()
 def check_sqlite_timeout(app_configs: Any = None, **kwargs: Any) -> list:
-    from django.conf import settings
-
     db = settings.DATABASES.get("default", {})
     if not str(db.get("ENGINE", "")).endswith("sqlite3") or "timeout" in (db.get("OPTIONS") or {}):
         return []
@@ -185,3 +183,22 @@ def check_sqlite_timeout(app_configs: Any = None, **kwargs: Any) -> list:
             id="jewel_vision.W002",
         )
     ]
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_throttle_cache(app_configs: Any = None, **kwargs: Any) -> list:
+    """``manage.py check --deploy``: throttle counts kept per process are no limit across processes."""
+    alias = jv_settings.THROTTLE_CACHE
+    backend = str(getattr(settings, "CACHES", {}).get(alias, {}).get("BACKEND", ""))
+    if backend.endswith(("LocMemCache", "DummyCache")):
+        return [
+            checks.Warning(
+                f"JEWEL_VISION['THROTTLE_CACHE'] = {alias!r} is {backend.rsplit('.', 1)[-1]}: each web process "
+                "counts requests on its own, so the API's throttles (search by photo included) allow N times the "
+                "rate with N processes.",
+                hint="Point the cache at a server every process shares, e.g. django.core.cache.backends.redis.RedisCache "
+                "(the demo shop: set REDIS_URL).",
+                id="jewel_vision.W001",
+            )
+        ]
+    return []

@@ -58,16 +58,16 @@ def _cmd_tag(args: argparse.Namespace) -> int:
 
 def _cmd_requeue(args: argparse.Namespace) -> int:
     _setup_django(args.settings)
-    from jewel_vision.analyses import requeue
+    from jewel_vision.analysis.start import requeue
     from jewel_vision.models import Analysis
 
     if args.outdated:
-        from jewel_vision.analyses import analyze, image_type, pipeline_version
-        from jewel_vision.conf import get_image_model
+        from jewel_vision.analysis.start import analyze
+        from jewel_vision.registry import get_image_model, image_content_type, pipeline_version
 
         current = pipeline_version()
         up_to_date = set(
-            Analysis.objects.filter(image_type=image_type(), is_current=True, pipeline_version=current).values_list(
+            Analysis.objects.filter(image_type=image_content_type(), is_current=True, pipeline_version=current).values_list(
                 "image_id", flat=True
             )
         )
@@ -107,7 +107,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         sub.add_argument("--seed", type=int, default=0)
         fargs = sub.parse_args(args.rest)
         _setup_django(fargs.settings)
-        from jewel_vision.teaching import TeachingError, train_facet
+        from jewel_vision.services.teaching import TeachingError, train_facet
 
         try:
             report = train_facet(fargs.facet, fargs.out_dir, seed=fargs.seed)

@@ -1,24 +1,26 @@
 """Jewel Vision settings: one ``JEWEL_VISION`` dict in the project's settings.
 
 Every key has a documented default below. The object is rebuilt when Django's
-``setting_changed`` signal fires, so ``override_settings(JEWEL_VISION=...)``
-works in tests.
+``setting_changed`` signal fires (connected in ``JewelVisionConfig.ready()``), so
+``override_settings(JEWEL_VISION=...)`` works in tests. This module holds settings
+only: the models they name are resolved by :mod:`jewel_vision.registry`, and what
+they mean for tags by the layers that use them.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from django.apps import apps as django_apps
-from django.core import checks
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
 
 SETTING_NAME = "JEWEL_VISION"
 
 DEFAULTS: dict[str, Any] = {
-    # "app_label.ModelName" of the shop's product-image model.
-    "IMAGE_MODEL": "shop.ProductImage",
+    # "app_label.ModelName" of the shop's product-image model. Required: there is no default.
+    "IMAGE_MODEL": None,
     # Name of the ImageField/FileField on that model holding the photo.
     "IMAGE_FIELD": "image",
     # Name of the ForeignKey on the image model that points to the product.
@@ -26,7 +28,7 @@ DEFAULTS: dict[str, Any] = {
     # Celery queue the analysis tasks are routed to (run GPU workers on it).
     "QUEUE": "jewel_vision",
     # Connect post_save/post_delete on the image model. False: call
-    # ``jewel_vision.analyze(image)`` yourself.
+    # ``jewel_vision.shortcuts.analyze(image)`` yourself.
     "AUTO_ANALYZE": True,
     # A model tag at or above this confidence is shown to shoppers; below it
     # the tag is kept as a suggestion for staff review. Used for tags whose
@@ -128,6 +130,8 @@ DEFAULTS: dict[str, Any] = {
 }
 
 INDEX_BACKENDS = ("auto", "exact", "pgvector")
+#: A throttle rate as Django REST framework reads it: requests per second, minute, hour or day.
+_RATE = re.compile(r"\d+/[smhd][a-z]*")
 _NESTED_KEYS = ("PIPELINE", "HNSW", "API_THROTTLE_RATES")
 
 _FLOAT_KEYS = ("DISPLAY_THRESHOLD", "STORE_THRESHOLD")
@@ -153,8 +157,6 @@ class JewelVisionSettings:
         self._cache: dict[str, Any] | None = None
 
     def _load(self) -> dict[str, Any]:
-        from django.conf import settings
-
         user = getattr(settings, SETTING_NAME, None) or {}
         if not isinstance(user, dict):
             raise ImproperlyConfigured(f"{SETTING_NAME} must be a dict, got {type(user).__name__}.")
@@ -189,8 +191,6 @@ class JewelVisionSettings:
                 f"{SETTING_NAME}['SHOPPER_QUERYSET'] must be None, a function or its dotted path "
                 f"('myshop.visibility.published'), got {value!r}."
             )
-        from django.utils.module_loading import import_string
-
         try:
             func = import_string(value)
         except ImportError as exc:
@@ -202,31 +202,13 @@ class JewelVisionSettings:
             )
         return func
 
-    def threshold_for(self, facet: str) -> float:
-        """The facet's threshold for tags without a per-label threshold of their own."""
-        return float(self.FACET_THRESHOLDS.get(facet, self.DISPLAY_THRESHOLD))
-
-    def has_facet_override(self, facet: str) -> bool:
-        """The shop set FACET_THRESHOLDS for this facet (it wins over the model's thresholds)."""
-        return facet in self.FACET_THRESHOLDS
-
-    def display_threshold(self, facet: str, label_threshold: float | None = None) -> float:
-        """Confidence a model tag needs to be shown to shoppers.
-
-        The shop's FACET_THRESHOLDS override for the facet if it set one, else
-        the model's per-label ``label_threshold`` if it has one, else
-        DISPLAY_THRESHOLD. ``ProductTag.is_visible``/``visible_q`` apply it.
-        """
-        if self.has_facet_override(facet) or label_threshold is None:
-            return self.threshold_for(facet)
-        return float(label_threshold)
-
-    def validate(self, *, models: bool = True) -> None:
+    def validate(self) -> None:
         """Raise ImproperlyConfigured with a clear message for any bad value.
 
-        ``models=False`` (what the app's ``ready()`` does) leaves out the model and field
-        names: the system checks of ``jewel_vision.checks`` report those, all at once and
-        with the fix for each, before ``runserver``, ``migrate`` or a worker starts.
+        The app's ``ready()`` calls it, so a bad value stops start-up. Model and field
+        names are left to the system checks of ``jewel_vision.checks``, which report them
+        all at once and with the fix for each, before ``runserver``, ``migrate`` or a
+        worker starts; ``PIPELINE``'s options to :func:`jewel_vision.registry.pipeline_config`.
         """
         self.reload()
         for key in _FLOAT_KEYS:
@@ -258,50 +240,12 @@ class JewelVisionSettings:
         self.shopper_filter()
         if not isinstance(self.THROTTLE_CACHE, str) or not self.THROTTLE_CACHE:
             raise ImproperlyConfigured(f"{SETTING_NAME}['THROTTLE_CACHE'] must be the alias of a cache in CACHES.")
-        from django.conf import settings as django_settings
-
-        if self.THROTTLE_CACHE not in getattr(django_settings, "CACHES", {"default": {}}):
+        if self.THROTTLE_CACHE not in getattr(settings, "CACHES", {"default": {}}):
             raise ImproperlyConfigured(
                 f"{SETTING_NAME}['THROTTLE_CACHE'] = {self.THROTTLE_CACHE!r} is not a cache in settings.CACHES."
             )
-        from jewel_vision.vision.pipeline import PipelineConfig
-
-        try:
-            PipelineConfig(**self.PIPELINE)
-        except TypeError as exc:
-            raise ImproperlyConfigured(f"{SETTING_NAME}['PIPELINE'] is invalid: {exc}") from exc
-        if not models:
-            return
-        model = get_image_model()
-        for key in ("IMAGE_FIELD", "PRODUCT_FIELD"):
-            field_name = getattr(self, key)
-            try:
-                field = model._meta.get_field(field_name)
-            except Exception as exc:
-                raise ImproperlyConfigured(
-                    f"{SETTING_NAME}['{key}'] = {field_name!r}: {model._meta.label} has no such field."
-                ) from exc
-            if key == "IMAGE_FIELD" and not hasattr(field, "upload_to"):
-                raise ImproperlyConfigured(
-                    f"{SETTING_NAME}['IMAGE_FIELD'] = {field_name!r} on {model._meta.label} is not a file or image field."
-                )
-            if key == "PRODUCT_FIELD" and not field.is_relation:
-                raise ImproperlyConfigured(
-                    f"{SETTING_NAME}['PRODUCT_FIELD'] = {field_name!r} on {model._meta.label} is not a foreign key to the product."
-                )
-
-        product_model = get_product_model()
-        for key in ("PRODUCT_PRICE_FIELD", "PRODUCT_STOCK_FIELD", "PRODUCT_NAME_FIELD"):
-            field_name = getattr(self, key)
-            if field_name is None:
-                continue
-            try:
-                product_model._meta.get_field(field_name)
-            except Exception as exc:
-                raise ImproperlyConfigured(
-                    f"{SETTING_NAME}['{key}'] = {field_name!r}: {product_model._meta.label} has no such field "
-                    "(set it to None if your products have none)."
-                ) from exc
+        if not isinstance(self.PIPELINE, dict):
+            raise ImproperlyConfigured(f"{SETTING_NAME}['PIPELINE'] must be a dict of PipelineConfig options.")
 
     def _validate_search_settings(self) -> None:
         if self.INDEX_BACKEND not in INDEX_BACKENDS:
@@ -317,16 +261,11 @@ class JewelVisionSettings:
         for key, value in self.HNSW.items():
             if not isinstance(value, int) or isinstance(value, bool) or value < 2:
                 raise ImproperlyConfigured(f"{SETTING_NAME}['HNSW']['{key}'] must be an integer >= 2, got {value!r}.")
-        from rest_framework.throttling import SimpleRateThrottle
-
         for scope, rate in self.API_THROTTLE_RATES.items():
-            try:
-                if rate is not None:
-                    SimpleRateThrottle.parse_rate(None, rate)
-            except Exception as exc:
+            if rate is not None and not (isinstance(rate, str) and _RATE.fullmatch(rate)):
                 raise ImproperlyConfigured(
                     f"{SETTING_NAME}['API_THROTTLE_RATES']['{scope}'] = {rate!r} is not a rate like '30/min'."
-                ) from exc
+                )
         for key in ("PRODUCT_PRICE_FIELD", "PRODUCT_STOCK_FIELD", "PRODUCT_NAME_FIELD"):
             value = getattr(self, key)
             if value is not None and (not isinstance(value, str) or not value):
@@ -334,50 +273,3 @@ class JewelVisionSettings:
 
 
 jv_settings = JewelVisionSettings()
-
-
-def get_image_model():
-    """The shop's product-image model named by ``JEWEL_VISION['IMAGE_MODEL']``."""
-    label = jv_settings.IMAGE_MODEL
-    try:
-        return django_apps.get_model(label, require_ready=False)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{SETTING_NAME}['IMAGE_MODEL'] must be of the form 'app_label.ModelName', got {label!r}.") from exc
-    except LookupError as exc:
-        raise ImproperlyConfigured(
-            f"{SETTING_NAME}['IMAGE_MODEL'] refers to {label!r}, which is not an installed model."
-        ) from exc
-
-
-def get_product_model():
-    """The product model, found through the image model's product foreign key."""
-    return get_image_model()._meta.get_field(jv_settings.PRODUCT_FIELD).related_model
-
-
-@checks.register(checks.Tags.security, deploy=True)
-def check_throttle_cache(app_configs: Any = None, **kwargs: Any) -> list:
-    """``manage.py check --deploy``: throttle counts kept per process are no limit across processes."""
-    from django.conf import settings
-
-    alias = jv_settings.THROTTLE_CACHE
-    backend = str(getattr(settings, "CACHES", {}).get(alias, {}).get("BACKEND", ""))
-    if backend.endswith(("LocMemCache", "DummyCache")):
-        return [
-            checks.Warning(
-                f"JEWEL_VISION['THROTTLE_CACHE'] = {alias!r} is {backend.rsplit('.', 1)[-1]}: each web process "
-                "counts requests on its own, so the API's throttles (search by photo included) allow N times the "
-                "rate with N processes.",
-                hint="Point the cache at a server every process shares, e.g. django.core.cache.backends.redis.RedisCache "
-                "(the demo shop: set REDIS_URL).",
-                id="jewel_vision.W001",
-            )
-        ]
-    return []
-
-
-def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
-    if setting == SETTING_NAME:
-        jv_settings.reload()
-
-
-setting_changed.connect(_on_setting_changed)

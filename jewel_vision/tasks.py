@@ -9,6 +9,9 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import DatabaseError, InterfaceError, OperationalError
 
 from jewel_vision.conf import jv_settings
+from jewel_vision.analysis.store import mark_failed
+from jewel_vision.analysis.run import run_analysis
+from jewel_vision.analysis.start import requeue
 
 logger = logging.getLogger(__name__)
 
@@ -17,8 +20,6 @@ TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutEr
 
 def _fail(analysis_id: int, message: str) -> None:
     """Record the failure; if even that is impossible (database gone), the sweep recovers the analysis."""
-    from jewel_vision.results import mark_failed
-
     try:
         mark_failed(analysis_id, message)
     except DatabaseError as exc:
@@ -37,10 +38,8 @@ def analyze_image(self, analysis_id: int, claim: int | None = None) -> str:
 
     ``claim`` is set only by this task's own retries: the attempt it had claimed.
     Time limits come from ``TASK_SOFT_TIME_LIMIT``/``TASK_TIME_LIMIT`` (set per
-    message by :func:`jewel_vision.analyses.enqueue`; they need the prefork pool).
+    message by :func:`jewel_vision.analysis.start.enqueue`; they need the prefork pool).
     """
-    from jewel_vision.runner import run_analysis
-
     state: dict = {}
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     try:
@@ -77,8 +76,6 @@ def analyze_image(self, analysis_id: int, claim: int | None = None) -> str:
 @shared_task(name="jewel_vision.requeue_stale", ignore_result=True)
 def requeue_stale() -> int:
     """Periodic sweep: re-enqueue analyses never sent, lost, or orphaned by a dead worker."""
-    from jewel_vision.analyses import requeue
-
     sent, failed = requeue()
     if sent or failed:
         logger.info("Requeued %s stale analyses (%s could not be sent)", sent, failed)

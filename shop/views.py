@@ -3,30 +3,19 @@ import hashlib
 import io
 import math
 
-from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
-from rest_framework.exceptions import APIException
 
-from jewel_vision import recommendations, search
-from jewel_vision.api import uploads
 from jewel_vision.api.throttles import PhotoSearchThrottle
 from jewel_vision.conf import jv_settings
 from jewel_vision.index.products import shopper_products
-from jewel_vision.models import ProductTag
-from jewel_vision.similarity import search_by_photo
+from jewel_vision.services import photos, recommendations, search
+from jewel_vision.services.similarity import search_by_photo
+from jewel_vision.shortcuts import visible_tags
 from shop.models import Product
 
 PHOTO_CACHE_SECONDS = 1800
-
-
-def visible_tags(product: Product) -> list[ProductTag]:
-    return list(
-        ProductTag.objects.filter(
-            ProductTag.visible_q(), product_type=ContentType.objects.get_for_model(Product), product_id=str(product.pk)
-        ).select_related("tag")
-    )
 
 
 PRODUCTS_PER_PAGE = 48
@@ -88,17 +77,17 @@ def photo_search(request):
         if token:
             data = cache.get(f"jv-photo-{token}")
             if data is None:
-                raise uploads.InvalidImage("That photo has expired; please upload it again.")
-            image = uploads.decode_upload(data)
+                raise photos.PhotoRejected("That photo has expired; please upload it again.")
+            image = photos.decode_upload(data)
         else:
             upload = request.FILES.get("image")
             if upload is None:
-                raise uploads.InvalidImage("Choose a photo to upload.")
-            image = uploads.decode_upload(uploads.read_upload(upload))
+                raise photos.PhotoRejected("Choose a photo to upload.")
+            image = photos.decode_upload(photos.read_upload(upload))
         data, preview = _preview(image)
         token = hashlib.sha256(data).hexdigest()[:32]
         cache.set(f"jv-photo-{token}", data, PHOTO_CACHE_SECONDS)
-        box = uploads.parse_box(request.POST.get("box"))
+        box = photos.parse_box(request.POST.get("box"))
         found = search_by_photo(image, box=box, limit=12)
         if box:
             # Show the pieces found in the whole photo again, so the shopper can switch.
@@ -121,10 +110,10 @@ def photo_search(request):
             ],
             box=box,
         )
-    except APIException as exc:
+    except photos.PhotoRejected as exc:
         status = exc.status_code
-        context["error"] = str(exc.detail)
-    except ValueError as exc:
+        context["error"] = str(exc)
+    except ValueError as exc:  # a bad box
         status = 400
         context["error"] = str(exc)
     return render(request, "shop/photo_search.html", context, status=status)

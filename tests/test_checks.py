@@ -27,19 +27,20 @@ def test_a_missing_app_names_the_line_to_add(monkeypatch):
     "value, code, hint",
     [
         ({"IMAGE_MODEL": "catalog.Nope"}, "jewel_vision.E002", "IMAGE_MODEL"),
+        ({"IMAGE_MODEL": None}, "jewel_vision.E002", "IMAGE_MODEL"),
         ({"IMAGE_FIELD": "position"}, "jewel_vision.E003", "'image'"),
         ({"PRODUCT_FIELD": "position"}, "jewel_vision.E004", "'product'"),
         ({"PRODUCT_NAME_FIELD": "title"}, "jewel_vision.E005", 'JEWEL_VISION["PRODUCT_NAME_FIELD"]'),
     ],
 )
 def test_model_and_field_names(settings, value, code, hint):
-    settings.JEWEL_VISION = value
+    settings.JEWEL_VISION = {"IMAGE_MODEL": "shop.ProductImage", **value}
     errors = checks.check_models_and_fields()
     assert ids(errors) == [code] and hint in errors[0].hint
 
 
 def test_all_three_product_fields_are_reported_at_once(settings):
-    settings.JEWEL_VISION = {"PRODUCT_NAME_FIELD": "title", "PRODUCT_STOCK_FIELD": "quantity", "PRODUCT_PRICE_FIELD": "cost"}
+    settings.JEWEL_VISION = {"IMAGE_MODEL": "shop.ProductImage", "PRODUCT_NAME_FIELD": "title", "PRODUCT_STOCK_FIELD": "quantity", "PRODUCT_PRICE_FIELD": "cost"}
     assert ids(checks.check_models_and_fields()) == ["jewel_vision.E005"] * 3
 
 

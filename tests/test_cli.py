@@ -59,22 +59,25 @@ def test_import_catalog_from_a_folder(filesystem_broker, tmp_path):
     assert Product.objects.count() == 2
 
 
-def test_requeue_outdated_reanalyses_photos_of_an_older_pipeline(filesystem_broker, make_product, add_photo, monkeypatch, capsys):
-    import jewel_vision.analyses as analyses
+def test_requeue_outdated_reanalyses_photos_of_an_older_pipeline(filesystem_broker, make_product, add_photo, settings, capsys):
+    from jewel_vision.registry import pipeline_version
 
     image = add_photo(make_product(), seed=3)
     first = Analysis.objects.get(image_id=str(image.pk))
-    monkeypatch.setattr(analyses, "pipeline_version", lambda: "p-next")
+    # A setting that changes what the pipeline returns makes a new pipeline version.
+    settings.JEWEL_VISION = {**settings.JEWEL_VISION, "PIPELINE": {"max_side": 1200}}
+    new_version = pipeline_version()
+    assert new_version != first.pipeline_version
     assert main(["requeue", "--outdated"]) == 0
-    assert "1 photos queued for the current pipeline (p-next)" in capsys.readouterr().out
+    assert f"1 photos queued for the current pipeline ({new_version})" in capsys.readouterr().out
     current = Analysis.objects.get(image_id=str(image.pk), is_current=True)
-    assert current.pk != first.pk and current.pipeline_version == "p-next"
+    assert current.pk != first.pk and current.pipeline_version == new_version
     assert main(["requeue", "--outdated"]) == 0  # nothing more to do the second time
     assert "0 photos queued" in capsys.readouterr().out
 
 
 def test_train_facet_without_examples_is_a_clear_error(tmp_path, settings, capsys):
-    settings.JEWEL_VISION = {"PIPELINE": {"facet_heads_dir": str(tmp_path)}}
+    settings.JEWEL_VISION = {"IMAGE_MODEL": "shop.ProductImage", "PIPELINE": {"facet_heads_dir": str(tmp_path)}}
     assert main(["train", "facet", "style"]) == 2
     assert "accept or add tags on at least 3 analysed products" in capsys.readouterr().err
     assert main(["train", "facet"]) == 2

@@ -43,17 +43,17 @@ def test_the_setting_is_validated(settings):
 
     for bad, words in (("shop.models.no_such_function", "cannot be imported"), ("jewel_vision.conf.SETTING_NAME", "not callable"),
                        (42, "dotted path")):
-        settings.JEWEL_VISION = {"SHOPPER_QUERYSET": bad}
+        settings.JEWEL_VISION = {"IMAGE_MODEL": "shop.ProductImage", "SHOPPER_QUERYSET": bad}
         with pytest.raises(ImproperlyConfigured, match="SHOPPER_QUERYSET") as excinfo:
             jv_settings.validate()
         assert words in str(excinfo.value)
-    settings.JEWEL_VISION = {"SHOPPER_QUERYSET": None}
+    settings.JEWEL_VISION = {"IMAGE_MODEL": "shop.ProductImage", "SHOPPER_QUERYSET": None}
     jv_settings.validate()
 
 
 def test_the_index_never_returns_a_draft(shop):
     from jewel_vision.index import get_index
-    from jewel_vision.index.models import VectorItem
+    from jewel_vision.models import VectorItem
 
     draft = shop["draft"]
     hits = get_index().search_products(embed_photo("ring", "gold", 2), 10)
@@ -127,7 +127,7 @@ def test_widgets_and_library_calls_leave_drafts_out(rf, shop):
     from django.contrib.sessions.backends.db import SessionStore
     from django.template import Context, Template
 
-    from jewel_vision import recommendations, search, similarity
+    from jewel_vision.services import recommendations, search, similarity
 
     draft = str(shop["draft"].pk)
     request = rf.get("/")
@@ -149,7 +149,7 @@ def test_widgets_and_library_calls_leave_drafts_out(rf, shop):
 
 def test_a_draft_leaks_nowhere_even_if_the_index_is_stale(client, shop):
     """Visibility changed without ``save()`` (a bulk update): cards are still checked against the setting."""
-    from jewel_vision import similarity
+    from jewel_vision.services import similarity
     from shop.models import Product
 
     ring = shop["ring"]

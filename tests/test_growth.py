@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from jewel_vision import search
+from jewel_vision.services import search
 from tests.index.helpers import _type_head, catalog, jv_env  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +38,7 @@ def test_an_anonymous_reader_never_creates_a_session_row_but_is_remembered(clien
         assert r.status_code == 200, url
     assert Session.objects.count() == 0
     # The views are in a signed cookie: recommendations still know them.
-    from jewel_vision.recommendations import COOKIE_NAME
+    from jewel_vision.services.recommendations import COOKIE_NAME
 
     assert COOKIE_NAME in client.cookies
     r = client.get("/api/v1/recommendations/")
@@ -51,7 +51,7 @@ def test_an_anonymous_reader_never_creates_a_session_row_but_is_remembered(clien
 
 
 def test_a_visitor_with_a_session_keeps_views_in_it(client, catalog, django_user_model):
-    from jewel_vision.recommendations import SESSION_KEY
+    from jewel_vision.services.recommendations import SESSION_KEY
 
     ring = catalog("ring", "gold", 1)
     user = django_user_model.objects.create_user("viewer", password="pw-viewer-123")
@@ -62,9 +62,9 @@ def test_a_visitor_with_a_session_keeps_views_in_it(client, catalog, django_user
 
 def test_product_views_are_capped_per_customer(settings, rf, catalog, django_user_model):
     from jewel_vision.models import ProductView
-    from jewel_vision.recommendations import record_view
+    from jewel_vision.services.recommendations import record_view
 
-    settings.JEWEL_VISION = {"PRODUCT_VIEWS_PER_USER": 3}
+    settings.JEWEL_VISION = {"IMAGE_MODEL": "shop.ProductImage", "PRODUCT_VIEWS_PER_USER": 3}
     user = django_user_model.objects.create_user("browser", password="pw-browser-123")
     products = [catalog("ring", "gold", i) for i in range(5)]
     for product in products:

@@ -13,7 +13,7 @@ from jewel_vision.models import Analysis, ProductTag
 from jewel_vision.vision.types import TagPrediction
 from tests.api.conftest import token_for
 from tests.api.test_products import assert_error
-from tests.test_results import _store
+from tests.analysis.test_store import _store
 
 pytestmark = pytest.mark.django_db
 

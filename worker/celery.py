@@ -34,6 +34,6 @@ def _sweep_schedule(sender: Celery, **kwargs: object) -> None:
 @worker_process_init.connect
 def _preload_models(**kwargs: object) -> None:
     if os.environ.get("JEWEL_VISION_PRELOAD") == "1":
-        from jewel_vision.runner import get_configured_pipeline
+        from jewel_vision.registry import configured_pipeline
 
-        get_configured_pipeline().warmup()
+        configured_pipeline().warmup()

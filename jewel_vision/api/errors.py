@@ -19,6 +19,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from jewel_vision.services.photos import PhotoRejected, PhotoTooLarge
+
 logger = logging.getLogger("jewel_vision.api")
 
 
@@ -68,6 +70,10 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, PhotoTooLarge):
+        exc = PayloadTooLarge(str(exc))
+    elif isinstance(exc, PhotoRejected):
+        exc = InvalidImage(str(exc))
     if not isinstance(exc, exceptions.APIException):
         logger.exception("Unexpected error in %s", context.get("view").__class__.__name__ if context.get("view") else "API")
         set_rollback()

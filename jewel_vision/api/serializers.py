@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from jewel_vision.index.products import in_stock_of, price_of, title_of, url_of
 from jewel_vision.models import Analysis, ProductTag, Tag
+from jewel_vision.registry import product_content_type
 
 FACET_PARAMS = ("type", "metal", "metal_tone", "stone", "colour", "style")
 
@@ -266,12 +267,10 @@ class AnalysisStatusSerializer(serializers.ModelSerializer):
         return list(obj.predictions.select_related("tag").order_by("tag__facet", "-confidence"))
 
     def _shown_tag_ids(self, obj) -> set[int]:
-        from jewel_vision.analyses import product_type
-
         if not obj.product_id:
             return set()
         return set(
-            ProductTag.objects.filter(ProductTag.visible_q(), product_type=product_type(), product_id=obj.product_id)
+            ProductTag.objects.filter(ProductTag.visible_q(), product_type=product_content_type(), product_id=obj.product_id)
             .values_list("tag_id", flat=True)
         )
 

@@ -20,8 +20,7 @@ from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from jewel_vision import recommendations, review, search, similarity
-from jewel_vision.api import errors, uploads
+from jewel_vision.api import errors
 from jewel_vision.api.openapi import JewelAutoSchema, extend_schema
 from jewel_vision.api.permissions import VIEW_ANALYSIS, CanDecideTags, CanReviewTags, has_perm
 from jewel_vision.api.serializers import (
@@ -41,7 +40,10 @@ from jewel_vision.api.serializers import (
     SuggestionQuerySerializer,
 )
 from jewel_vision.api.throttles import AnonThrottle, PhotoSearchThrottle, UserThrottle
-from jewel_vision.conf import get_product_model, jv_settings
+from jewel_vision.conf import jv_settings
+from jewel_vision.models import display_threshold
+from jewel_vision.registry import get_product_model, image_content_type, product_content_type
+from jewel_vision.services import photos, recommendations, review, search, similarity
 from jewel_vision.index import Filters
 from jewel_vision.index.products import first_image_urls, shopper_products, visible_tags
 from jewel_vision.models import Analysis, ProductTag
@@ -248,13 +250,13 @@ class PhotoSearchView(JewelAPIView):
         },
     )
     def post(self, request):
-        uploads.check_content_length(request)
+        photos.check_content_length(request)
         p = self.params(PhotoSearchRequestSerializer, request.data)
         try:
-            box = uploads.parse_box(p.get("box"))
+            box = photos.parse_box(p.get("box"))
         except ValueError as exc:
             raise errors.exceptions.ValidationError({"box": [str(exc)]}) from None
-        image = uploads.decode_upload(uploads.read_upload(p["image"]))
+        image = photos.decode_upload(photos.read_upload(p["image"]))
         filters = Filters(
             in_stock=True if p.get("in_stock") else None,
             types=tuple(v for v in (p.get("type") or "").split(",") if v),
@@ -263,14 +265,14 @@ class PhotoSearchView(JewelAPIView):
             price_max=p.get("price_max"),
         )
         t0 = time.perf_counter()
-        region = uploads.crop(image, box) if box else image
-        if _blank(region):
+        region = photos.crop(image, box) if box else image
+        if photos.too_small(region):
             # Nothing to recognise in a few pixels: say so, show nothing.
             return Response({"recognised": False, "results": [], "detections": [], "box": list(box) if box else None,
                              "tags": [], "timings_ms": {"analyse": round((time.perf_counter() - t0) * 1000, 3) or 0.001},
                              "width": region.width, "height": region.height})
         found = similarity.search_by_photo(image, box=box, limit=p.get("limit", 12), filters=filters)
-        shown = [t for t in found.tags if t["confidence"] >= jv_settings.display_threshold(t["facet"], t.get("threshold"))]
+        shown = [t for t in found.tags if t["confidence"] >= display_threshold(t["facet"], t.get("threshold"))]
         recognised = bool(shown)
         return Response(
             {
@@ -284,14 +286,6 @@ class PhotoSearchView(JewelAPIView):
                 "height": found.height,
             }
         )
-
-
-def _blank(image) -> bool:
-    """A picked piece too small to look at (a box of a few pixels). A photo of nothing is the
-    pipeline's to judge (``vision.pipeline.is_blank``): it gives no tags, so nothing is recognised."""
-    from jewel_vision.vision.image_io import MIN_SIDE
-
-    return min(image.size) < MIN_SIDE
 
 
 class TextSearchView(JewelAPIView):
@@ -357,12 +351,10 @@ class ImageAnalysisView(JewelAPIView):
         responses={200: AnalysisStatusSerializer, 404: ERRORS[404]},
     )
     def get(self, request, image_id: str):
-        from jewel_vision.analyses import image_type
-
         if "\x00" in image_id:  # no database stores NUL: no such image
             raise errors.exceptions.NotFound("No analysis for this image.")
         analysis = (
-            Analysis.objects.filter(image_type=image_type(), image_id=str(image_id)[:64], is_current=True)
+            Analysis.objects.filter(image_type=image_content_type(), image_id=str(image_id)[:64], is_current=True)
             .order_by("-pk")
             .first()
         )
@@ -395,10 +387,8 @@ class ProductTagsView(JewelAPIView):
         responses={200: ReviewTagSerializer(many=True), 403: OpenApiResponse(ErrorSerializer), 404: ERRORS[404]},
     )
     def get(self, request, pk: str):
-        from jewel_vision.analyses import product_type
-
         product = self.get_product(pk, shoppers=False)
-        tags = ProductTag.objects.filter(product_type=product_type(), product_id=str(product.pk)).select_related(
+        tags = ProductTag.objects.filter(product_type=product_content_type(), product_id=str(product.pk)).select_related(
             "tag", "reviewed_by"
         ).order_by("confidence", "pk")
         return Response(ReviewTagSerializer(tags, many=True).data)

@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import threading
 
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connections
+
+from jewel_vision.index import pgvector, sync
 from jewel_vision.index.base import Filters, Hit, ProductHit, VectorIndex, collapse, normalise
+from jewel_vision.index.exact import ExactIndex
 
 __all__ = ["Filters", "Hit", "ProductHit", "VectorIndex", "collapse", "get_index", "normalise", "reset_indexes"]
 
@@ -22,11 +27,6 @@ _lock = threading.Lock()
 
 def get_index(using: str = "default") -> VectorIndex:
     """The configured backend for database ``using`` (one instance per process)."""
-    from django.core.exceptions import ImproperlyConfigured
-    from django.db import connections
-
-    from jewel_vision.index import pgvector, sync
-
     name = sync.backend_name(using)
     if name == "pgvector" and not pgvector.is_ready(using):
         raise ImproperlyConfigured(
@@ -42,8 +42,6 @@ def get_index(using: str = "default") -> VectorIndex:
                 if name == "pgvector":
                     index = pgvector.PgVectorIndex(using)
                 else:
-                    from jewel_vision.index.exact import ExactIndex
-
                     index = ExactIndex(using)
                 _indexes[key] = index
     return index
@@ -51,8 +49,6 @@ def get_index(using: str = "default") -> VectorIndex:
 
 def reset_indexes() -> None:
     """Forget in-process indexes (tests; after swapping databases)."""
-    from jewel_vision.index import pgvector
-
     with _lock:
         _indexes.clear()
     pgvector.forget_ready_cache()

@@ -90,10 +90,6 @@ class VectorIndex:
     def count(self) -> int:
         raise NotImplementedError
 
-    def rebuild(self) -> int:
-        """Rebuild from the database; returns the number of indexed photos."""
-        raise NotImplementedError
-
     def stats(self) -> dict:
         return {"backend": self.name}
 

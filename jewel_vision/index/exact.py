@@ -1,7 +1,7 @@
 """The in-process exact backend: an :class:`ExactStore` per process, kept in step with the database.
 
 The database is the source of truth (``VectorItem`` rows for attributes,
-``Embedding`` rows for vectors). A process loads everything on its first
+``StoredEmbedding`` rows for vectors). A process loads everything on its first
 query, then before a query (at most every ``INDEX_REFRESH_SECONDS``) reads the
 ``IndexChange`` log and reloads the products that changed, so what a worker
 stores is searchable in every web process within about a second.
@@ -20,6 +20,7 @@ from django.db import connections
 from jewel_vision.conf import jv_settings
 from jewel_vision.index.base import Filters, Hit, VectorIndex, normalise
 from jewel_vision.index.exact_store import ExactStore, ItemAttrs
+from jewel_vision.models import IndexChange, StoredEmbedding, VectorItem
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +32,6 @@ _CHUNK = 2000
 
 def _load_items(analysis_ids: list[int] | None = None, product_ids: Iterable[str] | None = None, using: str = "default"):
     """(keys, product_ids, image_ids, vectors, attrs) of indexed photos, from the database."""
-    from jewel_vision.index.models import VectorItem
-    from jewel_vision.models import Embedding
-
     items = VectorItem.objects.using(using).order_by("analysis_id")
     if product_ids is not None:
         items = items.filter(product_id__in=list(product_ids))
@@ -44,7 +42,7 @@ def _load_items(analysis_ids: list[int] | None = None, product_ids: Iterable[str
     vectors: dict[int, bytes] = {}
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start : start + _CHUNK]
-        vectors.update(Embedding.objects.using(using).filter(analysis_id__in=chunk).values_list("analysis_id", "vector"))
+        vectors.update(StoredEmbedding.objects.using(using).filter(analysis_id__in=chunk).values_list("analysis_id", "vector"))
     rows = [r for r in rows if r[0] in vectors]
     if not rows:
         return [], [], [], np.zeros((0, 0), np.float32), []
@@ -73,15 +71,11 @@ class ExactIndex(VectorIndex):
 
     # -- loading and catching up ----------------------------------------------------------
     def _log_position(self) -> tuple[int, str]:
-        from jewel_vision.index.models import IndexChange
-
         last = IndexChange.objects.using(self.using).order_by("-id").values_list("id", "token").first()
         return (last[0], last[1]) if last else (0, "")
 
     def reload(self) -> int:
         """Load every indexed photo from the database (first query, rebuild, or a rewritten log)."""
-        from jewel_vision.index.models import IndexChange
-
         with self._lock:
             started = time.perf_counter()
             position = self._log_position()
@@ -113,8 +107,6 @@ class ExactIndex(VectorIndex):
 
     def catch_up(self, force: bool = False) -> int:
         """Apply changes logged by any process since the last look; returns products reloaded."""
-        from jewel_vision.index.models import IndexChange
-
         with self._lock:
             if self._store is None:
                 self.reload()
@@ -189,11 +181,6 @@ class ExactIndex(VectorIndex):
         with self._lock:
             return len(self._ready_store())
 
-    def rebuild(self) -> int:
-        from jewel_vision.index import sync
-
-        sync.rebuild_items(using=self.using)
-        return self.reload()
 
     def stats(self) -> dict:
         with self._lock:

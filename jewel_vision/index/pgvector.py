@@ -24,6 +24,7 @@ from django.db import DatabaseError, connections, transaction
 
 from jewel_vision.conf import jv_settings
 from jewel_vision.index.base import Filters, Hit, VectorIndex, normalise
+from jewel_vision.models import StoredEmbedding, VectorItem
 
 logger = logging.getLogger(__name__)
 
@@ -184,11 +185,8 @@ class PgVectorIndex(VectorIndex):
         return hits
 
     def vectors_of(self, product_id: str) -> np.ndarray:
-        from jewel_vision.index.models import VectorItem
-        from jewel_vision.models import Embedding
-
         ids = VectorItem.objects.using(self.using).filter(product_id=str(product_id)).values("analysis_id")
-        blobs = Embedding.objects.using(self.using).filter(analysis_id__in=ids).values_list("vector", flat=True)
+        blobs = StoredEmbedding.objects.using(self.using).filter(analysis_id__in=ids).values_list("vector", flat=True)
         vectors = [np.frombuffer(bytes(v), dtype="<f4") for v in blobs]
         return np.stack(vectors) if vectors else np.zeros((0, DEFAULT_DIM), np.float32)
 
@@ -197,10 +195,6 @@ class PgVectorIndex(VectorIndex):
             cur.execute(f"SELECT count(*) FROM {TABLE} WHERE embedding IS NOT NULL")
             return int(cur.fetchone()[0])
 
-    def rebuild(self) -> int:
-        from jewel_vision.index import sync
-
-        return sync.rebuild_items(using=self.using)
 
     def stats(self) -> dict:
         return {"backend": self.name, "items": self.count(), "dim": column_dim(self.using), "hnsw": dict(jv_settings.HNSW)}

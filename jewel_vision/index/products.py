@@ -14,7 +14,9 @@ from typing import Any
 from django.db import models
 from django.db.models import Q
 
-from jewel_vision.conf import get_image_model, get_product_model, jv_settings
+from jewel_vision.conf import jv_settings
+from jewel_vision.models import ProductTag
+from jewel_vision.registry import get_image_model, get_product_model, product_content_type
 
 #: Facets denormalised into the index as filter columns (one value each).
 INDEX_FACETS = ("type", "metal", "metal_tone")
@@ -196,9 +198,6 @@ class ProductTags:
 
 def visible_tags(product_ids: Iterable[str]) -> dict[str, ProductTags]:
     """Tags shoppers see (``ProductTag.visible_q``) of many products, in one query per 2000."""
-    from jewel_vision.analyses import product_type
-    from jewel_vision.models import ProductTag
-
     ids = list(dict.fromkeys(str(p) for p in product_ids))
     out: dict[str, ProductTags] = {pid: ProductTags() for pid in ids}
     if not ids:
@@ -207,7 +206,7 @@ def visible_tags(product_ids: Iterable[str]) -> dict[str, ProductTags]:
     for start in range(0, len(ids), 2000):
         rows = (
             ProductTag.objects.filter(
-                ProductTag.visible_q(), product_type=product_type(), product_id__in=ids[start : start + 2000]
+                ProductTag.visible_q(), product_type=product_content_type(), product_id__in=ids[start : start + 2000]
             )
             .values_list("product_id", "tag__facet", "tag__value", "confidence", "review_state")
         )

@@ -24,6 +24,10 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from jewel_vision.conf import jv_settings
+from jewel_vision.index import pgvector
+from jewel_vision.index.products import attrs_by_id, visible_tags
+from jewel_vision.models import Analysis, IndexChange, StoredEmbedding, VectorItem
+from jewel_vision.registry import image_content_type
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +36,6 @@ ATTR_FIELDS = ("in_stock", "price", "item_type", "metal", "metal_tone")
 
 def _attrs_for(product_ids: list[str]) -> dict[str, dict]:
     """Desired filter attributes of existing products."""
-    from jewel_vision.index.products import attrs_by_id, visible_tags
-
     base = attrs_by_id(product_ids)
     tags = visible_tags(list(base))
     out = {}
@@ -51,11 +53,8 @@ def _attrs_for(product_ids: list[str]) -> dict[str, dict]:
 
 def _indexable(product_ids: list[str] | None, using: str):
     """(analysis_id, image_id, product_id) of current, finished analyses with an embedding."""
-    from jewel_vision.analyses import image_type
-    from jewel_vision.models import Analysis
-
     qs = Analysis.objects.using(using).filter(
-        image_type=image_type(), is_current=True, status=Analysis.Status.DONE, embedding__isnull=False
+        image_type=image_content_type(), is_current=True, status=Analysis.Status.DONE, embedding__isnull=False
     ).exclude(product_id="")
     if product_ids is not None:
         qs = qs.filter(product_id__in=product_ids)
@@ -63,11 +62,9 @@ def _indexable(product_ids: list[str] | None, using: str):
 
 
 def _vectors(keys: list[int], using: str) -> dict[int, np.ndarray]:
-    from jewel_vision.models import Embedding
-
     out: dict[int, np.ndarray] = {}
     for start in range(0, len(keys), 2000):
-        for key, blob in Embedding.objects.using(using).filter(analysis_id__in=keys[start : start + 2000]).values_list(
+        for key, blob in StoredEmbedding.objects.using(using).filter(analysis_id__in=keys[start : start + 2000]).values_list(
             "analysis_id", "vector"
         ):
             out[key] = np.frombuffer(bytes(blob), dtype="<f4")
@@ -75,8 +72,6 @@ def _vectors(keys: list[int], using: str) -> dict[int, np.ndarray]:
 
 
 def _log(product_ids: Iterable[str], using: str) -> None:
-    from jewel_vision.index.models import IndexChange
-
     changes = IndexChange.objects.using(using).bulk_create(IndexChange(product_id=str(p)[:64]) for p in product_ids)
     last = changes[-1].pk if changes and changes[-1].pk else None
     if last and last % 1000 == 0:
@@ -85,8 +80,6 @@ def _log(product_ids: Iterable[str], using: str) -> None:
 
 def prune_log(using: str = "default", keep_seconds: int = 86_400) -> int:
     """Drop log entries older than a day (processes that far behind reload everything)."""
-    from jewel_vision.index.models import IndexChange
-
     cutoff = timezone.now() - timezone.timedelta(seconds=keep_seconds)
     last = IndexChange.objects.using(using).order_by("-id").values_list("id", flat=True).first()
     deleted, _ = IndexChange.objects.using(using).filter(created_at__lt=cutoff).exclude(id=last).delete()
@@ -94,8 +87,6 @@ def prune_log(using: str = "default", keep_seconds: int = 86_400) -> int:
 
 
 def _pgvector_active(using: str) -> bool:
-    from jewel_vision.index import pgvector
-
     return pgvector.is_ready(using)
 
 
@@ -108,8 +99,6 @@ def refresh_product(product_id: str | None, using: str = "default") -> bool:
 
 def refresh_products(product_ids: Iterable[str], using: str = "default") -> list[str]:
     """Bring some products' index rows up to date; returns the products whose rows changed."""
-    from jewel_vision.index.models import VectorItem
-
     pids = list(dict.fromkeys(str(p) for p in product_ids if p))
     if not pids:
         return []
@@ -150,8 +139,6 @@ def refresh_products(product_ids: Iterable[str], using: str = "default") -> list
             )
             changed.update(wanted[key][1] for key in new)
             if _pgvector_active(using):
-                from jewel_vision.index import pgvector
-
                 vectors = _vectors(new, using)
                 pgvector.set_embeddings(using, [(key, vectors[key]) for key in new if key in vectors])
         if changed:
@@ -178,9 +165,6 @@ def _all_rows(using: str) -> Iterator[tuple]:
 
 def rebuild_items(using: str = "default", backend: str | None = None) -> int:
     """Recompute every index row from the database; returns the number of photos indexed."""
-    from jewel_vision.index import pgvector
-    from jewel_vision.index.models import VectorItem
-
     backend = backend or backend_name(using)
     if backend == "pgvector":
         rows = list(_all_rows(using))
@@ -200,8 +184,6 @@ def rebuild_items(using: str = "default", backend: str | None = None) -> int:
                     batch = []
             VectorItem.objects.using(using).bulk_create(batch)
             count += len(batch)
-    from jewel_vision.index.models import IndexChange
-
     with transaction.atomic(using=using):
         # Every in-process index finds its last-seen log entry gone and reloads.
         IndexChange.objects.using(using).all().delete()
@@ -210,8 +192,6 @@ def rebuild_items(using: str = "default", backend: str | None = None) -> int:
 
 
 def backend_name(using: str = "default") -> str:
-    from jewel_vision.index import pgvector
-
     choice = jv_settings.INDEX_BACKEND
     if choice == "auto":
         return "pgvector" if pgvector.is_ready(using) else "exact"

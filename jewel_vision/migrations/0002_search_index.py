@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import jewel_vision.index.models
+import jewel_vision.models.index
 from django.conf import settings
 from django.db import migrations, models, transaction
 
@@ -50,7 +50,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('product_id', models.CharField(max_length=64)),
-                ('token', models.CharField(default=jewel_vision.index.models._token, max_length=32)),
+                ('token', models.CharField(default=jewel_vision.models.index._token, max_length=32)),
                 ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
             ],
         ),

@@ -19,6 +19,8 @@ import logging
 from django import template
 
 from jewel_vision.conf import jv_settings
+from jewel_vision.services.similarity import complete_the_look, similar_products
+from jewel_vision.services.recommendations import recommend
 
 register = template.Library()
 logger = logging.getLogger("jewel_vision")
@@ -35,15 +37,11 @@ def _render(kind: str, title: str, fetch, context) -> dict:
 
 @register.inclusion_tag("jewel_vision/widgets/cards.html", takes_context=True)
 def jewel_similar(context, product, limit: int = 8, title: str = "Similar items", in_stock_only: bool = True):
-    from jewel_vision.similarity import similar_products
-
     return _render("similar", title, lambda: similar_products(product, int(limit), in_stock_only=in_stock_only), context)
 
 
 @register.inclusion_tag("jewel_vision/widgets/cards.html", takes_context=True)
 def jewel_complete_the_look(context, product, limit: int = 6, title: str = "Complete the look", in_stock_only: bool = True):
-    from jewel_vision.similarity import complete_the_look
-
     return _render(
         "complete-the-look", title, lambda: complete_the_look(product, int(limit), in_stock_only=in_stock_only), context
     )
@@ -51,8 +49,6 @@ def jewel_complete_the_look(context, product, limit: int = 6, title: str = "Comp
 
 @register.inclusion_tag("jewel_vision/widgets/cards.html", takes_context=True)
 def jewel_recommendations(context, limit: int = 8, title: str = "Picked for you"):
-    from jewel_vision.recommendations import recommend
-
     request = context.get("request")
     if request is None:
         return {"cards": [], "kind": "recommendations", "title": title}

@@ -7,7 +7,7 @@ import pytest
 from jewel_vision.models import Analysis, ProductTag
 from jewel_vision.vision.types import TagPrediction
 from tests.api.conftest import token_for
-from tests.test_results import _store
+from tests.analysis.test_store import _store
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,7 @@ def analysed(settings, make_product):
         TagPrediction("stone", "ruby", 0.2, "stones", "1"),  # far below
     ])
     metal = ProductTag.objects.get(product_id=str(product.pk), tag__facet="metal")
-    from jewel_vision import review
+    from jewel_vision.services import review
 
     review.reject(metal, None)
     return product, analysis

@@ -168,7 +168,7 @@ def test_schema_is_valid_and_docs_are_served(api, jv_env):
 def test_a_tag_below_its_label_threshold_is_for_review_only(api, jv_env, make_product, staff, settings):
     from jewel_vision.models import ProductTag
     from jewel_vision.vision.types import TagPrediction
-    from tests.test_results import _store
+    from tests.analysis.test_store import _store
 
     settings.JEWEL_VISION = {**jv_env, "DISPLAY_THRESHOLD": 0.6}
     ring = make_product()

@@ -55,7 +55,7 @@ def detector_for_two_pieces(monkeypatch):
     uploads pinned (the detector may split or merge drawn pieces; the UI is under test)."""
     from dataclasses import replace
 
-    from jewel_vision import similarity
+    from jewel_vision.services import similarity
     from jewel_vision.vision.types import Detection
 
     real = similarity.analyse_photo

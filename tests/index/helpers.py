@@ -122,7 +122,7 @@ def _type_head(tmp_path_factory) -> str | None:
 @pytest.fixture
 def jv_env(settings, _type_head, monkeypatch):
     """Settings for these tests: a type head, no broker, index changes seen at once, generous throttles."""
-    import jewel_vision.analyses as analyses
+    import jewel_vision.analysis.start as analyses
     from django.core.cache import cache
 
     from jewel_vision.index import reset_indexes
@@ -147,8 +147,8 @@ def catalog(jv_env, make_product, add_photo):
 
     Every tag is predicted with ``confidence`` and the model's per-label ``threshold``.
     """
-    from jewel_vision.analyses import analyze
-    from jewel_vision.results import store_result
+    from jewel_vision.analysis.start import analyze
+    from jewel_vision.analysis.store import store_result
     from jewel_vision.vision.types import AnalysisResult, Embedding, TagPrediction
 
     def make(kind="ring", metal="gold", seed=0, *, tags=None, photos=1, name=None, price="100.00", stock=3,

@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 
 from jewel_vision.index import Filters, pgvector
-from jewel_vision.index.models import VectorItem
+from jewel_vision.models import VectorItem
 from tests.pgvector_required import require_pgvector
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]

@@ -5,7 +5,7 @@ import pytest
 
 from jewel_vision.index import Filters, get_index
 from jewel_vision.index.exact import ExactIndex
-from jewel_vision.index.models import IndexChange, VectorItem
+from jewel_vision.models import IndexChange, VectorItem
 from tests.conftest import is_postgres
 from tests.index.helpers import embed_photo
 
@@ -53,7 +53,7 @@ def test_price_and_stock_changes_are_filtered_in_the_index(catalog):
 
 
 def test_a_reviewed_type_changes_the_type_filter(catalog, admin_user):
-    from jewel_vision import review
+    from jewel_vision.services import review
     from jewel_vision.models import ProductTag
 
     piece = catalog("earring", "gold", 3, tags={"type": "earring"})

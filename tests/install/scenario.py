@@ -24,6 +24,7 @@ from django.test import Client  # noqa: E402
 
 import jewel_vision  # noqa: E402
 from catalog.models import Item, ItemPhoto  # noqa: E402
+from jewel_vision import shortcuts  # noqa: E402
 from jewel_vision.models import Analysis  # noqa: E402
 
 photos = sorted(Path(sys.argv[1]).glob("*.jpg"))
@@ -45,10 +46,10 @@ while time.monotonic() < deadline:
 out["analyses"] = list(Analysis.objects.values("image_id", "status", "error"))
 
 gold, silver, draft = items["Gold ring"], items["Silver ring"], items["Draft ring"]
-out["visible_tags"] = {name: [str(t.tag) for t in jewel_vision.visible_tags(item)] for name, item in items.items()}
-out["draft_tags_for_staff"] = [str(t.tag) for t in jewel_vision.visible_tags(draft, for_shoppers=False)]
-out["tag_is_visible_types"] = sorted({type(t.is_visible).__name__ for t in jewel_vision.visible_tags(gold)})
-out["similar"] = {name: [str(c.product.pk) for c in jewel_vision.similar_items(item, in_stock_only=False)] for name, item in items.items()}
+out["visible_tags"] = {name: [str(t.tag) for t in shortcuts.visible_tags(item)] for name, item in items.items()}
+out["draft_tags_for_staff"] = [str(t.tag) for t in shortcuts.visible_tags(draft, for_shoppers=False)]
+out["tag_is_visible_types"] = sorted({type(t.is_visible).__name__ for t in shortcuts.visible_tags(gold)})
+out["similar"] = {name: [str(c.product.pk) for c in shortcuts.similar_items(item, in_stock_only=False)] for name, item in items.items()}
 out["widget"] = Template("{% load jewel_vision %}{% jewel_similar item in_stock_only=False %}").render(Context({"item": gold}))
 
 client = Client(raise_request_exception=False)  # a 500 is recorded as a status

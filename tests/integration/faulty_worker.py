@@ -26,7 +26,7 @@ _real_store = None
 def _install_hook(**kwargs: object) -> None:
     """Wrap the store once Django is ready (the first task), in the process that runs tasks."""
     global _real_store
-    import jewel_vision.runner as runner
+    import jewel_vision.analysis.run as runner
 
     if _real_store is None:
         _real_store = runner.store_result

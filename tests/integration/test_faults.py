@@ -10,7 +10,7 @@ every analysis ends ``done`` or ``failed`` with the true reason.
 * the soft time limit in a real prefork worker: the analysis ends failed saying so.
 
 Staff review racing aggregation, two photos of one product finishing together, a
-SIGKILL mid-task and the broker down and back are in tests/test_aggregation.py and
+SIGKILL mid-task and the broker down and back are in tests/services/test_aggregation.py and
 tests/integration/test_worker.py.
 """
 
@@ -83,7 +83,7 @@ def _decisions(product):
 
 
 def _staff_decides(product, django_user_model):
-    from jewel_vision import review
+    from jewel_vision.services import review
 
     staff = django_user_model.objects.create_user("reviewer", password="pw-reviewer-123", is_staff=True)
     review.add(product, "type:necklace", user=staff)  # a person says: necklace (the photo shows a ring)

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from jewel_vision.analyses import requeue
+from jewel_vision.analysis.start import requeue
 from jewel_vision.models import Analysis, ProductTag
 from tests.conftest import celery_broker, is_postgres, photo_bytes, wait_for
 

@@ -2,16 +2,16 @@
 
 import pytest
 
-import jewel_vision
-from jewel_vision import review
+from jewel_vision import shortcuts
+from jewel_vision.services import review
 from jewel_vision.models import Analysis, ProductTag
-from jewel_vision.runner import run_analysis
+from jewel_vision.analysis.run import run_analysis
 
 pytestmark = pytest.mark.django_db
 
 
 def test_accepted_tag_survives_reanalysis(make_product, add_photo, monkeypatch, django_capture_on_commit_callbacks):
-    import jewel_vision.analyses as analyses
+    import jewel_vision.analysis.start as analyses
 
     monkeypatch.setattr(analyses, "enqueue", lambda pk: True)  # run in-process below instead
     product = make_product()
@@ -24,7 +24,7 @@ def test_accepted_tag_survives_reanalysis(make_product, add_photo, monkeypatch, 
 
     person_tag = review.add(product, "type:brooch")
     with django_capture_on_commit_callbacks(execute=True):
-        jewel_vision.analyze(image, force=True)
+        shortcuts.analyze(image, force=True)
     assert run_analysis(analysis.pk) == "done"
 
     person_tag.refresh_from_db()

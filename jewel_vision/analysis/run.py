@@ -10,17 +10,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from jewel_vision.conf import jv_settings
+from jewel_vision.analysis.store import mark_failed, store_result
 from jewel_vision.models import Analysis
-from jewel_vision.results import mark_failed, store_result
+from jewel_vision.registry import configured_pipeline
+from jewel_vision.vision.types import ImageDecodeError
 
 logger = logging.getLogger(__name__)
-
-
-def get_configured_pipeline() -> Any:
-    """The per-process pipeline for the configured options (models load lazily)."""
-    from jewel_vision.vision.pipeline import PipelineConfig, get_pipeline
-
-    return get_pipeline(PipelineConfig(**jv_settings.PIPELINE))
 
 
 def _claim(analysis_id: int, *, redelivered: bool = False, claim: int | None = None) -> Analysis | None:
@@ -101,8 +96,6 @@ def run_analysis(
     (see :func:`_claim`); ``state["attempt"]`` is set to the attempt claimed, so a
     task that retries can carry on with the same attempt.
     """
-    from jewel_vision.vision.types import ImageDecodeError
-
     analysis = _claim(analysis_id, redelivered=redelivered, claim=claim)
     if analysis is None:
         return "skipped"
@@ -116,7 +109,7 @@ def run_analysis(
     if data is None:
         Analysis.objects.filter(pk=analysis_id).delete()
         return "skipped"
-    pipeline = pipeline or get_configured_pipeline()
+    pipeline = pipeline or configured_pipeline()
     try:
         result = pipeline.run(data)
     except ImageDecodeError as exc:

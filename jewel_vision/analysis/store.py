@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from jewel_vision.aggregation import aggregate_product
-from jewel_vision.models import Analysis, Detection, Embedding, Prediction, Region, Tag, TextFinding
-
-if TYPE_CHECKING:
-    from jewel_vision.vision.types import AnalysisResult
+from jewel_vision.index.sync import refresh_product
+from jewel_vision.models import Analysis, Prediction, StoredDetection, StoredEmbedding, StoredRegion, StoredText, Tag
+from jewel_vision.services.aggregation import aggregate_product
+from jewel_vision.vision.types import AnalysisResult
 
 
 def get_tags(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], Tag]:
@@ -34,7 +31,7 @@ def store_result(analysis_id: int, result: AnalysisResult) -> Analysis:
         analysis.detections.all().delete()
         analysis.regions.all().delete()
         analysis.texts.all().delete()
-        Embedding.objects.filter(analysis=analysis).delete()
+        StoredEmbedding.objects.filter(analysis=analysis).delete()
 
         best: dict[tuple[str, str], object] = {}
         for tag in result.tags:
@@ -53,8 +50,8 @@ def store_result(analysis_id: int, result: AnalysisResult) -> Analysis:
             )
             for key, p in best.items()
         )
-        Detection.objects.bulk_create(
-            Detection(
+        StoredDetection.objects.bulk_create(
+            StoredDetection(
                 analysis=analysis,
                 label=d.label,
                 x0=d.box[0],
@@ -67,8 +64,8 @@ def store_result(analysis_id: int, result: AnalysisResult) -> Analysis:
             )
             for d in result.detections
         )
-        Region.objects.bulk_create(
-            Region(
+        StoredRegion.objects.bulk_create(
+            StoredRegion(
                 analysis=analysis,
                 label=r.label,
                 mask_png=r.mask_png,
@@ -78,8 +75,8 @@ def store_result(analysis_id: int, result: AnalysisResult) -> Analysis:
             )
             for r in result.regions
         )
-        TextFinding.objects.bulk_create(
-            TextFinding(
+        StoredText.objects.bulk_create(
+            StoredText(
                 analysis=analysis,
                 raw=t.raw[:200],
                 normalised=t.normalised[:64],
@@ -93,7 +90,7 @@ def store_result(analysis_id: int, result: AnalysisResult) -> Analysis:
         )
         if result.embedding is not None:
             vector = np.asarray(result.embedding.vector, dtype="<f4")
-            Embedding.objects.create(
+            StoredEmbedding.objects.create(
                 analysis=analysis,
                 model_version=f"{result.embedding.model}@{result.embedding.model_version}",
                 dim=int(vector.shape[0]),
@@ -110,8 +107,6 @@ def store_result(analysis_id: int, result: AnalysisResult) -> Analysis:
         if analysis.is_current and analysis.product_id:
             aggregate_product(analysis.product_id)
         # Keep the vector index in step, in this same transaction.
-        from jewel_vision.index.sync import refresh_product
-
         refresh_product(analysis.product_id)
     return analysis
 

@@ -1,13 +1,13 @@
-"""What the pipeline finds, stored against the shop's own image and product models.
+"""Tags: the vocabulary, what each analysis predicted, and the tags on products.
 
-The shop's models are not known when these migrations are written, so images
-and products are referenced by content type + primary key (as text, so UUID
-keys work too). Deleting an image or product is handled by signal handlers.
+A product tag is aggregated over the product's photos (a model's suggestion) or set
+by a person; who made it, and a person's review, are kept on the row. When a model
+tag is shown to shoppers is defined here once: :func:`display_threshold`,
+``ProductTag.is_visible`` and ``ProductTag.visible_q``.
 """
 
 from __future__ import annotations
 
-import numpy as np
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
@@ -15,53 +15,23 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from jewel_vision.conf import jv_settings
+from jewel_vision.models.analysis import Analysis
 
-class Analysis(models.Model):
-    """One image × content hash × pipeline version."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+def display_threshold(facet: str, label_threshold: float | None = None) -> float:
+    """Confidence a model tag of ``facet`` needs to be shown to shoppers.
 
-    image_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
-    image_id = models.CharField(max_length=64)
-    product_id = models.CharField(max_length=64, blank=True, default="")
-    content_hash = models.CharField(max_length=64)
-    pipeline_version = models.CharField(max_length=200)
-    # The analysis of the image's current content; older ones are kept for history
-    # but ignored when product tags are aggregated.
-    is_current = models.BooleanField(default=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    error = models.TextField(blank=True, default="")
-    attempts = models.PositiveIntegerField(default=0)
-    timings_ms = models.JSONField(default=dict, blank=True)
-    model_versions = models.JSONField(default=dict, blank=True)
-    width = models.PositiveIntegerField(null=True, blank=True)
-    height = models.PositiveIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
-    enqueued_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        verbose_name_plural = "analyses"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["image_type", "image_id", "content_hash", "pipeline_version"],
-                name="jv_analysis_unique_content",
-            )
-        ]
-        indexes = [
-            models.Index(fields=["image_type", "image_id", "is_current"], name="jv_analysis_image_idx"),
-            models.Index(fields=["product_id", "is_current", "status"], name="jv_analysis_product_idx"),
-            models.Index(fields=["status", "updated_at"], name="jv_analysis_status_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"Analysis {self.pk} of image {self.image_id} ({self.status})"
+    The shop's ``FACET_THRESHOLDS`` override for the facet if it set one, else the
+    model's per-label ``label_threshold`` (chosen on validation data) if it has one,
+    else ``DISPLAY_THRESHOLD``.
+    """
+    overrides = jv_settings.FACET_THRESHOLDS
+    if facet in overrides:
+        return float(overrides[facet])
+    if label_threshold is not None:
+        return float(label_threshold)
+    return float(jv_settings.DISPLAY_THRESHOLD)
 
 
 class Tag(models.Model):
@@ -159,10 +129,8 @@ class ProductTag(models.Model):
 
     @property
     def display_threshold(self) -> float:
-        """Confidence this tag needs to be shown (see ``jv_settings.display_threshold``)."""
-        from jewel_vision.conf import jv_settings
-
-        return jv_settings.display_threshold(self.tag.facet, self.threshold)
+        """Confidence this tag needs to be shown (see :func:`display_threshold`)."""
+        return display_threshold(self.tag.facet, self.threshold)
 
     @property
     def is_visible(self) -> bool:
@@ -176,11 +144,9 @@ class ProductTag(models.Model):
     @classmethod
     def shown(cls, review_state: str, confidence: float, facet: str, threshold: float | None) -> bool:
         """``is_visible`` for values read with ``values_list``, no instance needed."""
-        from jewel_vision.conf import jv_settings
-
         if review_state == cls.Review.REJECTED:
             return False
-        return review_state == cls.Review.ACCEPTED or confidence >= jv_settings.display_threshold(facet, threshold)
+        return review_state == cls.Review.ACCEPTED or confidence >= display_threshold(facet, threshold)
 
     @classmethod
     def visible_q(cls, facet: str | None = None) -> Q:
@@ -189,8 +155,6 @@ class ProductTag(models.Model):
         With ``facet`` the rows must be filtered to that facet by the caller
         (the filter then needs no join to ``Tag``); without it any facet.
         """
-        from jewel_vision.conf import jv_settings
-
         overrides = {f: float(t) for f, t in jv_settings.FACET_THRESHOLDS.items()}
         by_label = Q(threshold__isnull=False, confidence__gte=F("threshold")) | Q(
             threshold__isnull=True, confidence__gte=float(jv_settings.DISPLAY_THRESHOLD)
@@ -204,87 +168,3 @@ class ProductTag(models.Model):
         else:
             confident = by_label
         return ~Q(review_state=cls.Review.REJECTED) & (Q(review_state=cls.Review.ACCEPTED) | confident)
-
-
-class Detection(models.Model):
-    analysis = models.ForeignKey(Analysis, on_delete=models.CASCADE, related_name="detections")
-    label = models.CharField(max_length=64)
-    # Box corners normalised to 0..1 of the (EXIF-rotated) image.
-    x0 = models.FloatField()
-    y0 = models.FloatField()
-    x1 = models.FloatField()
-    y1 = models.FloatField()
-    score = models.FloatField()
-    model = models.CharField(max_length=100)
-    model_version = models.CharField(max_length=100)
-
-    class Meta:
-        indexes = [models.Index(fields=["label", "score"], name="jv_detection_label_idx")]
-
-
-class Region(models.Model):
-    analysis = models.ForeignKey(Analysis, on_delete=models.CASCADE, related_name="regions")
-    label = models.CharField(max_length=64)
-    mask_png = models.BinaryField()
-    area_fraction = models.FloatField()
-    model = models.CharField(max_length=100)
-    model_version = models.CharField(max_length=100)
-
-
-class TextFinding(models.Model):
-    analysis = models.ForeignKey(Analysis, on_delete=models.CASCADE, related_name="texts")
-    raw = models.CharField(max_length=200)
-    normalised = models.CharField(max_length=64, blank=True, default="")
-    metal = models.CharField(max_length=32, blank=True, default="")
-    purity = models.FloatField(null=True, blank=True)
-    box = models.JSONField(null=True, blank=True)
-    score = models.FloatField()
-    engine = models.CharField(max_length=64)
-
-
-class Embedding(models.Model):
-    analysis = models.OneToOneField(Analysis, on_delete=models.CASCADE, related_name="embedding")
-    model_version = models.CharField(max_length=200)
-    dim = models.PositiveIntegerField()
-    # float32 little-endian, L2-normalised.
-    vector = models.BinaryField()
-
-    def as_array(self) -> np.ndarray:
-        return np.frombuffer(bytes(self.vector), dtype="<f4")
-
-
-class ProductLock(models.Model):
-    """One row per product, locked (``SELECT ... FOR UPDATE``) by whoever changes its tags.
-
-    Aggregation (a worker) and review (a person) both read a product's tags and then
-    write them; without a common lock, a model run could delete a tag a person had
-    just accepted, and two photos of one product finishing together could both
-    create the same tag. See :func:`jewel_vision.locking.lock_product`.
-    """
-
-    product_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
-    product_id = models.CharField(max_length=64)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["product_type", "product_id"], name="jv_productlock_unique")
-        ]
-
-
-class ProductView(models.Model):
-    """A signed-in customer looked at a product (for recommendations over time)."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    product_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
-    product_id = models.CharField(max_length=64)
-    viewed_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        indexes = [models.Index(fields=["user", "-viewed_at"], name="jv_productview_user_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.user_id} viewed product {self.product_id}"
-
-
-# The vector index's tables (jewel_vision/index/models.py).
-from jewel_vision.index.models import IndexChange, VectorItem  # noqa: E402,F401

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.db import SessionStore
 
-from jewel_vision import recommendations
+from jewel_vision.services import recommendations
 from jewel_vision.models import ProductView
 from tests.index.helpers import _type_head, catalog, jv_env  # noqa: F401
 

@@ -5,8 +5,8 @@ import threading
 import pytest
 from django.db import connection, transaction
 
-from jewel_vision import review
-from jewel_vision.aggregation import aggregate_product, vote
+from jewel_vision.services import review
+from jewel_vision.services.aggregation import aggregate_product, vote
 from jewel_vision.models import Analysis, Prediction, ProductTag, Tag
 
 
@@ -34,10 +34,10 @@ def test_no_views_no_votes():
 
 
 def _analysis(product, n: int, preds: dict[str, float], thresholds: dict[str, float] | None = None) -> Analysis:
-    from jewel_vision.analyses import image_type
+    from jewel_vision.registry import image_content_type
 
     a = Analysis.objects.create(
-        image_type=image_type(), image_id=f"img-{product.pk}-{n}", product_id=str(product.pk),
+        image_type=image_content_type(), image_id=f"img-{product.pk}-{n}", product_id=str(product.pk),
         content_hash=f"{n:064d}", pipeline_version="test", status=Analysis.Status.DONE,
     )
     for label, conf in preds.items():
@@ -90,7 +90,7 @@ def test_a_person_decision_is_never_overwritten_by_a_model(make_product):
 
 @pytest.mark.django_db
 def test_visibility_uses_thresholds(make_product, settings):
-    settings.JEWEL_VISION = {"DISPLAY_THRESHOLD": 0.6}
+    settings.JEWEL_VISION = {"IMAGE_MODEL": "shop.ProductImage", "DISPLAY_THRESHOLD": 0.6}
     product = make_product()
     _analysis(product, 1, {"type:ring": 0.5, "colour:red": 0.9})
     aggregate_product(str(product.pk))
@@ -103,7 +103,7 @@ def test_visibility_uses_thresholds(make_product, settings):
 
 @pytest.mark.django_db
 def test_product_tags_keep_the_models_per_label_threshold(make_product, settings):
-    settings.JEWEL_VISION = {"DISPLAY_THRESHOLD": 0.6}
+    settings.JEWEL_VISION = {"IMAGE_MODEL": "shop.ProductImage", "DISPLAY_THRESHOLD": 0.6}
     product = make_product()
     a1 = _analysis(product, 1, {"type:ring": 0.8, "colour:red": 0.9}, {"type:ring": 0.85})
     a2 = _analysis(product, 2, {"type:ring": 0.8}, {"type:ring": 0.9})
@@ -218,7 +218,7 @@ def test_a_decision_made_while_a_model_run_rewrites_the_tags_is_kept(make_produc
 @pytest.mark.django_db(transaction=True)
 def test_two_photos_of_one_product_finishing_together(make_product, monkeypatch):
     """Both aggregations read "no tags yet" and created the same tag: an IntegrityError."""
-    import jewel_vision.aggregation as aggregation
+    import jewel_vision.services.aggregation as aggregation
 
     product = make_product()
     pid = str(product.pk)

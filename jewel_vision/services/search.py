@@ -24,8 +24,10 @@ from typing import Any
 from django.db.models import CharField, Count, Q, QuerySet
 from django.db.models.functions import Cast
 
-from jewel_vision.conf import get_product_model, jv_settings
+from jewel_vision.conf import jv_settings
+from jewel_vision.registry import get_product_model, product_content_type
 from jewel_vision.index.products import in_stock_q, limits_shoppers, price_q, shopper_products
+from jewel_vision.models import ProductTag, Tag
 
 #: Facets shoppers browse by, in the order an ambiguous word is assigned.
 FACETS = ("type", "metal", "stone", "metal_tone", "colour", "style")
@@ -81,8 +83,6 @@ def _singular(word: str) -> str:
 
 def _known_values() -> dict[str, tuple[str, str]]:
     """Phrase -> (facet, value) from the tags in the database, then the built-in vocabulary."""
-    from jewel_vision.models import Tag
-
     known = dict(VOCABULARY)
     rank = {f: i for i, f in enumerate(FACETS)}
     from_db: dict[str, tuple[str, str]] = {}
@@ -129,8 +129,6 @@ def parse_query(text: str) -> ParsedQuery:
 
 def visible_tag_q(facet: str, values: Iterable[str]) -> Q:
     """ProductTag rows shoppers see for these values of one facet."""
-    from jewel_vision.models import ProductTag
-
     return Q(tag__facet=facet, tag__value__in=list(values)) & ProductTag.visible_q(facet)
 
 
@@ -147,11 +145,8 @@ def filter_products(
 
     ``queryset`` defaults to the products shoppers may see (``shopper_products``).
     """
-    from jewel_vision.analyses import product_type
-    from jewel_vision.models import ProductTag
-
     qs = queryset if queryset is not None else shopper_products(get_product_model()._default_manager.all())
-    ptype = product_type()
+    ptype = product_content_type()
     if facets:
         qs = qs.annotate(_jv_pk=Cast("pk", output_field=CharField(max_length=64)))
         for facet, values in facets.items():
@@ -202,9 +197,6 @@ def facet_counts(
     """
     from django.core.cache import cache
 
-    from jewel_vision.analyses import product_type
-    from jewel_vision.models import ProductTag
-
     facets = tuple(facets)
     if products is None and limits_shoppers():
         products = shopper_products()
@@ -215,7 +207,7 @@ def facet_counts(
         hit = cache.get(key)
         if hit is not None:
             return hit
-    rows = ProductTag.objects.filter(ProductTag.visible_q(), product_type=product_type(), tag__facet__in=list(facets))
+    rows = ProductTag.objects.filter(ProductTag.visible_q(), product_type=product_content_type(), tag__facet__in=list(facets))
     if products is not None:
         ids = products.annotate(_jv_pk2=Cast("pk", output_field=CharField(max_length=64))).values("_jv_pk2")
         rows = rows.filter(product_id__in=ids)

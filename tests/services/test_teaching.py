@@ -5,10 +5,10 @@ import random
 import pytest
 from PIL import Image, ImageDraw
 
-from jewel_vision import review
+from jewel_vision.services import review
 from jewel_vision.models import Analysis, ProductTag
-from jewel_vision.runner import run_analysis
-from jewel_vision.teaching import TeachingError, train_facet
+from jewel_vision.analysis.run import run_analysis
+from jewel_vision.services.teaching import TeachingError, train_facet
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def ornate(seed: int) -> Image.Image:
 
 @pytest.fixture
 def heads_dir(tmp_path, settings):
-    settings.JEWEL_VISION = {"PIPELINE": {"facet_heads_dir": str(tmp_path / "heads")}}
+    settings.JEWEL_VISION = {"IMAGE_MODEL": "shop.ProductImage", "PIPELINE": {"facet_heads_dir": str(tmp_path / "heads")}}
     return tmp_path / "heads"
 
 
@@ -50,7 +50,7 @@ def _analysed_product(make_product, add_photo, picture, seed, django_capture_on_
 
 
 def test_style_is_learned_from_reviewed_products(heads_dir, make_product, add_photo, monkeypatch, django_capture_on_commit_callbacks):
-    import jewel_vision.analyses as analyses
+    import jewel_vision.analysis.start as analyses
 
     monkeypatch.setattr(analyses, "enqueue", lambda pk: True)
     for seed in range(4):

@@ -13,7 +13,7 @@ above it (see ``ProductTag.is_visible``).
 A person's decision is final: tags a person added, accepted or rejected are
 never changed by a model, and a facet with a person-accepted value in an
 exclusive facet gets no competing model suggestion. Aggregation holds the
-product's lock (:mod:`jewel_vision.locking`, which review takes too) from
+product's lock (:mod:`jewel_vision.services.locking`, which review takes too) from
 before it reads the tags until its transaction ends, and its every write is
 also conditional on the row still being an unreviewed model suggestion.
 """
@@ -26,7 +26,9 @@ from collections.abc import Iterable, Mapping
 from django.utils import timezone
 
 from jewel_vision.conf import jv_settings
-from jewel_vision.locking import lock_product
+from jewel_vision.services.locking import lock_product
+from jewel_vision.registry import image_content_type, product_content_type
+from jewel_vision.models import Analysis, Prediction, ProductTag
 
 EXCLUSIVE_FACETS = frozenset({"type", "metal", "metal_tone", "purity"})
 
@@ -61,10 +63,7 @@ def vote(per_image: Iterable[Mapping[TagKey, float]], *, min_confidence: float =
 
 def aggregate_product(product_id: str) -> None:
     """Recompute the model tags of one product. Call inside a transaction."""
-    from jewel_vision.analyses import image_type, product_type
-    from jewel_vision.models import Analysis, Prediction, ProductTag
-
-    ptype = product_type()
+    ptype = product_content_type()
     lock_product(ptype, product_id)
     unreviewed = ProductTag.objects.filter(
         product_type=ptype, product_id=product_id, source=ProductTag.Source.MODEL,
@@ -72,7 +71,7 @@ def aggregate_product(product_id: str) -> None:
     )
     analyses = list(
         Analysis.objects.filter(
-            image_type=image_type(), product_id=product_id, is_current=True, status=Analysis.Status.DONE
+            image_type=image_content_type(), product_id=product_id, is_current=True, status=Analysis.Status.DONE
         ).only("pk")
     )
     per_analysis: dict[int, dict[TagKey, float]] = defaultdict(dict)

@@ -66,8 +66,3 @@ class IndexChange(models.Model):
 
     def __str__(self) -> str:
         return f"index change {self.pk}: product {self.product_id}"
-
-
-from jewel_vision.index import signals as _signals  # noqa: E402
-
-_signals.connect()

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from jewel_vision.analyses import product_type
+from jewel_vision.registry import product_content_type
 from jewel_vision.conf import jv_settings
-from jewel_vision.models import Analysis, Embedding, ProductTag
+from jewel_vision.models import Analysis, StoredEmbedding, ProductTag
 
 
 class TeachingError(ValueError):
@@ -28,11 +28,11 @@ def facet_examples(facet: str) -> tuple[np.ndarray, list[str], list[str], str]:
     """
     values: dict[str, set[str]] = defaultdict(set)
     for pid, value in ProductTag.objects.filter(
-        product_type=product_type(), tag__facet=facet, review_state=ProductTag.Review.ACCEPTED
+        product_type=product_content_type(), tag__facet=facet, review_state=ProductTag.Review.ACCEPTED
     ).values_list("product_id", "tag__value"):
         values[pid].add(value)
     labelled = {pid: next(iter(v)) for pid, v in values.items() if len(v) == 1}
-    rows = Embedding.objects.filter(
+    rows = StoredEmbedding.objects.filter(
         analysis__product_id__in=list(labelled),
         analysis__is_current=True,
         analysis__status=Analysis.Status.DONE,

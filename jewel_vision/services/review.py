@@ -1,6 +1,6 @@
 """A person's decisions on product tags. Models never overwrite these.
 
-Every decision takes the product's lock (:mod:`jewel_vision.locking`), which
+Every decision takes the product's lock (:mod:`jewel_vision.services.locking`), which
 aggregation holds while it rewrites a product's model tags, and is written by
 (product, tag), not by row: a decision on a suggestion the model withdrew in
 the meantime re-creates it with the decision, so no decision is ever lost.
@@ -13,8 +13,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from jewel_vision.aggregation import EXCLUSIVE_FACETS
-from jewel_vision.locking import lock_product
+from jewel_vision.services.aggregation import EXCLUSIVE_FACETS
+from jewel_vision.services.locking import lock_product
 from jewel_vision.models import ProductTag, Tag
 
 

@@ -1,4 +1,11 @@
-"""Creating, enqueueing and re-enqueueing analyses of product images."""
+"""Where a photo's analysis starts: created on upload and sent to a worker.
+
+:func:`analyze` makes the photo's current content the one analysed and enqueues the
+Celery task ``jewel_vision.analyze_image`` (by name: this layer sits below
+:mod:`jewel_vision.tasks`) when the transaction commits; :mod:`jewel_vision.analysis.run`
+does the work on the worker and :mod:`jewel_vision.analysis.store` turns its result into
+tags. :func:`requeue` and the periodic sweep send again what never reached a worker.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +14,21 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.contenttypes.models import ContentType
+from celery import current_app
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from jewel_vision.conf import get_image_model, get_product_model, jv_settings
+from jewel_vision.conf import jv_settings
+from jewel_vision.index.sync import refresh_product, refresh_products
 from jewel_vision.models import Analysis, ProductLock, ProductTag
+from jewel_vision.registry import image_content_type, pipeline_version, product_content_type
+from jewel_vision.services.aggregation import aggregate_product
 
 logger = logging.getLogger(__name__)
 
-
-def pipeline_version() -> str:
-    """The version of the configured pipeline (models are not loaded for this).
-
-    Not cached beyond the pipeline object: it changes when a shop teaches a new facet
-    head (a new file in ``facet_heads_dir``), and new uploads must then be analysed by it.
-    """
-    from jewel_vision.runner import get_configured_pipeline
-
-    return get_configured_pipeline().version
+#: The Celery task that runs one analysis (:func:`jewel_vision.tasks.analyze_image`).
+ANALYZE_TASK = "jewel_vision.analyze_image"
 
 
 def hash_file(field_file: Any) -> str:
@@ -38,14 +40,6 @@ def hash_file(field_file: Any) -> str:
     finally:
         field_file.close()
     return digest.hexdigest()
-
-
-def image_type() -> ContentType:
-    return ContentType.objects.get_for_model(get_image_model())
-
-
-def product_type() -> ContentType:
-    return ContentType.objects.get_for_model(get_product_model())
 
 
 def product_id_of(image: Any) -> str:
@@ -65,7 +59,7 @@ def analyze(image: Any, *, force: bool = False) -> Analysis | None:
     if not field_file:
         return None
     digest = hash_file(field_file)
-    ctype = image_type()
+    ctype = image_content_type()
     product_id = product_id_of(image)
     with transaction.atomic():
         analysis, created = Analysis.objects.get_or_create(
@@ -105,8 +99,6 @@ def analyze(image: Any, *, force: bool = False) -> Analysis | None:
 
 
 def refresh_product_tags(product_id: str) -> None:
-    from jewel_vision.aggregation import aggregate_product
-
     with transaction.atomic():
         aggregate_product(product_id)
 
@@ -122,14 +114,13 @@ def enqueue(analysis_id: int) -> bool:
     Each message carries the task time limits (``TASK_SOFT_TIME_LIMIT``,
     ``TASK_TIME_LIMIT``).
     """
-    from jewel_vision.tasks import analyze_image
-
     cutoff = timezone.now() - timedelta(seconds=jv_settings.STUCK_AFTER)
     Analysis.objects.filter(pk=analysis_id, status=Analysis.Status.RUNNING, started_at__lt=cutoff).update(
         status=Analysis.Status.PENDING, started_at=None, updated_at=timezone.now()
     )
     try:
-        analyze_image.apply_async(
+        current_app.send_task(
+            ANALYZE_TASK,
             args=[analysis_id],
             queue=jv_settings.QUEUE,
             soft_time_limit=jv_settings.TASK_SOFT_TIME_LIMIT,
@@ -171,22 +162,18 @@ def requeue(analysis_ids: list[int] | None = None) -> tuple[int, int]:
 
 def forget_image(image: Any) -> None:
     """Delete an image's analyses and re-aggregate the products they fed."""
-    analyses = Analysis.objects.filter(image_type=image_type(), image_id=str(image.pk))
+    analyses = Analysis.objects.filter(image_type=image_content_type(), image_id=str(image.pk))
     product_ids = set(analyses.values_list("product_id", flat=True))
     analyses.delete()
     for pid in product_ids:
         if pid:
             refresh_product_tags(pid)
-    from jewel_vision.index.sync import refresh_products
-
     refresh_products(product_ids)  # drop the photo from the vector index
 
 
 def forget_product(product: Any) -> None:
     pid = str(product.pk)
-    ProductTag.objects.filter(product_type=product_type(), product_id=pid).delete()
-    ProductLock.objects.filter(product_type=product_type(), product_id=pid).delete()
-    Analysis.objects.filter(image_type=image_type(), product_id=pid).delete()
-    from jewel_vision.index.sync import refresh_product
-
+    ProductTag.objects.filter(product_type=product_content_type(), product_id=pid).delete()
+    ProductLock.objects.filter(product_type=product_content_type(), product_id=pid).delete()
+    Analysis.objects.filter(image_type=image_content_type(), product_id=pid).delete()
     refresh_product(pid)  # the product is gone: drop its photos from the vector index

@@ -18,9 +18,10 @@ one type at a time (earrings, then a bracelet, then a ring for a necklace).
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,11 @@ from jewel_vision.index.products import (
     url_of,
     visible_tags,
 )
+from jewel_vision.models import Analysis, StoredEmbedding
+from jewel_vision.registry import configured_pipeline, image_content_type
+from jewel_vision.services import search
+from jewel_vision.services.photos import crop
+from jewel_vision.vision.types import AnalysisResult, Embedding, ImageDecodeError
 
 logger = logging.getLogger(__name__)
 
@@ -138,15 +144,12 @@ REASONS = {
 # -- vectors ---------------------------------------------------------------------------------
 def product_vectors(product_ids: Iterable[str]) -> dict[str, np.ndarray]:
     """Each product's photos' embeddings (current, finished analyses), as (n, dim) arrays."""
-    from jewel_vision.analyses import image_type
-    from jewel_vision.models import Analysis, Embedding
-
     ids = list(dict.fromkeys(str(p) for p in product_ids))
     out: dict[str, list[np.ndarray]] = defaultdict(list)
     if not ids:
         return {}
-    rows = Embedding.objects.filter(
-        analysis__image_type=image_type(),
+    rows = StoredEmbedding.objects.filter(
+        analysis__image_type=image_content_type(),
         analysis__product_id__in=ids,
         analysis__is_current=True,
         analysis__status=Analysis.Status.DONE,
@@ -239,8 +242,6 @@ def similar_products(
         return _similar_by_tags(pid, limit, in_stock_only)
     f = (filters or Filters()).with_excluded([pid])
     if in_stock_only:
-        from dataclasses import replace
-
         f = replace(f, in_stock=True)
     hits = get_index().search_products(query, max(limit * 5, 40), f)
     return rerank_similar(pid, hits, limit)
@@ -279,8 +280,6 @@ def rerank_similar(pid: str, hits: Sequence[ProductHit], limit: int) -> list[Car
 
 def _similar_by_tags(pid: str, limit: int, in_stock_only: bool) -> list[Card]:
     """Not analysed yet: products of the same type (and style) by their tags."""
-    from jewel_vision import search
-
     mine = visible_tags([pid])[pid]
     if not mine.top("type"):
         return []
@@ -309,8 +308,6 @@ def complete_the_look(product: Any, limit: int = 6, *, in_stock_only: bool = Tru
     if query is None:
         return []
     if tone:
-        from dataclasses import replace
-
         # Filtered in the index: the same metal tone, or a metal of that tone.
         hits = get_index().search_products(query, limit * 8, replace(f, metal_tones=(tone,)))
         hits += _tone_by_metal(query, f, tone, limit * 8)
@@ -347,8 +344,6 @@ def complete_the_look(product: Any, limit: int = 6, *, in_stock_only: bool = Tru
 
 def _tone_by_metal(query: np.ndarray, f: Filters, tone: str, k: int) -> list[ProductHit]:
     """Products with a metal tag of this tone but no metal tone tag."""
-    from dataclasses import replace
-
     metals = tuple(m for m, t in METAL_TONE.items() if t == tone)
     return get_index().search_products(query, k, replace(f, metals=metals)) if metals else []
 
@@ -391,10 +386,7 @@ class PhotoSearch:
 
 def analyse_photo(image: Any) -> Any:
     """Run the configured pipeline on a decoded photo (models load once per process)."""
-    from jewel_vision.runner import get_configured_pipeline
-    from jewel_vision.vision.types import AnalysisResult, Embedding, ImageDecodeError
-
-    pipeline = get_configured_pipeline()
+    pipeline = configured_pipeline()
     try:
         return pipeline.run(image)
     except ImageDecodeError:
@@ -427,10 +419,6 @@ def search_by_photo(
     found are returned so the shopper can pick one and search again with
     its box.
     """
-    import time
-
-    from jewel_vision.api.uploads import crop
-
     t0 = time.perf_counter()
     region = crop(image, box) if box else image
     result = analyse_photo(region)

@@ -3,7 +3,7 @@
 import pytest
 from django.template import Context, Template
 
-from jewel_vision import similarity
+from jewel_vision.services import similarity
 from tests.index.helpers import _type_head, catalog, jv_env  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +27,7 @@ def test_same_type_ranks_above_other_types_and_variants_are_labelled(catalog):
 
 
 def test_a_product_not_analysed_yet_gets_same_type_by_tags(catalog, make_product):
-    from jewel_vision import review
+    from jewel_vision.services import review
 
     fresh = make_product("New arrival", price="10.00", stock=1)
     review.add(fresh, "type:ring")

@@ -1,4 +1,4 @@
-"""Checking a shopper's uploaded photo before any model sees it.
+"""A shopper's photo (search by photo): checked, decoded and boxed before any model sees it.
 
 Size is checked first (``Content-Length``, then the file), then the image is
 decoded by :func:`jewel_vision.vision.image_io.load_image`, which checks the
@@ -12,21 +12,36 @@ from typing import Any
 
 from PIL import Image
 
-from jewel_vision.api.errors import InvalidImage, PayloadTooLarge
 from jewel_vision.conf import jv_settings
+from jewel_vision.vision.image_io import DEFAULT_MAX_ASPECT, DEFAULT_MAX_SIDE, MIN_SIDE, load_image
+from jewel_vision.vision.types import ImageDecodeError
+
+
+class PhotoRejected(ValueError):
+    """The photo cannot be searched with; the message says why (the API answers 400)."""
+
+    status_code = 400
+
+
+class PhotoTooLarge(PhotoRejected):
+    """The file or its pixel count is over the shop's upload limits (the API answers 413)."""
+
+    status_code = 413
+
 
 # Multipart overhead allowed on top of the file itself.
 _ENVELOPE = 64 * 1024
 
 
 def check_content_length(request: Any) -> None:
+    """Refuse a request whose declared size is over the limit, before reading its body."""
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
     limit = jv_settings.UPLOAD_MAX_BYTES
     if length > limit + _ENVELOPE:
-        raise PayloadTooLarge(f"file too large: the request has {length} bytes, the limit is {limit} bytes")
+        raise PhotoTooLarge(f"file too large: the request has {length} bytes, the limit is {limit} bytes")
 
 
 def read_upload(upload: Any) -> bytes:
@@ -34,21 +49,18 @@ def read_upload(upload: Any) -> bytes:
     limit = jv_settings.UPLOAD_MAX_BYTES
     size = getattr(upload, "size", None)
     if size is not None and size > limit:
-        raise PayloadTooLarge(f"file too large: {size} bytes exceeds limit {limit}")
+        raise PhotoTooLarge(f"file too large: {size} bytes exceeds limit {limit}")
     upload.seek(0)
     data = upload.read(limit + 1)
     if len(data) > limit:
-        raise PayloadTooLarge(f"file too large: more than {limit} bytes")
+        raise PhotoTooLarge(f"file too large: more than {limit} bytes")
     if not data:
-        raise InvalidImage("empty file")
+        raise PhotoRejected("empty file")
     return data
 
 
 def decode_upload(data: bytes) -> Image.Image:
-    """Decode within the upload limits; ImageDecodeError becomes a clear 400 or 413."""
-    from jewel_vision.vision.image_io import DEFAULT_MAX_ASPECT, DEFAULT_MAX_SIDE, load_image
-    from jewel_vision.vision.types import ImageDecodeError
-
+    """Decode within the upload limits; ImageDecodeError becomes PhotoRejected or PhotoTooLarge."""
     max_side = int(jv_settings.PIPELINE.get("max_side") or DEFAULT_MAX_SIDE)
     max_aspect = float(jv_settings.PIPELINE.get("max_aspect") or DEFAULT_MAX_ASPECT)
     try:
@@ -62,8 +74,8 @@ def decode_upload(data: bytes) -> Image.Image:
     except ImageDecodeError as exc:
         message = str(exc)
         if message.startswith(("image too large", "file too large")):
-            raise PayloadTooLarge(message) from None
-        raise InvalidImage(message) from None
+            raise PhotoTooLarge(message) from None
+        raise PhotoRejected(message) from None
 
 
 def parse_box(value: Any) -> tuple[float, float, float, float] | None:
@@ -99,7 +111,14 @@ def _span(a: float, b: float) -> tuple[float, float]:
     return lo, hi
 
 
+def too_small(image: Image.Image) -> bool:
+    """A picked piece too small to look at (a box of a few pixels). A photo of nothing is the
+    pipeline's to judge (``vision.pipeline.is_blank``): it gives no tags, so nothing is recognised."""
+    return min(image.size) < MIN_SIDE
+
+
 def crop(image: Image.Image, box: tuple[float, float, float, float]) -> Image.Image:
+    """The part of ``image`` inside ``box`` (corners normalised to 0..1), at least one pixel."""
     w, h = image.size
     x0, y0, x1, y1 = box
     return image.crop((int(x0 * w), int(y0 * h), max(int(x1 * w), int(x0 * w) + 1), max(int(y1 * h), int(y0 * h) + 1)))

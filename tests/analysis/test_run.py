@@ -2,15 +2,15 @@
 
 import pytest
 
-from jewel_vision.models import Analysis, Embedding, Prediction, ProductTag
-from jewel_vision.runner import run_analysis
+from jewel_vision.models import Analysis, StoredEmbedding, Prediction, ProductTag
+from jewel_vision.analysis.run import run_analysis
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
 def _no_broker(monkeypatch):
-    import jewel_vision.analyses as analyses
+    import jewel_vision.analysis.start as analyses
 
     monkeypatch.setattr(analyses, "enqueue", lambda pk: True)
 
@@ -29,7 +29,7 @@ def test_a_photo_gets_tags_and_an_embedding(make_product, add_photo, django_capt
     assert analysis.status == Analysis.Status.DONE and analysis.attempts == 1
     assert {"detect", "embedding", "heads", "attributes", "ocr", "total"} <= set(analysis.timings_ms)
     assert analysis.model_versions
-    emb = Embedding.objects.get(analysis=analysis)
+    emb = StoredEmbedding.objects.get(analysis=analysis)
     assert emb.dim == 1280 and emb.as_array().shape == (1280,)
     assert abs(float((emb.as_array() ** 2).sum()) - 1.0) < 1e-3
     types = ProductTag.objects.filter(product_id=str(product.pk), tag__facet="type")
@@ -62,7 +62,7 @@ def test_a_deleted_image_is_skipped(make_product, add_photo, django_capture_on_c
 
 
 def test_gives_up_after_max_attempts(settings, make_product, add_photo, django_capture_on_commit_callbacks):
-    settings.JEWEL_VISION = {"MAX_ATTEMPTS": 2}
+    settings.JEWEL_VISION = {"IMAGE_MODEL": "shop.ProductImage", "MAX_ATTEMPTS": 2}
     with django_capture_on_commit_callbacks(execute=True):
         image = add_photo(make_product())
     analysis = _analysis_of(image)
@@ -79,9 +79,9 @@ class _CountingPipeline:
     """The real pipeline, counting its runs."""
 
     def __init__(self):
-        from jewel_vision.runner import get_configured_pipeline
+        from jewel_vision.registry import configured_pipeline
 
-        self.inner = get_configured_pipeline()
+        self.inner = configured_pipeline()
         self.runs = 0
 
     def run(self, data):
@@ -115,7 +115,7 @@ def test_a_live_duplicate_delivery_does_not_run_twice(make_product, add_photo, d
 def test_a_lost_run_is_recovered_by_redelivery_or_after_stuck_after(
     settings, make_product, add_photo, django_capture_on_commit_callbacks
 ):
-    settings.JEWEL_VISION = {"STUCK_AFTER": 900}
+    settings.JEWEL_VISION = {"IMAGE_MODEL": "shop.ProductImage", "STUCK_AFTER": 900}
     with django_capture_on_commit_callbacks(execute=True):
         redelivered = add_photo(make_product(), seed=1)
         stuck = add_photo(make_product(), seed=2)
@@ -132,7 +132,7 @@ def test_a_lost_run_is_recovered_by_redelivery_or_after_stuck_after(
 
 
 def test_mark_failed_never_overwrites_done(make_product, add_photo, django_capture_on_commit_callbacks):
-    from jewel_vision.results import mark_failed
+    from jewel_vision.analysis.store import mark_failed
 
     with django_capture_on_commit_callbacks(execute=True):
         image = add_photo(make_product())
@@ -144,7 +144,7 @@ def test_mark_failed_never_overwrites_done(make_product, add_photo, django_captu
 
 
 def _store_raising(monkeypatch, exc, times=1):
-    import jewel_vision.runner as runner
+    import jewel_vision.analysis.run as runner
 
     real = runner.store_result
     calls = {"n": 0}
@@ -184,7 +184,7 @@ def test_transient_retries_go_on_with_the_same_attempt(
 
     from jewel_vision.tasks import analyze_image
 
-    settings.JEWEL_VISION = {"MAX_ATTEMPTS": 2, "MAX_RETRIES": 5}
+    settings.JEWEL_VISION = {"IMAGE_MODEL": "shop.ProductImage", "MAX_ATTEMPTS": 2, "MAX_RETRIES": 5}
     with django_capture_on_commit_callbacks(execute=True):
         image = add_photo(make_product())
     analysis = _analysis_of(image)
@@ -203,7 +203,7 @@ def test_transient_errors_that_persist_end_failed_with_the_true_reason(
 
     from jewel_vision.tasks import analyze_image
 
-    settings.JEWEL_VISION = {"MAX_ATTEMPTS": 2, "MAX_RETRIES": 3}
+    settings.JEWEL_VISION = {"IMAGE_MODEL": "shop.ProductImage", "MAX_ATTEMPTS": 2, "MAX_RETRIES": 3}
     with django_capture_on_commit_callbacks(execute=True):
         image = add_photo(make_product())
     analysis = _analysis_of(image)
@@ -222,10 +222,10 @@ def test_the_soft_time_limit_ends_the_analysis_failed_with_a_true_message(
 ):
     from celery.exceptions import SoftTimeLimitExceeded
 
-    import jewel_vision.runner as runner
+    import jewel_vision.analysis.run as runner
     from jewel_vision.tasks import analyze_image
 
-    settings.JEWEL_VISION = {"TASK_SOFT_TIME_LIMIT": 42, "TASK_TIME_LIMIT": 60}
+    settings.JEWEL_VISION = {"IMAGE_MODEL": "shop.ProductImage", "TASK_SOFT_TIME_LIMIT": 42, "TASK_TIME_LIMIT": 60}
     with django_capture_on_commit_callbacks(execute=True):
         image = add_photo(make_product())
     analysis = _analysis_of(image)
@@ -234,26 +234,27 @@ def test_the_soft_time_limit_ends_the_analysis_failed_with_a_true_message(
         def run(self, data):
             raise SoftTimeLimitExceeded()
 
-    original = runner.get_configured_pipeline
-    runner.get_configured_pipeline = lambda: Slow()
+    original = runner.configured_pipeline
+    runner.configured_pipeline = lambda: Slow()
     try:
         assert analyze_image.apply(args=[analysis.pk]).result == "failed"
     finally:
-        runner.get_configured_pipeline = original
+        runner.configured_pipeline = original
     analysis.refresh_from_db()
     assert analysis.status == Analysis.Status.FAILED
     assert analysis.error == "stopped: the analysis took longer than the time limit of 42 s (TASK_SOFT_TIME_LIMIT)"
 
 
 def test_enqueue_sends_the_time_limits_from_settings(settings, monkeypatch, make_product, add_photo, django_capture_on_commit_callbacks):
-    import jewel_vision.analyses as analyses
+    import jewel_vision.analysis.start as analyses
     from jewel_vision.tasks import analyze_image
 
-    monkeypatch.undo()  # the real enqueue, with apply_async recorded
-    settings.JEWEL_VISION = {"TASK_SOFT_TIME_LIMIT": 42, "TASK_TIME_LIMIT": 60}
+    monkeypatch.undo()  # the real enqueue, with the message sent recorded
+    settings.JEWEL_VISION = {"IMAGE_MODEL": "shop.ProductImage", "TASK_SOFT_TIME_LIMIT": 42, "TASK_TIME_LIMIT": 60}
     sent = []
-    monkeypatch.setattr(analyze_image, "apply_async", lambda *a, **kw: sent.append(kw))
+    monkeypatch.setattr(analyses.current_app, "send_task", lambda name, *a, **kw: sent.append({"name": name, **kw}))
     with django_capture_on_commit_callbacks(execute=True):
         image = add_photo(make_product())
     assert analyses.enqueue(_analysis_of(image).pk)
     assert sent and sent[-1]["soft_time_limit"] == 42 and sent[-1]["time_limit"] == 60
+    assert sent[-1]["name"] == analyze_image.name and sent[-1]["queue"] == "jewel_vision"

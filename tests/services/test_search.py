@@ -2,7 +2,7 @@
 
 import pytest
 
-from jewel_vision import search
+from jewel_vision.services import search
 from tests.index.helpers import _type_head, catalog, jv_env  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,7 @@ def test_the_shops_own_tag_values_win(db):
 
 
 def test_only_tags_shoppers_see_match(catalog, admin_user):
-    from jewel_vision import review
+    from jewel_vision.services import review
     from jewel_vision.models import ProductTag
 
     confident = catalog("earring", "gold", 1, tags={"type": "earring", "stone": "pearl"})
@@ -94,7 +94,7 @@ def test_one_visibility_rule_everywhere(make_product, settings, admin_client):
     from jewel_vision.models import ProductTag, Tag
     from shop.models import Product
 
-    settings.JEWEL_VISION = {"DISPLAY_THRESHOLD": 0.6, "FACET_THRESHOLDS": {"stone": 0.7, "metal": 0.95}}
+    settings.JEWEL_VISION = {"IMAGE_MODEL": "shop.ProductImage", "DISPLAY_THRESHOLD": 0.6, "FACET_THRESHOLDS": {"stone": 0.7, "metal": 0.95}}
     ptype = ContentType.objects.get_for_model(Product)
     rows = []
     for i, (facet, confidence, threshold, state, shown) in enumerate(VISIBILITY_CASES):

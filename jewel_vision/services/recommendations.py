@@ -22,15 +22,17 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.core import signing
 
-from jewel_vision.conf import get_product_model, jv_settings
+from jewel_vision.conf import jv_settings
+from jewel_vision.registry import get_product_model
 from jewel_vision.index import Filters, get_index
 from jewel_vision.index.products import visible_tags
-from jewel_vision.similarity import Card, _cards, centroid, mmr, product_vectors
+from jewel_vision.services.similarity import Card, _cards, centroid, mmr, product_vectors
+from jewel_vision.models import ProductView, VectorItem
 
 SESSION_KEY = "jewel_vision_viewed"
 #: Signed cookie holding the recently viewed products of a visitor without a session.
 COOKIE_NAME = "jv_viewed"
-COOKIE_SALT = "jewel_vision.recommendations.viewed"
+COOKIE_SALT = "jewel_vision.services.recommendations.viewed"
 COOKIE_MAX_AGE = 30 * 24 * 3600
 RECENCY_DECAY = 0.8
 MAX_QUERIES = 5
@@ -67,8 +69,6 @@ def record_view(request: Any, product: Any, response: Any = None) -> None:
         pass
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        from jewel_vision.models import ProductView
-
         ptype = ContentType.objects.get_for_model(type(product))
         ProductView.objects.create(user=user, product_type=ptype, product_id=pid)
         keep = jv_settings.PRODUCT_VIEWS_PER_USER
@@ -104,8 +104,6 @@ def viewed_products(request: Any, limit: int = 50) -> list[str]:
     ids: list[str] = _browser_views(request)
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        from jewel_vision.models import ProductView
-
         ptype = ContentType.objects.get_for_model(get_product_model())
         ids += list(
             ProductView.objects.filter(user=user, product_type=ptype)
@@ -156,8 +154,6 @@ def recommend_for(viewed: list[str], limit: int = 8, *, in_stock_only: bool = Tr
 
 def new_products(limit: int = 8, *, in_stock_only: bool = True, exclude: list[str] | None = None) -> list[Card]:
     """The most recently analysed products (for visitors without history)."""
-    from jewel_vision.index.models import VectorItem
-
     rows = VectorItem.objects.order_by("-analysis_id")
     if in_stock_only:
         rows = rows.filter(in_stock=True)
