@@ -3,7 +3,9 @@ tag review needs Django's model permissions; every error has one JSON shape."""
 
 from __future__ import annotations
 
+import hashlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.shortcuts import get_object_or_404
@@ -41,12 +43,11 @@ from jewel_vision.api.serializers import (
 )
 from jewel_vision.api.throttles import AnonThrottle, PhotoSearchThrottle, UserThrottle
 from jewel_vision.conf import jv_settings
-from jewel_vision.models import display_threshold
-from jewel_vision.registry import get_product_model, image_content_type, product_content_type
-from jewel_vision.services import photos, recommendations, review, search, similarity
 from jewel_vision.index import Filters
 from jewel_vision.index.products import first_image_urls, shopper_products, visible_tags
-from jewel_vision.models import Analysis, ProductTag
+from jewel_vision.models import Analysis, ProductTag, display_threshold
+from jewel_vision.registry import get_product_model, image_content_type, product_content_type
+from jewel_vision.services import photos, recommendations, review, search, similarity
 
 # Error responses: JewelAutoSchema documents each status an operation can answer (jewel_vision.api.openapi).
 ERRORS = {
@@ -111,8 +112,6 @@ class JewelAPIView(APIView):
         ``If-None-Match`` with the current ETag gets a 304 without a body."""
         response = super().finalize_response(request, response, *args, **kwargs)
         if request.method in ("GET", "HEAD") and response.status_code == 200 and isinstance(response, Response):
-            import hashlib
-
             response.render()
             response["ETag"] = '"%s"' % hashlib.sha256(response.content).hexdigest()[:32]
             response["Cache-Control"] = "private, no-cache"
@@ -125,6 +124,25 @@ class JewelAPIView(APIView):
                     conditional.cookies[cookie.key] = cookie
                 return conditional
         return response
+
+    def search_page(self, request) -> tuple[Any, Any, "Pagination", list]:
+        """The product list's filters (facets, text, stock, price) applied: what was understood,
+        the queryset, its paginator and the page asked for."""
+        p = self.params(ProductFilterSerializer)
+        facets = {f: _csv(request, f) for f in FACET_PARAMS if _csv(request, f)}
+        parsed, qs = search.search_products(
+            p.get("q", ""), facets, in_stock=p.get("in_stock"), price_min=p.get("price_min"), price_max=p.get("price_max")
+        )
+        paginator = Pagination()
+        page = paginator.paginate_queryset(qs.order_by("pk"), request, view=self)
+        return parsed, qs, paginator, page
+
+    def product_cards(self, request, pk: str, suggest: Callable[..., list], *, default_limit: int) -> Response:
+        """Cards ``suggest(product, limit, in_stock_only=...)`` picks for one product (similar, complete the look)."""
+        p = self.params(SuggestionQuerySerializer)
+        product = self.get_product(pk)
+        cards = suggest(product, p.get("limit", default_limit), in_stock_only=p.get("in_stock", True))
+        return Response({"results": [c.as_dict() for c in cards]})
 
     def get_product(self, pk: str, *, shoppers: bool = True) -> Any:
         """The product ``pk``; with ``shoppers`` only one shoppers may see (a draft is a 404)."""
@@ -164,14 +182,7 @@ class ProductListView(JewelAPIView):
         responses={200: ProductPageSerializer},
     )
     def get(self, request):
-        p = self.params(ProductFilterSerializer)
-        facets = {f: _csv(request, f) for f in FACET_PARAMS if _csv(request, f)}
-        _, qs = search.search_products(
-            p.get("q", ""), facets, in_stock=p.get("in_stock"), price_min=p.get("price_min"), price_max=p.get("price_max")
-        )
-        qs = qs.order_by("pk")
-        paginator = Pagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
+        _, _, paginator, page = self.search_page(request)
         data = ProductSerializer(page, many=True, context=product_context(page)).data
         return paginator.get_paginated_response(data)
 
@@ -199,10 +210,7 @@ class SimilarView(JewelAPIView):
         responses={200: CardListSerializer, 400: ERRORS[400], 404: ERRORS[404]},
     )
     def get(self, request, pk: str):
-        p = self.params(SuggestionQuerySerializer)
-        product = self.get_product(pk)
-        cards = similarity.similar_products(product, p.get("limit", 8), in_stock_only=p.get("in_stock", True))
-        return Response({"results": [c.as_dict() for c in cards]})
+        return self.product_cards(request, pk, similarity.similar_products, default_limit=8)
 
 
 class CompleteTheLookView(JewelAPIView):
@@ -213,10 +221,7 @@ class CompleteTheLookView(JewelAPIView):
         responses={200: CardListSerializer, 400: ERRORS[400], 404: ERRORS[404]},
     )
     def get(self, request, pk: str):
-        p = self.params(SuggestionQuerySerializer)
-        product = self.get_product(pk)
-        cards = similarity.complete_the_look(product, p.get("limit", 6), in_stock_only=p.get("in_stock", True))
-        return Response({"results": [c.as_dict() for c in cards]})
+        return self.product_cards(request, pk, similarity.complete_the_look, default_limit=6)
 
 
 class RecommendationsView(JewelAPIView):
@@ -312,14 +317,7 @@ class TextSearchView(JewelAPIView):
         },
     )
     def get(self, request):
-        p = self.params(ProductFilterSerializer)
-        facets = {f: _csv(request, f) for f in FACET_PARAMS if _csv(request, f)}
-        parsed, qs = search.search_products(
-            p.get("q", ""), facets, in_stock=p.get("in_stock"), price_min=p.get("price_min"), price_max=p.get("price_max")
-        )
-        qs = qs.order_by("pk")
-        paginator = Pagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
+        parsed, qs, paginator, page = self.search_page(request)
         counts = search.facet_counts(qs, cache_seconds=None)  # cached briefly for shoppers
         return Response(
             {
