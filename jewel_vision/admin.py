@@ -124,3 +124,7 @@ class ProductTagInline(GenericTabularInline):
     readonly_fields = ("confidence", "threshold", "source", "source_detail")
     raw_id_fields = ("tag",)
     extra = 0
+
+
+# The back office (issue 11): review queue, inventory, backfills; the product admin mixin.
+from jewel_vision.admin_ui import JewelProductAdminMixin  # noqa: E402,F401 - registers its pages

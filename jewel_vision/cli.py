@@ -15,6 +15,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from jewel_vision.analysis.backfill_options import OPTION_NAMES, add_backfill_arguments
+
 
 def _setup_django(settings_module: str | None) -> None:
     """Set up the shop's Django project: ``--settings``, else ``DJANGO_SETTINGS_MODULE``.
@@ -124,6 +126,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     module_name, _ = TRAINERS[args.what]
     module = importlib.import_module(module_name)
     return int(module.main(list(args.rest)) or 0)
+
+
+def _cmd_backfill(args: argparse.Namespace) -> int:
+    _setup_django(args.settings)
+    from django.core.management import call_command
+
+    call_command("jewel_vision_backfill", **{name: getattr(args, name) for name in OPTION_NAMES})
+    return 0
 
 
 def _cmd_import_catalog(args: argparse.Namespace) -> int:
@@ -250,6 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also analyse photos last analysed by another pipeline version (e.g. after teaching a facet)")
     p.add_argument("--settings", help="Django settings module")
     p.set_defaults(func=_cmd_requeue)
+
+    p = sub.add_parser("backfill", help="analyse an existing catalogue (rate-limited, resumable, progress bar, summary)")
+    add_backfill_arguments(p)
+    p.add_argument("--settings", help="Django settings module")
+    p.set_defaults(func=_cmd_backfill)
 
     p = sub.add_parser("import-catalog", help="import a folder of photos as products")
     p.add_argument("directory", nargs="?", help="folder of photos (default: ../shared/datasets if present, else generated)")

@@ -12,6 +12,9 @@ from jewel_vision.conf import jv_settings
 from jewel_vision.analysis.store import mark_failed
 from jewel_vision.analysis.run import run_analysis
 from jewel_vision.analysis.start import requeue
+from jewel_vision.services import photos, similarity
+from jewel_vision.models import BackfillRun
+from jewel_vision.analysis import backfill
 
 logger = logging.getLogger(__name__)
 
@@ -93,3 +96,26 @@ def beat_schedule() -> dict:
         app.conf.beat_schedule = {**beat_schedule(), **app.conf.beat_schedule}
     """
     return {SWEEP_ENTRY: {"task": "jewel_vision.requeue_stale", "schedule": float(jv_settings.SWEEP_INTERVAL)}}
+
+
+@shared_task(name="jewel_vision.backfill_step", ignore_result=True, acks_late=True)
+def backfill_step(run_id: int) -> str:
+    """One step of a backfill started from the admin; it schedules the next until the run ends.
+
+    Steps never wait on the analyses they sent (a worker with one process would wait on
+    itself): each enqueues what the run's rate and in-flight limits allow and returns.
+    """
+    run = backfill.step(run_id)
+    if run.status == BackfillRun.Status.RUNNING:
+        backfill.send_step(run_id)
+    return run.status
+
+
+@shared_task(name="jewel_vision.analyse_search_photo", acks_late=False, ignore_result=False)
+def analyse_search_photo(photo: str) -> dict:
+    """Analyse a shopper's photo for search by photo (``INTERACTIVE_QUEUE``); returns ``AnalysisResult.to_dict()``.
+
+    Not acknowledged late and never retried: the shopper's request has a timeout, and the
+    message expires with it. Masks are left out of the result (search needs none).
+    """
+    return similarity.analyse_here(photos.from_message(photo)).to_dict(include_masks=False)

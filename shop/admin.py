@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.html import format_html
 
-from jewel_vision.admin import ProductTagInline
+from jewel_vision.admin import JewelProductAdminMixin, ProductTagInline
 from shop.forms import ProductImageForm
 from shop.models import Product, ProductImage
 
@@ -19,7 +19,9 @@ class ProductImageInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(JewelProductAdminMixin, admin.ModelAdmin):
+    # Jewel Vision adds the photo, tag badges, analysis state, facet filters, the photos with
+    # their boxes and masks, and the actions re-analyse / accept all suggestions / clear suggestions.
     list_display = ("name", "sku", "price", "stock")
     search_fields = ("name", "sku")
     inlines = [ProductImageInline, ProductTagInline]

@@ -13,14 +13,18 @@ from jewel_vision.models.analysis import Analysis, StoredDetection, StoredEmbedd
 from jewel_vision.models.index import IndexChange, VectorItem
 from jewel_vision.models.products import ProductLock, ProductView
 from jewel_vision.models.tags import Prediction, ProductTag, Tag, display_threshold
+from jewel_vision.models.backoffice import BackfillRun, Inventory, Review  # issue 11: the back office
 
 __all__ = [
     "Analysis",
+    "BackfillRun",
     "IndexChange",
+    "Inventory",
     "Prediction",
     "ProductLock",
     "ProductTag",
     "ProductView",
+    "Review",
     "StoredDetection",
     "StoredEmbedding",
     "StoredRegion",

@@ -1,0 +1,118 @@
+"""The inventory at ``/admin/jewel_vision/inventory/``.
+
+Products, stock units and stock value by type x metal tone x stone x style, each row a
+link to the shop's product list filtered to it; tagging coverage (untagged, pending,
+failed, suggestions only), also links; the confidence of the tags per facet; analyses
+per day and their failure rate. Charts by Chart.js, served from the app's static files.
+Every table is also CSV: ``?format=csv&table=crosstab|coverage|confidence|daily``.
+Needs the view permissions of the shop's product model, of product tags and of analyses.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.urls import path
+
+from jewel_vision.admin_ui.common import (
+    csv_response,
+    page_context,
+    product_changelist_url,
+    product_view_perm,
+    require,
+)
+from jewel_vision.models import Inventory
+from jewel_vision.registry import get_product_model
+from jewel_vision.services import catalogue, inventory
+
+PERMS = ("jewel_vision.view_producttag", "jewel_vision.view_analysis")
+#: Rows of the table by type x metal tone x stone x style shown on the page (the CSV has all).
+CROSSTAB_ROWS = 300
+
+
+def _allowed(request) -> bool:
+    return all(request.user.has_perm(p) for p in (*PERMS, product_view_perm()))
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+class InventoryAdmin(admin.ModelAdmin):
+    def has_module_permission(self, request):
+        return _allowed(request)
+
+    def has_view_permission(self, request, obj=None):
+        return _allowed(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        info = self.model._meta.app_label, self.model._meta.model_name
+        return [path("", self.admin_site.admin_view(self.inventory_view), name=f"{info[0]}_{info[1]}_changelist")]
+
+    def inventory_view(self, request):
+        require(request, *PERMS, product_view_perm())
+        table = request.GET.get("table", "crosstab")
+        as_csv = request.GET.get("format") == "csv"
+        if as_csv:
+            return self.csv(table)
+        facets = inventory.CROSSTAB_FACETS
+        products_url = product_changelist_url()
+        rows = inventory.crosstab()
+        for row in rows[:CROSSTAB_ROWS]:
+            query = {f"jv_{f}": row[f] or catalogue.NONE for f in facets}
+            row["url"] = f"{products_url}?{urlencode(query)}" if products_url else ""
+            row["cells"] = [row[f] for f in facets]
+        coverage = [
+            {"state": state, "label": label, "products": n,
+             "url": f"{products_url}?{urlencode({'jv_state': state})}" if products_url else ""}
+            for state, label, n in catalogue.coverage()
+        ]
+        histogram = inventory.confidence_histogram()
+        daily = inventory.daily_analyses()
+        context = page_context(
+            self, request, "Inventory",
+            facets=facets, rows=rows[:CROSSTAB_ROWS], more_rows=max(0, len(rows) - CROSSTAB_ROWS),
+            total_products=get_product_model()._default_manager.count(),
+            total_units=sum(r["units"] for r in rows), total_value=_money(sum((r["value"] for r in rows), Decimal(0))),
+            coverage=coverage, histogram=histogram, daily=daily,
+            chart_data={
+                "confidence": {"labels": [f"{k / inventory.BINS:.1f}" for k in range(inventory.BINS)], "facets": histogram},
+                "daily": daily,
+            },
+            products_url=products_url,
+        )
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/jewel_vision/inventory.html", context)
+
+    def csv(self, table: str):
+        facets = inventory.CROSSTAB_FACETS
+        if table == "crosstab":
+            rows = inventory.crosstab()
+            return csv_response("inventory.csv", [*facets, "products", "stock_units", "stock_value"],
+                                ([*[r[f] for f in facets], r["products"], r["units"], _money(r["value"])] for r in rows))
+        if table == "coverage":
+            return csv_response("tagging-coverage.csv", ["state", "label", "products"], catalogue.coverage())
+        if table == "confidence":
+            labels = [f"{k / inventory.BINS:.1f}-{(k + 1) / inventory.BINS:.1f}" for k in range(inventory.BINS)]
+            return csv_response("tag-confidence.csv", ["facet", *labels],
+                                ([facet, *counts] for facet, counts in inventory.confidence_histogram().items()))
+        if table == "daily":
+            return csv_response("analyses-per-day.csv", ["day", "done", "failed", "failure_rate"],
+                                ([d["day"], d["done"], d["failed"], d["failure_rate"]] for d in inventory.daily_analyses()))
+        raise Http404("no such table")
+
+
+admin.site.register(Inventory, InventoryAdmin)

@@ -1,0 +1,135 @@
+"""The shop's catalogue as staff see it: each product's analysis state and tags.
+
+Used by the product admin (filters, badges), the inventory (tagging coverage, the
+table by type x metal tone x stone x style) and the backfill (untagged products).
+Every function reads a whole page or the whole catalogue in a fixed number of
+queries; products are matched to tags by the text form of their primary key
+(``ProductTag.product_id``), as everywhere in the app.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db.models import CharField, Count, Q, QuerySet
+from django.db.models.functions import Cast
+
+from jewel_vision.models import Analysis, ProductTag
+from jewel_vision.registry import (
+    get_product_model,
+    image_content_type,
+    product_content_type,
+)
+from jewel_vision.services.search import visible_tag_q
+
+#: Analysis states a product can be filtered by (a product can be in several).
+STATES: dict[str, str] = {
+    "untagged": "Untagged",
+    "never": "Never analysed",
+    "pending": "Analysis pending",
+    "failed": "Analysis failed",
+    "suggestions": "Suggestions only",
+    "reviewed": "Reviewed by a person",
+}
+#: The states the inventory counts as its tagging coverage.
+COVERAGE_STATES = ("untagged", "pending", "failed", "suggestions")
+#: Value of a facet filter meaning "no visible value in this facet".
+NONE = "__none__"
+
+PK_ALIAS = "_jv_pk"
+
+
+def with_text_pk(products: QuerySet) -> QuerySet:
+    """``products`` annotated with their primary key as text (how tags and analyses name them)."""
+    if PK_ALIAS in products.query.annotations:
+        return products
+    return products.annotate(**{PK_ALIAS: Cast("pk", output_field=CharField(max_length=64))})
+
+
+def _tags() -> QuerySet:
+    return ProductTag.objects.filter(product_type=product_content_type())
+
+
+def _current_analyses() -> QuerySet:
+    return Analysis.objects.filter(image_type=image_content_type(), is_current=True)
+
+
+def state_product_ids(state: str) -> tuple[QuerySet, bool]:
+    """(product ids as a subquery, whether products must be *in* it) for one of :data:`STATES`."""
+    tags = _tags()
+    if state == "untagged":
+        return tags.exclude(review_state=ProductTag.Review.REJECTED).values("product_id"), False
+    if state == "never":
+        return _current_analyses().values("product_id"), False
+    if state == "pending":
+        return _current_analyses().filter(status__in=[Analysis.Status.PENDING, Analysis.Status.RUNNING]).values(
+            "product_id"
+        ), True
+    if state == "failed":
+        return _current_analyses().filter(status=Analysis.Status.FAILED).values("product_id"), True
+    decided = Q(source=ProductTag.Source.PERSON) | ~Q(review_state=ProductTag.Review.SUGGESTED)
+    if state == "reviewed":
+        return tags.filter(decided).values("product_id"), True
+    if state == "suggestions":
+        # Has model suggestions, and no tag a person made or decided.
+        return tags.values("product_id"), True
+    raise ValueError(f"unknown state {state!r}; one of {', '.join(STATES)}")
+
+
+def filter_state(products: QuerySet, state: str) -> QuerySet:
+    """The products of ``products`` in ``state`` (one of :data:`STATES`)."""
+    ids, inside = state_product_ids(state)
+    products = with_text_pk(products)
+    products = products.filter(**{f"{PK_ALIAS}__in": ids}) if inside else products.exclude(**{f"{PK_ALIAS}__in": ids})
+    if state == "suggestions":
+        reviewed, _ = state_product_ids("reviewed")
+        products = products.exclude(**{f"{PK_ALIAS}__in": reviewed})
+    return products
+
+
+def filter_facet(products: QuerySet, facet: str, value: str) -> QuerySet:
+    """Products with a visible ``facet:value`` tag (what shoppers see); :data:`NONE`: with no visible value."""
+    products = with_text_pk(products)
+    if value == NONE:
+        ids = _tags().filter(Q(tag__facet=facet) & ProductTag.visible_q(facet)).values("product_id")
+        return products.exclude(**{f"{PK_ALIAS}__in": ids})
+    ids = _tags().filter(visible_tag_q(facet, [value])).values("product_id")
+    return products.filter(**{f"{PK_ALIAS}__in": ids})
+
+
+def facet_values(facet: str) -> list[str]:
+    """The values of ``facet`` on the catalogue's products, in one query."""
+    return list(
+        _tags().filter(tag__facet=facet).order_by("tag__value").values_list("tag__value", flat=True).distinct()
+    )
+
+
+def tags_by_product(product_ids: Iterable[str]) -> dict[str, list[ProductTag]]:
+    """Every tag of these products (rejected ones too), by product, best first; one query."""
+    ids = [str(p) for p in product_ids]
+    out: dict[str, list[ProductTag]] = defaultdict(list)
+    if not ids:
+        return out
+    rows = _tags().filter(product_id__in=ids).select_related("tag", "reviewed_by").order_by("tag__facet", "-confidence")
+    for row in rows:
+        out[row.product_id].append(row)
+    return out
+
+
+def analysis_counts(product_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+    """``{product_id: {status: n}}`` of the current analyses of these products' photos; one query."""
+    ids = [str(p) for p in product_ids]
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    if not ids:
+        return out
+    rows = _current_analyses().filter(product_id__in=ids).order_by().values("product_id", "status").annotate(n=Count("pk"))
+    for row in rows:
+        out[row["product_id"]][row["status"]] = row["n"]
+    return out
+
+
+def coverage(products: QuerySet | None = None) -> list[tuple[str, str, int]]:
+    """``[(state, label, number of products)]`` for :data:`COVERAGE_STATES`; one query per state."""
+    products = products if products is not None else get_product_model()._default_manager.all()
+    return [(state, STATES[state], filter_state(products, state).order_by().count()) for state in COVERAGE_STATES]
