@@ -11,6 +11,8 @@ the exact line to write:
   name no field of the product model.
 * ``jewel_vision.E006``: no Celery app is loaded with Django, so analyses are never sent.
 * ``jewel_vision.E007``: the Celery app has no broker (``CELERY_BROKER_URL``).
+* ``jewel_vision.E008``: search by photo runs on a worker (``PHOTO_SEARCH = "worker"``) but the
+  Celery app has no result backend to bring the answer back.
 * ``jewel_vision.W002``: SQLite without a lock ``timeout`` while a worker writes beside the web process.
 
 * ``jewel_vision.W001`` (``--deploy``): the API's throttles count per process.
@@ -165,6 +167,16 @@ def check_celery(app_configs: Any = None, **kwargs: Any) -> list:
                 hint='Set CELERY_BROKER_URL = "redis://127.0.0.1:6379/0" (or amqp://...) in settings, and make '
                 'the app read it: app.config_from_object("django.conf:settings", namespace="CELERY").',
                 id="jewel_vision.E007",
+            )
+        ]
+    if jv_settings.PHOTO_SEARCH == "worker" and str(conf.result_backend or "disabled").lower() == "disabled":
+        return [
+            checks.Error(
+                f"{SETTING_NAME}['PHOTO_SEARCH'] is 'worker' but the Celery app {app.main!r} has no result backend: "
+                "search by photo would wait for an answer that cannot come back.",
+                hint='Set CELERY_RESULT_BACKEND (e.g. "redis://127.0.0.1:6379/1", or "rpc://" with RabbitMQ), or '
+                f'{SETTING_NAME}["PHOTO_SEARCH"] = "in_process" to analyse shoppers\' photos in the web process.',
+                id="jewel_vision.E008",
             )
         ]
     return []

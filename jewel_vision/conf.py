@@ -96,6 +96,14 @@ DEFAULTS: dict[str, Any] = {
     "PRODUCT_NAME_FIELD": "name",
     # Shown after prices in the widgets' cards ("CHF", "$", ...); "" shows the bare number.
     "CURRENCY": "€",
+    # Search by photo: where a shopper's photo is analysed. "worker" (the default): a Celery task
+    # on INTERACTIVE_QUEUE, so web processes hold no models (run a worker on that queue, and give
+    # the Celery app a result backend); the web process waits up to PHOTO_SEARCH_TIMEOUT seconds,
+    # then answers 504 (503 when the broker cannot be reached). "in_process": in the web process
+    # itself (one machine, no result backend; each web process then holds ~1.5 GB of models).
+    "PHOTO_SEARCH": "worker",
+    "INTERACTIVE_QUEUE": "jewel_vision_interactive",
+    "PHOTO_SEARCH_TIMEOUT": 20,
     # Photos uploaded by shoppers (search by photo): file size and pixel count.
     "UPLOAD_MAX_BYTES": 10 * 2**20,
     "UPLOAD_MAX_PIXELS": 40_000_000,
@@ -130,6 +138,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 INDEX_BACKENDS = ("auto", "exact", "pgvector")
+PHOTO_SEARCH_MODES = ("worker", "in_process")
 #: A throttle rate as Django REST framework reads it: requests per second, minute, hour or day.
 _RATE = re.compile(r"\d+/[smhd][a-z]*")
 _NESTED_KEYS = ("PIPELINE", "HNSW", "API_THROTTLE_RATES")
@@ -234,8 +243,16 @@ class JewelVisionSettings:
                 f"{SETTING_NAME}['TASK_SOFT_TIME_LIMIT'] must be below TASK_TIME_LIMIT, so an analysis stopped "
                 "at the soft limit can record why."
             )
-        if not isinstance(self.QUEUE, str) or not self.QUEUE:
-            raise ImproperlyConfigured(f"{SETTING_NAME}['QUEUE'] must be a non-empty string.")
+        for key in ("QUEUE", "INTERACTIVE_QUEUE"):
+            if not isinstance(getattr(self, key), str) or not getattr(self, key):
+                raise ImproperlyConfigured(f"{SETTING_NAME}['{key}'] must be a non-empty string.")
+        if self.PHOTO_SEARCH not in PHOTO_SEARCH_MODES:
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['PHOTO_SEARCH'] must be one of {', '.join(PHOTO_SEARCH_MODES)}, got {self.PHOTO_SEARCH!r}."
+            )
+        timeout = self.PHOTO_SEARCH_TIMEOUT
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
+            raise ImproperlyConfigured(f"{SETTING_NAME}['PHOTO_SEARCH_TIMEOUT'] must be a number of seconds > 0, got {timeout!r}.")
         self._validate_search_settings()
         self.shopper_filter()
         if not isinstance(self.THROTTLE_CACHE, str) or not self.THROTTLE_CACHE:

@@ -28,8 +28,9 @@ user.set_password(os.environ["DEMO_ADMIN_PASSWORD"])
 user.save()
 '
 
-# The worker runs first so the catalogue's photos are analysed as they arrive.
-$BIN/celery -A worker worker -Q jewel_vision -B --concurrency 1 --loglevel INFO \
+# The worker runs first so the catalogue's photos are analysed as they arrive; it also
+# analyses shoppers' photos for search by photo (the interactive queue, listed first).
+$BIN/celery -A worker worker -Q jewel_vision_interactive,jewel_vision -B --concurrency 1 --loglevel INFO \
   --logfile var/worker.log --pidfile var/worker.pid &
 WORKER=$!
 trap 'kill $WORKER 2>/dev/null; wait $WORKER 2>/dev/null' EXIT INT TERM

@@ -182,6 +182,10 @@ JEWEL_VISION = {
     # Throttles: who the client is (see NUM_PROXIES above), and where the counts live.
     "NUM_PROXIES": NUM_PROXIES,
     "THROTTLE_CACHE": "default",
+    # Search by photo runs on a worker (queue jewel_vision_interactive), so the web process holds
+    # no models; JEWEL_VISION_PHOTO_SEARCH=in_process runs it in the web process instead.
+    "PHOTO_SEARCH": os.environ.get("JEWEL_VISION_PHOTO_SEARCH", "worker"),
+    "INTERACTIVE_QUEUE": "jewel_vision_interactive",
 }
 
 # --- Celery -----------------------------------------------------------------
@@ -207,8 +211,22 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+# Only search by photo waits for a result (its task says so): Redis with a Redis broker, RabbitMQ's
+# reply queues with RabbitMQ, files beside the embedded filesystem broker.
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    _RESULTS = CELERY_BROKER_URL
+elif CELERY_BROKER_URL.startswith(("amqp://", "amqps://", "pyamqp://")):
+    _RESULTS = "rpc://"
+else:
+    (VAR_DIR / "celery-results").mkdir(parents=True, exist_ok=True)
+    _RESULTS = f"file://{VAR_DIR / 'celery-results'}"
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", _RESULTS)
+CELERY_RESULT_EXPIRES = 600
 CELERY_TASK_DEFAULT_QUEUE = JEWEL_VISION["QUEUE"]
-CELERY_TASK_ROUTES = {"jewel_vision.*": {"queue": JEWEL_VISION["QUEUE"]}}
+CELERY_TASK_ROUTES = {
+    "jewel_vision.analyse_search_photo": {"queue": JEWEL_VISION["INTERACTIVE_QUEUE"]},
+    "jewel_vision.*": {"queue": JEWEL_VISION["QUEUE"]},
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "jewel-vision-sweep": {"task": "jewel_vision.requeue_stale", "schedule": 60.0},

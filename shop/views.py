@@ -110,7 +110,7 @@ def photo_search(request):
             ],
             box=box,
         )
-    except photos.PhotoRejected as exc:
+    except (photos.PhotoRejected, photos.PhotoSearchUnavailable) as exc:
         status = exc.status_code
         context["error"] = str(exc)
     except ValueError as exc:  # a bad box

@@ -51,6 +51,13 @@ def _media_root(settings, media_dir):
 
 
 @pytest.fixture(autouse=True)
+def _photo_search_in_process(settings):
+    """Search by photo runs in the test process unless a test sends it to a real worker
+    (tests/services/test_photo_search_worker.py); the demo shop's default is a worker."""
+    settings.JEWEL_VISION = {**settings.JEWEL_VISION, "PHOTO_SEARCH": "in_process"}
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     """Each test starts with an empty cache (facet counts are cached briefly for shoppers)."""
     from django.core.cache import cache
@@ -105,12 +112,12 @@ def is_postgres() -> bool:
 class Worker:
     """A real ``celery -A worker worker`` process on the Jewel Vision queue."""
 
-    def __init__(self, broker_url: str, env: dict[str, str], log: Path):
+    def __init__(self, broker_url: str, env: dict[str, str], log: Path, queues: str = "jewel_vision"):
         self.log = log
         full_env = {**os.environ, **env, "CELERY_BROKER_URL": broker_url, "DATABASE_URL": database_url()}
         full_env.pop("DJANGO_DEBUG", None)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", "jewel_vision", "--pool", "solo",
+            [sys.executable, "-m", "celery", "-A", "worker", "worker", "-Q", queues, "--pool", "solo",
              "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"],
             cwd=ROOT, env=full_env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
         )
@@ -132,9 +139,9 @@ class Worker:
 def start_worker(tmp_path, media_dir) -> Iterator[Callable[..., Worker]]:
     workers: list[Worker] = []
 
-    def start(broker_url: str, **env: str) -> Worker:
+    def start(broker_url: str, queues: str = "jewel_vision", **env: str) -> Worker:
         env.setdefault("JEWEL_VISION_MEDIA_ROOT", str(media_dir))
-        worker = Worker(broker_url, env, tmp_path / f"worker-{len(workers)}.log")
+        worker = Worker(broker_url, env, tmp_path / f"worker-{len(workers)}.log", queues=queues)
         workers.append(worker)
         return worker
 

@@ -59,3 +59,16 @@ def test_sqlite_without_timeout_warns(settings):
     settings.DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "x.sqlite3"}}
     (warning,) = checks.check_sqlite_timeout()
     assert warning.id == "jewel_vision.W002" and '"timeout": 20' in warning.hint
+
+
+def test_photo_search_on_a_worker_needs_a_result_backend(settings, monkeypatch):
+    app = Celery("elsewhere", set_as_current=False, broker="redis://127.0.0.1:6379/0")
+    monkeypatch.setattr(checks, "_project_celery_app", lambda: app)
+    settings.JEWEL_VISION = {**settings.JEWEL_VISION, "PHOTO_SEARCH": "worker"}
+    (error,) = checks.check_celery()
+    assert error.id == "jewel_vision.E008" and "CELERY_RESULT_BACKEND" in error.hint
+    settings.JEWEL_VISION = {**settings.JEWEL_VISION, "PHOTO_SEARCH": "in_process"}
+    assert checks.check_celery() == []
+    app.conf.result_backend = "redis://127.0.0.1:6379/1"
+    settings.JEWEL_VISION = {**settings.JEWEL_VISION, "PHOTO_SEARCH": "worker"}
+    assert checks.check_celery() == []

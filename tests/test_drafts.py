@@ -43,11 +43,11 @@ def test_the_setting_is_validated(settings):
 
     for bad, words in (("shop.models.no_such_function", "cannot be imported"), ("jewel_vision.conf.SETTING_NAME", "not callable"),
                        (42, "dotted path")):
-        settings.JEWEL_VISION = {"IMAGE_MODEL": "shop.ProductImage", "SHOPPER_QUERYSET": bad}
+        settings.JEWEL_VISION = {"IMAGE_MODEL": "shop.ProductImage", "PHOTO_SEARCH": "in_process", "SHOPPER_QUERYSET": bad}
         with pytest.raises(ImproperlyConfigured, match="SHOPPER_QUERYSET") as excinfo:
             jv_settings.validate()
         assert words in str(excinfo.value)
-    settings.JEWEL_VISION = {"IMAGE_MODEL": "shop.ProductImage", "SHOPPER_QUERYSET": None}
+    settings.JEWEL_VISION = {"IMAGE_MODEL": "shop.ProductImage", "PHOTO_SEARCH": "in_process", "SHOPPER_QUERYSET": None}
     jv_settings.validate()
 
 

@@ -19,7 +19,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from jewel_vision.services.photos import PhotoRejected, PhotoTooLarge
+from jewel_vision.services.photos import PhotoRejected, PhotoSearchTimeout, PhotoSearchUnavailable, PhotoTooLarge
 
 logger = logging.getLogger("jewel_vision.api")
 
@@ -44,6 +44,12 @@ class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "This service is temporarily unavailable."
     default_code = "unavailable"
+
+
+class GatewayTimeout(exceptions.APIException):
+    status_code = status.HTTP_504_GATEWAY_TIMEOUT
+    default_detail = "The work behind this request took too long."
+    default_code = "timeout"
 
 
 def _first_message(detail: Any) -> str:
@@ -74,6 +80,10 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         exc = PayloadTooLarge(str(exc))
     elif isinstance(exc, PhotoRejected):
         exc = InvalidImage(str(exc))
+    elif isinstance(exc, PhotoSearchTimeout):
+        exc = GatewayTimeout(str(exc))
+    elif isinstance(exc, PhotoSearchUnavailable):
+        exc = ServiceUnavailable(str(exc))
     if not isinstance(exc, exceptions.APIException):
         logger.exception("Unexpected error in %s", context.get("view").__class__.__name__ if context.get("view") else "API")
         set_rollback()

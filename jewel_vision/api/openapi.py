@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.renderers import OpenApiYamlRenderer
 from drf_spectacular.utils import extend_schema as spectacular_extend_schema
 
 from jewel_vision.api.serializers import ErrorSerializer
@@ -146,16 +147,10 @@ COMMITTED_SCHEMA = Path(__file__).resolve().parent / "schema" / "v1.yaml"
 
 
 def render_yaml(schema: dict) -> str:
-    from drf_spectacular.renderers import OpenApiYamlRenderer
-
+    """The schema as the committed YAML (``manage.py jewel_vision_schema`` prints it)."""
     return OpenApiYamlRenderer().render(schema, renderer_context={}).decode()
 
 
-if __name__ == "__main__":  # DJANGO_SETTINGS_MODULE=shop.settings python -m jewel_vision.api.openapi > .../v1.yaml
-    import django
-
-    django.setup()
-    print(render_yaml(generate_schema()), end="")
 
 
 def extend_schema(**kwargs: Any) -> Callable:

@@ -252,6 +252,8 @@ class PhotoSearchView(JewelAPIView):
             400: ERRORS[400],
             413: OpenApiResponse(ErrorSerializer, description="File or image too large"),
             429: ERRORS[429],
+            503: OpenApiResponse(ErrorSerializer, description="No worker can be reached to analyse the photo; try again"),
+            504: OpenApiResponse(ErrorSerializer, description="No worker analysed the photo in time; try again"),
         },
     )
     def post(self, request):

@@ -8,6 +8,8 @@ JPEG, PNG, GIF, WebP, BMP or TIFF photo.
 
 from __future__ import annotations
 
+import base64
+import io
 from typing import Any
 
 from PIL import Image
@@ -27,6 +29,18 @@ class PhotoTooLarge(PhotoRejected):
     """The file or its pixel count is over the shop's upload limits (the API answers 413)."""
 
     status_code = 413
+
+
+class PhotoSearchUnavailable(Exception):
+    """The photo could not be sent to a worker (broker down, no result backend): the API answers 503."""
+
+    status_code = 503
+
+
+class PhotoSearchTimeout(PhotoSearchUnavailable):
+    """No worker analysed the photo within ``PHOTO_SEARCH_TIMEOUT``: the API answers 504."""
+
+    status_code = 504
 
 
 # Multipart overhead allowed on top of the file itself.
@@ -122,3 +136,19 @@ def crop(image: Image.Image, box: tuple[float, float, float, float]) -> Image.Im
     w, h = image.size
     x0, y0, x1, y1 = box
     return image.crop((int(x0 * w), int(y0 * h), max(int(x1 * w), int(x0 * w) + 1), max(int(y1 * h), int(y0 * h) + 1)))
+
+
+def to_message(image: Image.Image) -> str:
+    """A decoded (already downscaled) photo as text for a task message: base64 of a JPEG."""
+    buf = io.BytesIO()
+    image.convert("RGB").save(buf, "JPEG", quality=92)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def from_message(text: str) -> Image.Image:
+    """The photo :func:`to_message` wrote, decoded within the upload limits again (a worker trusts no message)."""
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (ValueError, TypeError) as exc:
+        raise PhotoRejected(f"not a photo message: {exc}") from None
+    return decode_upload(data)

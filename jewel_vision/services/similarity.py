@@ -25,7 +25,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from celery import current_app
+from celery.exceptions import TimeoutError as CeleryTimeoutError
+from PIL import Image
 
+from jewel_vision.conf import jv_settings
 from jewel_vision.index import Filters, ProductHit, get_index
 from jewel_vision.index.products import (
     ProductTags,
@@ -39,8 +43,7 @@ from jewel_vision.index.products import (
 )
 from jewel_vision.models import Analysis, StoredEmbedding
 from jewel_vision.registry import configured_pipeline, image_content_type
-from jewel_vision.services import search
-from jewel_vision.services.photos import crop
+from jewel_vision.services import photos, search
 from jewel_vision.vision.types import AnalysisResult, Embedding, ImageDecodeError
 
 logger = logging.getLogger(__name__)
@@ -384,8 +387,57 @@ class PhotoSearch:
     height: int
 
 
-def analyse_photo(image: Any) -> Any:
-    """Run the configured pipeline on a decoded photo (models load once per process)."""
+#: The Celery task that analyses a shopper's photo (:func:`jewel_vision.tasks.analyse_search_photo`),
+#: sent by name: this layer sits below the tasks.
+SEARCH_TASK = "jewel_vision.analyse_search_photo"
+
+
+def analyse_photo(image: Image.Image) -> AnalysisResult:
+    """Analyse a shopper's decoded photo where ``PHOTO_SEARCH`` says: on a worker, or here."""
+    if jv_settings.PHOTO_SEARCH == "in_process":
+        return analyse_here(image)
+    return analyse_on_worker(image)
+
+
+def analyse_on_worker(image: Image.Image) -> AnalysisResult:
+    """Send the photo to ``INTERACTIVE_QUEUE`` and wait for the result, at most ``PHOTO_SEARCH_TIMEOUT``.
+
+    The message expires when the wait ends, so a worker that gets to it late skips it.
+    Raises PhotoSearchTimeout (no worker answered in time) or PhotoSearchUnavailable
+    (broker unreachable, no result backend, the worker failed).
+    """
+    timeout = float(jv_settings.PHOTO_SEARCH_TIMEOUT)
+    try:
+        pending = current_app.send_task(
+            SEARCH_TASK,
+            args=[photos.to_message(image)],
+            queue=jv_settings.INTERACTIVE_QUEUE,
+            expires=timeout,
+            soft_time_limit=timeout,
+            time_limit=timeout + 5,
+            retry=True,
+            retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5},
+        )
+    except Exception as exc:  # noqa: BLE001 - any broker failure: the search cannot run now
+        logger.warning("search by photo could not reach the broker: %s", exc)
+        raise photos.PhotoSearchUnavailable("search by photo is unavailable right now; please try again") from exc
+    try:
+        data = pending.get(timeout=timeout, propagate=True)
+    except CeleryTimeoutError:
+        pending.revoke()
+        raise photos.PhotoSearchTimeout(
+            f"no worker analysed the photo within {timeout:g} s; please try again"
+        ) from None
+    except photos.PhotoRejected:
+        raise
+    except Exception as exc:  # noqa: BLE001 - no result backend, a failed task, a lost connection
+        logger.warning("search by photo failed on the worker side: %r", exc)
+        raise photos.PhotoSearchUnavailable("search by photo is unavailable right now; please try again") from exc
+    return AnalysisResult.from_dict(data)
+
+
+def analyse_here(image: Image.Image) -> AnalysisResult:
+    """Run the configured pipeline on a decoded photo in this process (models load once per process)."""
     pipeline = configured_pipeline()
     try:
         return pipeline.run(image)
@@ -420,7 +472,7 @@ def search_by_photo(
     its box.
     """
     t0 = time.perf_counter()
-    region = crop(image, box) if box else image
+    region = photos.crop(image, box) if box else image
     result = analyse_photo(region)
     t1 = time.perf_counter()
     if result.embedding is None:

@@ -191,6 +191,30 @@ class AnalysisResult:
             "height": int(self.height),
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "AnalysisResult":
+        """The result :meth:`to_dict` wrote (masks only where it included them), e.g. from a worker."""
+        emb = data.get("embedding")
+        return cls(
+            tags=[TagPrediction(**t) for t in data["tags"]],
+            detections=[Detection(**{**d, "box": tuple(d["box"])}) for d in data["detections"]],
+            regions=[
+                Region(
+                    label=r["label"], mask_png=base64.b64decode(r.get("mask_png_base64") or ""),
+                    area_fraction=r["area_fraction"], model=r["model"], model_version=r["model_version"],
+                )
+                for r in data["regions"]
+            ],
+            texts=[TextFinding(**{**t, "box": None if t["box"] is None else tuple(t["box"])}) for t in data["texts"]],
+            embedding=None if emb is None else Embedding(
+                vector=np.asarray(emb["vector"], dtype=np.float32), model=emb["model"], model_version=emb["model_version"]
+            ),
+            timings_ms=dict(data["timings_ms"]),
+            model_versions=dict(data["model_versions"]),
+            width=int(data["width"]),
+            height=int(data["height"]),
+        )
+
     def pieces(self) -> list[Detection]:
         """Detections of pieces of jewelry (not of the stones set in them)."""
         return [d for d in self.detections if d.label not in STONE_LABELS]

@@ -2,7 +2,7 @@
 
 After a change that only adds (a new optional field or parameter, a new endpoint), regenerate:
 
-    DJANGO_DEBUG=1 DJANGO_SETTINGS_MODULE=shop.settings python -m jewel_vision.api.openapi > jewel_vision/api/schema/v1.yaml
+    DJANGO_DEBUG=1 python manage.py jewel_vision_schema > jewel_vision/api/schema/v1.yaml
 
 A breaking change (a removed field, a changed type, a new required parameter...) needs ``/api/v2``.
 """

@@ -19,7 +19,7 @@ def upload(api, data: bytes, **headers):
 
 
 def _rates(settings, jv_env, photo_search: str, **extra):
-    settings.JEWEL_VISION = {"IMAGE_MODEL": "shop.ProductImage", 
+    settings.JEWEL_VISION = {"IMAGE_MODEL": "shop.ProductImage", "PHOTO_SEARCH": "in_process", 
         **jv_env, **extra, "API_THROTTLE_RATES": {**jv_env["API_THROTTLE_RATES"], "photo_search": photo_search}
     }
 

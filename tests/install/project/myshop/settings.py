@@ -86,7 +86,11 @@ JEWEL_VISION = {
 }
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
-CELERY_TASK_ROUTES = {"jewel_vision.*": {"queue": "jewel_vision"}}
+CELERY_RESULT_BACKEND = CELERY_BROKER_URL  # search by photo waits for its answer here
+CELERY_TASK_ROUTES = {
+    "jewel_vision.analyse_search_photo": {"queue": "jewel_vision_interactive"},
+    "jewel_vision.*": {"queue": "jewel_vision"},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
