@@ -18,6 +18,7 @@ ends, and shows its progress live. Both end with the same summary.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -39,6 +40,7 @@ from jewel_vision.registry import (
 )
 from jewel_vision.services import catalogue
 
+logger = logging.getLogger(__name__)
 Selection = BackfillRun.Selection
 STEP_TASK = "jewel_vision.backfill_step"
 #: Seconds between two steps of a run.
@@ -115,8 +117,8 @@ def progress(run: BackfillRun) -> dict:
     by_status = counts(run)
     done = by_status.get(Analysis.Status.DONE, 0)
     failed = by_status.get(Analysis.Status.FAILED, 0)
-    finished = run.skipped + done + failed
-    total = max(run.total, finished, run.enqueued + run.skipped)
+    finished = run.skipped + run.unreadable + done + failed
+    total = max(run.total, finished, run.enqueued + run.skipped + run.unreadable)
     return {
         "id": run.pk,
         "status": run.status,
@@ -126,6 +128,7 @@ def progress(run: BackfillRun) -> dict:
         "fraction": 1.0 if run.status == BackfillRun.Status.DONE else (finished / total if total else 0.0),
         "enqueued": run.enqueued,
         "skipped": run.skipped,
+        "unreadable": run.unreadable,
         "done": done,
         "failed": failed,
         "in_flight": sum(by_status.get(s, 0) for s in UNFINISHED),
@@ -147,8 +150,14 @@ def step(run_id: int) -> BackfillRun:
                 images = images.filter(pk__gt=images.model._meta.pk.to_python(run.cursor))
             batch = list(images[:room])
             for image in batch:
-                analysis = analyze(image, force=run.selection in FORCED)
                 run.cursor = str(image.pk)
+                try:
+                    with transaction.atomic():
+                        analysis = analyze(image, force=run.selection in FORCED)
+                except OSError as exc:  # the file is missing from storage: left out, counted
+                    logger.warning("Backfill %s: photo %s cannot be read: %s", run.pk, image.pk, exc)
+                    run.unreadable += 1
+                    continue
                 if analysis is not None and analysis.status in UNFINISHED:
                     run.analyses.add(analysis)
                     run.enqueued += 1
@@ -172,6 +181,7 @@ def finish(run: BackfillRun) -> None:
         "selected": run.total,
         "enqueued": run.enqueued,
         "skipped": run.skipped,
+        "unreadable": run.unreadable,
         "done": done,
         "failed": by_status.get(Analysis.Status.FAILED, 0),
         "seconds": round(seconds, 1),

@@ -56,7 +56,7 @@ class Migration(migrations.Migration):
                 ('exhausted', models.BooleanField(default=False)),
                 ('enqueued', models.PositiveIntegerField(default=0)),
                 ('skipped', models.PositiveIntegerField(default=0)),
-                ('not_sent', models.PositiveIntegerField(default=0)),
+                ('unreadable', models.PositiveIntegerField(default=0)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('finished_at', models.DateTimeField(blank=True, null=True)),

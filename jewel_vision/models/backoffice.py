@@ -68,7 +68,8 @@ class BackfillRun(models.Model):
     exhausted = models.BooleanField(default=False)
     enqueued = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
-    not_sent = models.PositiveIntegerField(default=0)
+    # Photos whose file could not be read (missing from storage): left out, counted.
+    unreadable = models.PositiveIntegerField(default=0)
     analyses = models.ManyToManyField(Analysis, blank=True, related_name="+")
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -11,9 +11,21 @@ from __future__ import annotations
 import random
 from decimal import Decimal
 
+import io
+
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+def _tiny_jpeg() -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), (200, 170, 60)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+_PHOTO = _tiny_jpeg()
 TYPES = ["ring", "earring", "necklace", "bracelet", "pendant"]
 TONES = ["yellow", "white", "rose"]
 STONES = ["none", "diamond", "pearl", "coloured"]
@@ -33,6 +45,8 @@ def bulk_catalogue(n: int, *, seed: int = 0, prefix: str = "B", version: str = "
     from jewel_vision.registry import image_content_type, product_content_type
     from shop.models import Product, ProductImage
 
+    from django.core.files.storage import default_storage
+
     rng = random.Random(seed)
     ict, pct = image_content_type(), product_content_type()
     facets = {"type": TYPES, "metal_tone": TONES, "stone": STONES, "style": STYLES, "metal": METALS}
@@ -47,8 +61,10 @@ def bulk_catalogue(n: int, *, seed: int = 0, prefix: str = "B", version: str = "
                     stock=rng.randint(0, 9))
             for i in range(n)
         )
+        # One small real photo file each (a backfill reads them).
+        names = [default_storage.save(f"products/bulk/{p.sku}.jpg", ContentFile(_PHOTO)) for p in products]
         images = ProductImage.objects.bulk_create(
-            ProductImage(product=p, image=f"products/bulk/{p.sku}.jpg", position=0) for p in products
+            ProductImage(product=p, image=name, position=0) for p, name in zip(products, names)
         )
         statuses = [Analysis.Status.DONE] * 8 + [Analysis.Status.FAILED, Analysis.Status.PENDING]
         analyses = Analysis.objects.bulk_create(

@@ -70,6 +70,7 @@ class Command(BaseCommand):
             return
         self.stdout.write(
             f"backfill {run.pk} done: {summary['selected']} photos selected, {summary['done']} analysed, "
-            f"{summary['failed']} failed, {summary['skipped']} already up to date, in {summary['seconds']} s"
+            f"{summary['failed']} failed, {summary['skipped']} already up to date, "
+            f"{summary['unreadable']} unreadable, in {summary['seconds']} s"
             + (f" ({summary['photos_per_second']} photos/s)" if summary.get("photos_per_second") else "")
         )
