@@ -187,6 +187,13 @@ class JewelProductAdminMixin:
             return columns
         return ["jv_thumbnail", *columns, "jv_tags", *(["jv_analysis"] if request.user.has_perm(PERMS["analyses"]) else [])]
 
+    def get_list_display_links(self, request, list_display):
+        links = super().get_list_display_links(request, list_display)
+        # The shop's first column stays the link, not the thumbnail put before it.
+        if links and list(links) == ["jv_thumbnail"] and len(list_display) > 1:
+            return [list_display[1]]
+        return links
+
     def get_list_filter(self, request):
         filters = list(super().get_list_filter(request))
         if request.user.has_perm(PERMS["tags"]):

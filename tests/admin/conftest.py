@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.index.helpers import catalog, ensure_type_head, jv_env  # noqa: F401
-
-
-@pytest.fixture(scope="session")
-def _type_head(tmp_path_factory):
-    """The shipped type head (a test head only where it is missing)."""
-    from jewel_vision.vision.predictors.type_classifier import DEFAULT_TYPE_HEAD_PATH
-
-    return None if DEFAULT_TYPE_HEAD_PATH.exists() else ensure_type_head(tmp_path_factory.mktemp("heads"))
+from tests.index.helpers import _type_head, catalog, jv_env  # noqa: F401
 
 
 @pytest.fixture
