@@ -302,7 +302,7 @@ def _database_url(explicit: str | None) -> tuple[str, callable]:
     url = explicit or os.environ.get("DATABASE_URL", "")
     if url.startswith(("postgres://", "postgresql://")):
         return url, lambda: None
-    from jewel_vision.index import embedded
+    from jewel_vision import embedded_postgres as embedded
 
     folder = Path(os.environ.get("JEWEL_VISION_VAR_DIR", "var")) / "pg-bench"
     started_here = not embedded.is_running(folder)

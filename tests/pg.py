@@ -20,14 +20,14 @@ DATABASE = "jewel_vision"
 
 
 def start() -> str:
-    from jewel_vision.index import embedded
+    from jewel_vision import embedded_postgres as embedded
 
     url = embedded.start(DATA_DIR)
     return url.rsplit("/", 1)[0] + f"/{DATABASE}"
 
 
 def stop() -> None:
-    from jewel_vision.index import embedded
+    from jewel_vision import embedded_postgres as embedded
 
     embedded.stop(DATA_DIR)
 
@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
     elif command == "stop":
         stop()
     elif command == "url":
-        from jewel_vision.index import embedded
+        from jewel_vision import embedded_postgres as embedded
 
         url = embedded.url(DATA_DIR)
         if not url:

@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("jewel_vision", "shop", "worker")
 
 LAYERS = [
-    ("jewel_vision.vision", "jewel_vision.training", "jewel_vision.evaluation", "jewel_vision.conf"),
+    ("jewel_vision.vision", "jewel_vision.training", "jewel_vision.evaluation", "jewel_vision.conf",
+     "jewel_vision.embedded_postgres"),
     ("jewel_vision.registry",),
     ("jewel_vision.models",),
     ("jewel_vision.services", "jewel_vision.index"),

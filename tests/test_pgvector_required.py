@@ -26,7 +26,7 @@ def test_the_pgvector_tests_use_it():
     from pathlib import Path
 
     root = Path(__file__).parent
-    for path in (root / "index" / "test_pgvector.py", root / "test_similarity.py"):
+    for path in (root / "index" / "test_pgvector.py", root / "services" / "test_similarity.py"):
         text = path.read_text()
         assert "require_pgvector()" in text, path
         assert 'pytest.skip("needs PostgreSQL with pgvector' not in text, path

@@ -1,7 +1,7 @@
 """The pgvector backend: an HNSW index in the shop's own PostgreSQL.
 
 The ``jewel_vision_vectoritem`` table (a Django model, so migrations, admin
-and test flushes know it) gets an extra ``embedding vector(N)`` column and an
+and test flushes know it) gets an extra ``embedding halfvec(N)`` column and an
 HNSW index on it here, with raw SQL, because SQLite has no vector type.
 Queries filter in the index scan (``WHERE in_stock AND item_type = ANY(...)
 AND price BETWEEN ...``) and use pgvector's iterative index scans
@@ -15,12 +15,16 @@ negative inner product) and the score is the cosine similarity.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 from django.db import DatabaseError, connections, transaction
+from django.utils import timezone
+from pgvector import HalfVector
+from pgvector.psycopg import register_vector
 
 from jewel_vision.conf import jv_settings
 from jewel_vision.index.base import Filters, Hit, VectorIndex, normalise
@@ -31,6 +35,11 @@ logger = logging.getLogger(__name__)
 TABLE = "jewel_vision_vectoritem"
 HNSW_INDEX = "jv_vectoritem_hnsw"
 DEFAULT_DIM = 1280
+#: The column's type: half-precision floats halve the table and the HNSW index (a million
+#: 1280-d photos: about 2.6 GB of index instead of 5.1); L2-normalised embeddings lose
+#: nothing measurable at 16 bits (recall in ``bench-similar``).
+COLUMN_TYPE = "halfvec"
+OPS = "halfvec_ip_ops"
 
 _ready_cache: dict[tuple[str, str], int | None] = {}
 
@@ -49,24 +58,30 @@ def extension_available(using: str = "default") -> bool:
         return cur.fetchone() is not None
 
 
-def column_dim(using: str = "default") -> int | None:
-    """Dimensions of the embedding column, or None when there is none (not installed)."""
+def column(using: str = "default") -> tuple[str, int] | None:
+    """The embedding column's type (``vector`` or ``halfvec``) and dimensions, or None (not installed)."""
     conn = connections[using]
     if conn.vendor != "postgresql":
         return None
     with conn.cursor() as cur:
         cur.execute(
             """
-            SELECT a.atttypmod FROM pg_attribute a
+            SELECT t.typname, a.atttypmod FROM pg_attribute a
             JOIN pg_class c ON c.oid = a.attrelid
             JOIN pg_type t ON t.oid = a.atttypid
             WHERE c.relname = %s AND a.attname = 'embedding' AND NOT a.attisdropped
-              AND t.typname = 'vector' AND pg_table_is_visible(c.oid)
+              AND t.typname IN ('vector', 'halfvec') AND pg_table_is_visible(c.oid)
             """,
             [TABLE],
         )
         row = cur.fetchone()
-    return int(row[0]) if row else None
+    return (row[0], int(row[1])) if row else None
+
+
+def column_dim(using: str = "default") -> int | None:
+    """Dimensions of the embedding column, or None when there is none (not installed)."""
+    found = column(using)
+    return found[1] if found else None
 
 
 def is_ready(using: str = "default", refresh: bool = False) -> bool:
@@ -91,7 +106,8 @@ def install(using: str = "default", dim: int = DEFAULT_DIM, *, create_index: boo
     """Create the extension, the embedding column and its HNSW index when missing.
 
     Returns True when the column was (re)created, so its rows need filling.
-    Changing ``dim`` drops the old column.
+    Changing ``dim`` drops the old column; a ``vector`` column of an earlier version
+    becomes ``halfvec`` in place (its HNSW indexes are built again).
     """
     conn = connections[using]
     hnsw = jv_settings.HNSW
@@ -99,21 +115,31 @@ def install(using: str = "default", dim: int = DEFAULT_DIM, *, create_index: boo
     with transaction.atomic(using=using), conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext('jewel_vision_pgvector_install'))")
         cur.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        current = column_dim(using)
-        if current is not None and current != dim:
-            cur.execute(f"DROP INDEX IF EXISTS {HNSW_INDEX}")
-            cur.execute(f"ALTER TABLE {TABLE} DROP COLUMN embedding")
-            current = None
-        if current is None:
-            cur.execute(f"ALTER TABLE {TABLE} ADD COLUMN embedding vector({int(dim)})")
+        found = column(using)
+        if found is not None and (found[1] != dim or found[0] != COLUMN_TYPE):
+            _drop_hnsw_indexes(cur)
+            if found[1] != dim:
+                cur.execute(f"ALTER TABLE {TABLE} DROP COLUMN embedding")
+                found = None
+            else:
+                cur.execute(f"ALTER TABLE {TABLE} ALTER COLUMN embedding TYPE {COLUMN_TYPE}({int(dim)}) "
+                            f"USING embedding::{COLUMN_TYPE}({int(dim)})")
+        if found is None:
+            cur.execute(f"ALTER TABLE {TABLE} ADD COLUMN embedding {COLUMN_TYPE}({int(dim)})")
             created = True
         if create_index:
             cur.execute(
-                f"CREATE INDEX IF NOT EXISTS {HNSW_INDEX} ON {TABLE} USING hnsw (embedding vector_ip_ops) "
+                f"CREATE INDEX IF NOT EXISTS {HNSW_INDEX} ON {TABLE} USING hnsw (embedding {OPS}) "
                 f"WITH (m = {int(hnsw['m'])}, ef_construction = {int(hnsw['ef_construction'])})"
             )
     forget_ready_cache()
     return created
+
+
+def _drop_hnsw_indexes(cur) -> None:
+    cur.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s AND indexname LIKE %s", [TABLE, f"{HNSW_INDEX}%"])
+    for (name,) in cur.fetchall():
+        cur.execute(f'DROP INDEX IF EXISTS "{name}"')
 
 
 def _where(filters: Filters | None, params: list) -> str:
@@ -149,7 +175,7 @@ def build_query(q: np.ndarray, k: int, filters: Filters | None) -> tuple[str, li
     where = _where(filters, params)
     params.append(int(k))
     sql = (
-        f"SELECT analysis_id, product_id, image_id, embedding <#> %s::vector AS distance "
+        f"SELECT analysis_id, product_id, image_id, embedding <#> %s::{COLUMN_TYPE} AS distance "
         f"FROM {TABLE} WHERE {where} ORDER BY distance LIMIT %s"
     )
     return sql, params
@@ -206,7 +232,7 @@ def set_embeddings(using: str, items: Sequence[tuple[int, np.ndarray]]) -> None:
         return
     with connections[using].cursor() as cur:
         cur.executemany(
-            f"UPDATE {TABLE} SET embedding = %s::vector WHERE analysis_id = %s",
+            f"UPDATE {TABLE} SET embedding = %s::{COLUMN_TYPE} WHERE analysis_id = %s",
             [(vector_literal(v), int(key)) for key, v in items],
         )
 
@@ -216,7 +242,6 @@ def bulk_load(using: str, rows: Iterable[tuple], dim: int) -> int:
 
     ``rows``: (analysis_id, image_id, product_id, in_stock, price, item_type, metal, metal_tone, vector).
     """
-    from pgvector.psycopg import register_vector
 
     conn = connections[using]
     hnsw = jv_settings.HNSW
@@ -235,18 +260,16 @@ def bulk_load(using: str, rows: Iterable[tuple], dim: int) -> int:
                 "updated_at, embedding) FROM STDIN WITH (FORMAT BINARY)"
             ) as copy:
                 copy.set_types(
-                    ["int8", "varchar", "varchar", "bool", "float8", "varchar", "varchar", "varchar", "timestamptz", "vector"]
+                    ["int8", "varchar", "varchar", "bool", "float8", "varchar", "varchar", "varchar", "timestamptz", COLUMN_TYPE]
                 )
-                from django.utils import timezone
-
                 now = timezone.now()
                 for r in rows:
-                    copy.write_row((*r[:8], now, np.asarray(r[8], dtype=np.float32)))
+                    copy.write_row((*r[:8], now, HalfVector(np.asarray(r[8], dtype=np.float32))))
                     count += 1
             cur.execute("SET LOCAL maintenance_work_mem = '1GB'")
             cur.execute("SET LOCAL max_parallel_maintenance_workers = 1")
             cur.execute(
-                f"CREATE INDEX {HNSW_INDEX} ON {TABLE} USING hnsw (embedding vector_ip_ops) "
+                f"CREATE INDEX {HNSW_INDEX} ON {TABLE} USING hnsw (embedding {OPS}) "
                 f"WITH (m = {int(hnsw['m'])}, ef_construction = {int(hnsw['ef_construction'])})"
             )
             create_type_indexes(cur, count)
@@ -296,8 +319,6 @@ def create_type_indexes(cur, total: int) -> list[str]:
     of skipping through everyone else's neighbours (measured with
     ``bench-similar``). New rows enter them automatically.
     """
-    import hashlib
-
     hnsw = jv_settings.HNSW
     cur.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s AND indexname LIKE %s", [TABLE, f"{HNSW_INDEX}_t%"])
     for (name,) in cur.fetchall():
@@ -309,7 +330,7 @@ def create_type_indexes(cur, total: int) -> list[str]:
             continue
         name = f"{HNSW_INDEX}_t{hashlib.sha1(item_type.encode()).hexdigest()[:10]}"
         cur.execute(
-            f'CREATE INDEX "{name}" ON {TABLE} USING hnsw (embedding vector_ip_ops) '
+            f'CREATE INDEX "{name}" ON {TABLE} USING hnsw (embedding {OPS}) '
             f"WITH (m = {int(hnsw['m'])}, ef_construction = {int(hnsw['ef_construction'])}) WHERE item_type = %s",
             [item_type],
         )

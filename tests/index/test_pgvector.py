@@ -46,10 +46,26 @@ def backend_sql(filters, k=10):
 
 
 def test_the_embedding_column_and_hnsw_index_exist():
-    assert pgvector.column_dim() == 1280
+    # Half-precision: the table and the HNSW index take half the memory of float32 vectors.
+    assert pgvector.column() == ("halfvec", 1280)
     with connection.cursor() as cur:
         cur.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", [pgvector.HNSW_INDEX])
-        assert "USING hnsw (embedding vector_ip_ops)" in cur.fetchone()[0]
+        assert "USING hnsw (embedding halfvec_ip_ops)" in cur.fetchone()[0]
+
+
+def test_a_float32_column_of_an_earlier_version_becomes_halfvec_in_place(rows):
+    with connection.cursor() as cur:
+        cur.execute(f"DROP INDEX {pgvector.HNSW_INDEX}")
+        cur.execute(f"ALTER TABLE {pgvector.TABLE} ALTER COLUMN embedding TYPE vector(1280) USING embedding::vector(1280)")
+    assert pgvector.column() == ("vector", 1280)
+    before = backend_sql(Filters())
+    assert pgvector.install(dim=1280) is False  # converted, not recreated: no refill needed
+    assert pgvector.column() == ("halfvec", 1280)
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {pgvector.TABLE} WHERE embedding IS NOT NULL")
+        assert cur.fetchone()[0] > 0
+        cur.execute(*before)
+        assert cur.fetchall()  # the shipped query runs on the converted column
 
 
 def test_filtered_queries_use_the_hnsw_index(rows):
