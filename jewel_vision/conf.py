@@ -80,9 +80,14 @@ DEFAULTS: dict[str, Any] = {
     },
     # --- Similar items, search by photo, recommendations, API (issue 4) ---
     # Vector index: "exact" (in-process, NumPy; the embedded default),
-    # "pgvector" (HNSW index in the shop's PostgreSQL), or "auto" (pgvector
-    # when the database is PostgreSQL with the vector extension, else exact).
+    # "pgvector" (HNSW index in the shop's PostgreSQL), or "auto": the in-process index
+    # while the catalogue has at most INDEX_IN_PROCESS_MAX_PHOTOS indexed photos, pgvector
+    # above that (when the database is PostgreSQL with the vector extension).
     "INDEX_BACKEND": "auto",
+    # Every web process holds the in-process index: 1280 float16 numbers a photo, about
+    # 2.6 KB, so 100,000 photos are ~260 MB per process and a million ~2.6 GB. Above this
+    # many photos "auto" leaves it for pgvector (check jewel_vision.W003 warns when it cannot).
+    "INDEX_IN_PROCESS_MAX_PHOTOS": 100_000,
     # Exact backend: how often (seconds) a process looks for index changes made
     # by other processes (workers, other web processes); 0 = before every query.
     "INDEX_REFRESH_SECONDS": 1.0,
@@ -156,6 +161,7 @@ _POSITIVE_INT_KEYS = (
     "PRODUCT_VIEWS_PER_USER",
     "FACET_COUNTS_CACHE_SECONDS",
     "NUM_PROXIES",
+    "INDEX_IN_PROCESS_MAX_PHOTOS",
 )
 
 

@@ -30,6 +30,7 @@ echo "using $PG_URL"
 # Tests marked `postgres` (tests/integration/test_faults.py: a database connection cut
 # mid-task; tests/index/test_pgvector.py) run here; on PostgreSQL a missing pgvector
 # extension fails the pgvector tests instead of skipping them.
-DATABASE_URL="$PG_URL" $BIN/pytest -m "not sqlite_only" tests/integration tests/analysis/test_start.py tests/services/test_aggregation.py tests/services/test_review.py \
+# "auto" would keep these tests' small catalogues in the in-process index: pgvector is what they test here.
+DATABASE_URL="$PG_URL" JEWEL_VISION_INDEX_BACKEND=pgvector $BIN/pytest -m "not sqlite_only" tests/integration tests/analysis/test_start.py tests/services/test_aggregation.py tests/services/test_review.py \
   tests/analysis/test_run.py tests/test_growth.py \
   tests/index tests/api tests/services/test_similarity.py tests/services/test_recommendations.py tests/services/test_search.py "$@"

@@ -52,3 +52,4 @@ def reset_indexes() -> None:
     with _lock:
         _indexes.clear()
     pgvector.forget_ready_cache()
+    sync.forget_counts()

@@ -17,6 +17,7 @@ indexes read to catch up.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -192,10 +193,57 @@ def rebuild_items(using: str = "default", backend: str | None = None) -> int:
 
 
 def backend_name(using: str = "default") -> str:
+    """The backend ``INDEX_BACKEND`` picks; "auto": in-process up to INDEX_IN_PROCESS_MAX_PHOTOS, then pgvector."""
     choice = jv_settings.INDEX_BACKEND
     if choice == "auto":
-        return "pgvector" if pgvector.is_ready(using) else "exact"
+        if indexed_photos(using) <= jv_settings.INDEX_IN_PROCESS_MAX_PHOTOS:
+            return "exact"
+        if pgvector.is_ready(using):
+            return "pgvector"
+        if not _warned_too_big:
+            _warn_too_big(using)
+        return "exact"
     return choice
+
+
+_warned_too_big = False
+
+
+def _warn_too_big(using: str) -> None:
+    global _warned_too_big
+    _warned_too_big = True
+    logger.warning(
+        "The vector index holds %d photos, more than INDEX_IN_PROCESS_MAX_PHOTOS (%d), and every web process keeps "
+        "them in memory: use PostgreSQL with pgvector (manage.py jewel_vision_build_index --backend pgvector).",
+        indexed_photos(using), jv_settings.INDEX_IN_PROCESS_MAX_PHOTOS,
+    )
+
+
+#: (database, name) -> (photo count, when read): the count decides "auto" and is read once a minute.
+_counts: dict[tuple[str, str], tuple[int, float]] = {}
+COUNT_SECONDS = 60.0
+
+
+def indexed_photos(using: str = "default") -> int:
+    """How many photos the index holds, read at most once a minute (PostgreSQL: the planner's estimate)."""
+    conn = connections[using]
+    key = (using, str(conn.settings_dict.get("NAME")))
+    cached = _counts.get(key)
+    now = time.monotonic()
+    if cached is None or now - cached[1] > COUNT_SECONDS:
+        if conn.vendor == "postgresql":
+            with conn.cursor() as cur:
+                cur.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [VectorItem._meta.db_table])
+                row = cur.fetchone()
+            count = max(int(row[0]) if row else 0, 0)
+        else:
+            count = VectorItem.objects.using(using).count()
+        cached = _counts[key] = (count, now)
+    return cached[0]
+
+
+def forget_counts() -> None:
+    _counts.clear()
 
 
 def db_vendor(using: str = "default") -> str:

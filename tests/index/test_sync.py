@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+from jewel_vision.conf import jv_settings
+
 from jewel_vision.index import Filters, get_index
 from jewel_vision.index.exact import ExactIndex
 from jewel_vision.models import IndexChange, VectorItem
@@ -121,8 +123,17 @@ def test_backend_follows_the_setting(settings, jv_env):
 
     from jewel_vision.index import reset_indexes
 
-    expected = "pgvector" if _pgvector() else "exact"
-    assert get_index().name == expected
+    from jewel_vision.index import sync
+
+    # "auto": the in-process index for a small catalogue, pgvector above INDEX_IN_PROCESS_MAX_PHOTOS.
+    settings.JEWEL_VISION = {**jv_env, "INDEX_BACKEND": "auto"}
+    reset_indexes()
+    assert sync.indexed_photos() <= jv_settings.INDEX_IN_PROCESS_MAX_PHOTOS
+    assert get_index().name == "exact"
+    # -1: any catalogue, even an empty one, is too big for the in-process index.
+    settings.JEWEL_VISION = {**jv_env, "INDEX_BACKEND": "auto", "INDEX_IN_PROCESS_MAX_PHOTOS": -1}
+    reset_indexes()
+    assert get_index().name == ("pgvector" if _pgvector() else "exact")
     settings.JEWEL_VISION = {**jv_env, "INDEX_BACKEND": "exact"}
     reset_indexes()
     assert get_index().name == "exact"
