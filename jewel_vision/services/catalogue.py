@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db.models import CharField, Count, Q, QuerySet
+from django.db.models import CharField, Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Cast
 
-from jewel_vision.models import Analysis, ProductTag
+from jewel_vision.models import Analysis, ProductTag, Tag
 from jewel_vision.registry import (
     get_product_model,
     image_content_type,
@@ -99,10 +99,10 @@ def filter_facet(products: QuerySet, facet: str, value: str) -> QuerySet:
 
 
 def facet_values(facet: str) -> list[str]:
-    """The values of ``facet`` on the catalogue's products, in one query."""
-    return list(
-        _tags().filter(tag__facet=facet).order_by("tag__value").values_list("tag__value", flat=True).distinct()
-    )
+    """The values of ``facet`` that some product carries: one query over the (small) vocabulary,
+    an index probe per value, not a scan of every product tag."""
+    used = _tags().filter(tag=OuterRef("pk"))
+    return list(Tag.objects.filter(facet=facet).filter(Exists(used)).order_by("value").values_list("value", flat=True))
 
 
 def tags_by_product(product_ids: Iterable[str]) -> dict[str, list[ProductTag]]:

@@ -3,8 +3,10 @@
 A tag needs a person while it is an unreviewed model suggestion. Each says why it is
 there: its photos disagree (some of the product's analysed photos did not predict
 it), it is below its display threshold (shoppers do not see it), or it has simply not
-been reviewed. Disagreements come first, then tags below their threshold, lowest
-confidence first. Decisions go through :mod:`jewel_vision.services.review`, which keeps
+been reviewed. Tags below their threshold come first, lowest confidence first; the
+disagreements have a view of their own (``reason="conflict"``), found with one GROUP BY
+over the products with several photos, because ordering the whole queue by a per-tag
+count would cost a subquery per tag (seconds at 50,000 tags). Decisions go through :mod:`jewel_vision.services.review`, which keeps
 who decided and when, and which no model run overwrites; they are also the examples
 facets are taught from (:mod:`jewel_vision.services.teaching`).
 
@@ -20,16 +22,11 @@ from django.db import transaction
 from django.db.models import (
     Case,
     Count,
-    F,
     IntegerField,
-    OuterRef,
-    Q,
     QuerySet,
-    Subquery,
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
 
 from jewel_vision.conf import jv_settings
 from jewel_vision.models import Analysis, Prediction, ProductTag, StoredDetection
@@ -44,43 +41,53 @@ from jewel_vision.services import review
 REASONS = {"conflict": "photos disagree", "below": "below threshold", "unreviewed": "not reviewed"}
 
 
-def queue(reason: str = "", facet: str = "") -> QuerySet:
-    """Unreviewed model suggestions, annotated ``n_photos``, ``n_support``, ``conflict`` and ``below``.
+def _suggestions(facet: str = "") -> QuerySet:
+    qs = ProductTag.objects.filter(
+        product_type=product_content_type(), source=ProductTag.Source.MODEL, review_state=ProductTag.Review.SUGGESTED
+    )
+    return qs.filter(tag__facet=facet) if facet else qs
 
-    ``reason``: only ``conflict`` or ``below`` ones (default: all); ``facet``: one facet.
+
+def _analysed_photos() -> QuerySet:
+    """Current finished analyses of the shop's photos, grouped by product: ``product_id``, ``n``."""
+    return (
+        Analysis.objects.filter(image_type=image_content_type(), is_current=True, status=Analysis.Status.DONE)
+        .order_by().values("product_id").annotate(n=Count("pk"))
+    )
+
+
+def conflicting_ids(facet: str = "") -> list[int]:
+    """Suggestions that not every analysed photo of their product predicted (three queries).
+
+    Only products with two analysed photos or more can disagree; their suggestions are
+    counted with one GROUP BY, never one subquery per tag.
     """
-    through = ProductTag.analyses.through
-    support = (
-        through.objects.filter(producttag_id=OuterRef("pk")).order_by().values("producttag_id")
-        .annotate(n=Count("pk")).values("n")
+    multi = _analysed_photos().filter(n__gte=2)
+    photos = dict(multi.values_list("product_id", "n"))
+    if not photos:
+        return []
+    rows = (
+        _suggestions(facet).filter(product_id__in=multi.values("product_id"))
+        .order_by().annotate(n_support=Count("analyses")).values_list("pk", "product_id", "n_support")
     )
-    photos = (
-        Analysis.objects.filter(
-            image_type=image_content_type(), product_id=OuterRef("product_id"), is_current=True,
-            status=Analysis.Status.DONE,
-        ).order_by().values("product_id").annotate(n=Count("pk")).values("n")
+    return [pk for pk, pid, n in rows if n < photos.get(pid, 0)]
+
+
+def queue(reason: str = "", facet: str = "") -> QuerySet:
+    """Unreviewed model suggestions, those below their display threshold first, lowest confidence first.
+
+    ``reason``: only ``conflict`` (photos disagree) or ``below`` ones (default: all);
+    ``facet``: one facet. Rows are annotated ``below`` (0/1); the page's rows get their
+    photo counts and reasons from :func:`page_items`.
+    """
+    qs = _suggestions(facet).select_related("tag").annotate(
+        below=Case(When(ProductTag.visible_q(), then=Value(0)), default=Value(1), output_field=IntegerField())
     )
-    qs = (
-        ProductTag.objects.filter(
-            product_type=product_content_type(), source=ProductTag.Source.MODEL, review_state=ProductTag.Review.SUGGESTED
-        )
-        .select_related("tag")
-        .annotate(
-            n_support=Coalesce(Subquery(support, output_field=IntegerField()), Value(0)),
-            n_photos=Coalesce(Subquery(photos, output_field=IntegerField()), Value(0)),
-        )
-        .annotate(
-            conflict=Case(When(Q(n_photos__gte=2, n_support__lt=F("n_photos")), then=Value(1)), default=Value(0)),
-            below=Case(When(ProductTag.visible_q(), then=Value(0)), default=Value(1)),
-        )
-    )
-    if facet:
-        qs = qs.filter(tag__facet=facet)
     if reason == "conflict":
-        qs = qs.filter(conflict=1)
+        qs = qs.filter(pk__in=conflicting_ids(facet))
     elif reason == "below":
         qs = qs.filter(below=1)
-    return qs.order_by("-conflict", "-below", "confidence", "pk")
+    return qs.order_by("-below", "confidence", "pk")
 
 
 @dataclass
@@ -123,7 +130,7 @@ def _pick_box(detections: list[StoredDetection], facet: str, value: str) -> tupl
 
 
 def page_items(product_tags: list[ProductTag]) -> list[QueueItem]:
-    """Products, photos and crops of one page of the queue, in five queries."""
+    """Products, photos, photo counts and crops of one page of the queue, in seven queries."""
     if not product_tags:
         return []
     through = ProductTag.analyses.through
@@ -132,6 +139,13 @@ def page_items(product_tags: list[ProductTag]) -> list[QueueItem]:
         "producttag_id", "analysis_id"
     ):
         support.setdefault(pt_id, []).append(a_id)
+    photos = dict(
+        _analysed_photos().filter(product_id__in={pt.product_id for pt in product_tags}).values_list("product_id", "n")
+    )
+    for pt in product_tags:
+        pt.n_support = len(support.get(pt.pk, []))
+        pt.n_photos = photos.get(pt.product_id, 0)
+        pt.conflict = int(pt.n_photos >= 2 and pt.n_support < pt.n_photos)
     analysis_ids = {a for ids in support.values() for a in ids}
     # The photo that predicted the tag most confidently is the one shown.
     best: dict[tuple[int, int], tuple[float, int]] = {}

@@ -78,7 +78,7 @@ def bulk_catalogue(n: int, *, seed: int = 0, prefix: str = "B", version: str = "
                             model="jewelry-detector", model_version="1")
             for a in analyses
         )
-        rows, predictions, links = [], [], []
+        rows, predictions = [], []
         for product, analysis in zip(products, analyses):
             for facet, values in facets.items():
                 tag = tags[(facet, rng.choice(values))]
@@ -94,4 +94,23 @@ def bulk_catalogue(n: int, *, seed: int = 0, prefix: str = "B", version: str = "
         by_product = {str(a.product_id): a.pk for a in analyses}
         links = [through(producttag_id=pt.pk, analysis_id=by_product[pt.product_id]) for pt in rows]
         through.objects.bulk_create(links, batch_size=2000)
+        # Every tenth product has a second photo that predicted its type only: its photos disagree on the rest.
+        twice = products[::10]
+        names2 = [default_storage.save(f"products/bulk/{p.sku}-2.jpg", ContentFile(_PHOTO)) for p in twice]
+        images2 = ProductImage.objects.bulk_create(
+            ProductImage(product=p, image=name, position=1) for p, name in zip(twice, names2)
+        )
+        analyses2 = Analysis.objects.bulk_create(
+            Analysis(image_type=ict, image_id=str(img.pk), product_id=str(img.product_id), content_hash=f"h{img.pk}",
+                     pipeline_version=version, status=Analysis.Status.DONE, finished_at=now, width=640, height=480)
+            for img in images2
+        )
+        by_product2 = {a.product_id: a for a in analyses2}
+        Analysis.objects.filter(pk__in=[by_product[p] for p in by_product2]).update(status=Analysis.Status.DONE)
+        types = [pt for pt in rows if pt.product_id in by_product2 and pt.tag.facet == "type"]
+        through.objects.bulk_create(through(producttag_id=pt.pk, analysis_id=by_product2[pt.product_id].pk) for pt in types)
+        Prediction.objects.bulk_create(
+            Prediction(analysis=by_product2[pt.product_id], tag=pt.tag, confidence=pt.confidence, model="test-tagger",
+                       model_version="1") for pt in types
+        )
     return products

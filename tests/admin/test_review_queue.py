@@ -26,16 +26,20 @@ def test_queue_reasons_and_order(catalog):
     Prediction.objects.filter(analysis=second, tag__facet="stone").delete()
     tag_of(split, "stone").analyses.remove(second)
     rows = list(review_queue.queue())
-    by_pk = {pt.pk: pt for pt in rows}
-    assert rows[0] == tag_of(split, "stone") and rows[0].conflict == 1 and (rows[0].n_support, rows[0].n_photos) == (1, 2)
-    assert rows[1] == tag_of(unsure, "type") and rows[1].below == 1
-    assert by_pk[tag_of(sure, "type").pk].below == 0 and by_pk[tag_of(sure, "type").pk].conflict == 0
+    # Below their threshold first, lowest confidence first; then the others, lowest first.
+    assert rows[0] == tag_of(unsure, "type") and rows[0].below == 1
+    assert {pt.below for pt in rows[1:]} == {0}
+    assert [pt.confidence for pt in rows[1:]] == sorted(pt.confidence for pt in rows[1:])
+    items = {item.product_tag.pk: item for item in review_queue.page_items(rows)}
+    stone = items[tag_of(split, "stone").pk]
+    assert stone.reasons == ["conflict"] and (stone.product_tag.n_support, stone.product_tag.n_photos) == (1, 2)
+    assert items[tag_of(split, "type").pk].reasons == ["unreviewed"]
+    assert items[tag_of(unsure, "type").pk].reasons == ["below"]
+    assert items[tag_of(sure, "type").pk].reasons == ["unreviewed"]
+    assert stone.image_url.endswith(".jpg") and stone.product == split
     assert [pt.pk for pt in review_queue.queue("conflict")] == [tag_of(split, "stone").pk]
     assert [pt.pk for pt in review_queue.queue("below")] == [tag_of(unsure, "type").pk]
     assert [pt.tag.facet for pt in review_queue.queue(facet="stone")] == ["stone"]
-    items = review_queue.page_items(rows)
-    assert items[0].reasons == ["conflict"] and items[0].image_url.endswith(".jpg")
-    assert items[0].product == split
 
 
 def test_crop_style_shows_the_box_as_a_square():
