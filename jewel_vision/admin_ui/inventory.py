@@ -4,7 +4,8 @@ Products, stock units and stock value by type x metal tone x stone x style, each
 link to the shop's product list filtered to it; tagging coverage (untagged, pending,
 failed, suggestions only), also links; the confidence of the tags per facet; analyses
 per day and their failure rate. Charts by Chart.js, served from the app's static files.
-Every table is also CSV: ``?format=csv&table=crosstab|coverage|confidence|daily``.
+Every table is also CSV: ``?format=csv&table=crosstab|coverage|confidence|daily`` (computed
+afresh). The page's figures are cached for :data:`CACHE_SECONDS` (``?refresh=1``: now).
 Needs the view permissions of the shop's product model, of product tags and of analyses.
 """
 
@@ -14,9 +15,11 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.contrib import admin
+from django.core.cache import cache
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils import timezone
 
 from jewel_vision.admin_ui.common import (
     csv_response,
@@ -30,6 +33,8 @@ from jewel_vision.registry import get_product_model
 from jewel_vision.services import catalogue, inventory
 
 PERMS = ("jewel_vision.view_producttag", "jewel_vision.view_analysis")
+#: The figures are recomputed at most this often (seconds); ``?refresh=1`` recomputes them now.
+CACHE_SECONDS = 30
 #: Rows of the table by type x metal tone x stone x style shown on the page (the CSV has all).
 CROSSTAB_ROWS = 300
 
@@ -70,7 +75,8 @@ class InventoryAdmin(admin.ModelAdmin):
             return self.csv(table)
         facets = inventory.CROSSTAB_FACETS
         products_url = product_changelist_url()
-        rows = inventory.crosstab()
+        figures = self.figures(refresh=request.GET.get("refresh") == "1")
+        rows = [dict(r) for r in figures["crosstab"]]
         for row in rows[:CROSSTAB_ROWS]:
             query = {f"jv_{f}": row[f] or catalogue.NONE for f in facets}
             row["url"] = f"{products_url}?{urlencode(query)}" if products_url else ""
@@ -78,14 +84,13 @@ class InventoryAdmin(admin.ModelAdmin):
         coverage = [
             {"state": state, "label": label, "products": n,
              "url": f"{products_url}?{urlencode({'jv_state': state})}" if products_url else ""}
-            for state, label, n in catalogue.coverage()
+            for state, label, n in figures["coverage"]
         ]
-        histogram = inventory.confidence_histogram()
-        daily = inventory.daily_analyses()
+        histogram, daily = figures["confidence"], figures["daily"]
         context = page_context(
             self, request, "Inventory",
             facets=facets, rows=rows[:CROSSTAB_ROWS], more_rows=max(0, len(rows) - CROSSTAB_ROWS),
-            total_products=get_product_model()._default_manager.count(),
+            total_products=figures["products"], computed_at=figures["at"], cache_seconds=CACHE_SECONDS,
             total_units=sum(r["units"] for r in rows), total_value=_money(sum((r["value"] for r in rows), Decimal(0))),
             coverage=coverage, histogram=histogram, daily=daily,
             chart_data={
@@ -96,6 +101,20 @@ class InventoryAdmin(admin.ModelAdmin):
         )
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/jewel_vision/inventory.html", context)
+
+    @staticmethod
+    def figures(refresh: bool = False) -> dict:
+        """Every table of the page, cached for :data:`CACHE_SECONDS` (the CSV exports read them fresh)."""
+        key = "jewel_vision:inventory:" + get_product_model()._meta.label_lower
+        cached = None if refresh else cache.get(key)
+        if cached is None:
+            cached = {
+                "crosstab": inventory.crosstab(), "coverage": catalogue.coverage(),
+                "confidence": inventory.confidence_histogram(), "daily": inventory.daily_analyses(),
+                "products": get_product_model()._default_manager.count(), "at": timezone.now(),
+            }
+            cache.set(key, cached, CACHE_SECONDS)
+        return cached
 
     def csv(self, table: str):
         facets = inventory.CROSSTAB_FACETS

@@ -129,7 +129,25 @@ def analysis_counts(product_ids: Iterable[str]) -> dict[str, dict[str, int]]:
     return out
 
 
+def _distinct_products(ids: QuerySet) -> int:
+    return ids.order_by().values("product_id").distinct().count()
+
+
 def coverage(products: QuerySet | None = None) -> list[tuple[str, str, int]]:
-    """``[(state, label, number of products)]`` for :data:`COVERAGE_STATES`; one query per state."""
-    products = products if products is not None else get_product_model()._default_manager.all()
-    return [(state, STATES[state], filter_state(products, state).order_by().count()) for state in COVERAGE_STATES]
+    """``[(state, label, number of products)]`` for :data:`COVERAGE_STATES`.
+
+    For the whole catalogue each figure is a count of distinct products in the tags or
+    analyses (index scans, no product-by-product subquery): the same products
+    :func:`filter_state` lists. For a narrower ``products`` queryset, one filtered count each.
+    """
+    if products is not None:
+        return [(state, STATES[state], filter_state(products, state).order_by().count()) for state in COVERAGE_STATES]
+    total = get_product_model()._default_manager.count()
+    tagged = _distinct_products(_tags())
+    figures = {
+        "untagged": total - _distinct_products(_tags().exclude(review_state=ProductTag.Review.REJECTED)),
+        "pending": _distinct_products(state_product_ids("pending")[0]),
+        "failed": _distinct_products(state_product_ids("failed")[0]),
+        "suggestions": tagged - _distinct_products(state_product_ids("reviewed")[0]),
+    }
+    return [(state, STATES[state], figures[state]) for state in COVERAGE_STATES]
