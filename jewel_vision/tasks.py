@@ -14,7 +14,7 @@ from jewel_vision.analysis.run import run_analysis
 from jewel_vision.analysis.start import requeue
 from jewel_vision.services import photos, similarity
 from jewel_vision.models import BackfillRun
-from jewel_vision.analysis import backfill
+from jewel_vision.analysis import backfill, heads
 
 logger = logging.getLogger(__name__)
 
@@ -119,3 +119,9 @@ def analyse_search_photo(photo: str) -> dict:
     message expires with it. Masks are left out of the result (search needs none).
     """
     return similarity.analyse_here(photos.from_message(photo)).to_dict(include_masks=False)
+
+
+@shared_task(name="jewel_vision.train_facet_head", ignore_result=True, acks_late=True)
+def train_facet_head(head_id: int) -> str:
+    """Train a facet head staff asked for in the admin (on the stored embeddings; seconds)."""
+    return heads.train(head_id).status

@@ -5,7 +5,7 @@ the inventory (``/admin/jewel_vision/inventory/``) and backfills with the defaul
 site; :class:`JewelProductAdminMixin` is for the shop's own product ``ModelAdmin``.
 """
 
-from jewel_vision.admin_ui import backfill, inventory, review  # noqa: F401 - they register their admins
+from jewel_vision.admin_ui import backfill, inventory, review, teaching  # noqa: F401 - they register their admins
 from jewel_vision.admin_ui.products import (
     AnalysisStateFilter,
     JewelProductAdminMixin,

@@ -6,9 +6,10 @@ import csv
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, path, reverse
 
 from jewel_vision.registry import get_product_model
 
@@ -59,3 +60,44 @@ def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[A
     writer.writerow(header)
     writer.writerows(rows)
     return response
+
+
+class PageAdmin(admin.ModelAdmin):
+    """The admin of a proxy model that is one page (review queue, inventory, model versions).
+
+    ``view_perms()`` are the real models' permissions the page needs; it is listed in the
+    admin index for those who hold them. Nothing is added, changed or deleted through
+    the proxy itself.
+    """
+
+    page_view_name = "page_view"
+
+    def view_perms(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    def _allowed(self, request) -> bool:
+        return all(request.user.has_perm(p) for p in self.view_perms())
+
+    def has_module_permission(self, request):
+        return self._allowed(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._allowed(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def page_urls(self) -> list:
+        """The page itself at the proxy's changelist URL, plus any of :meth:`extra_urls`."""
+        info = self.model._meta.app_label, self.model._meta.model_name
+        view = self.admin_site.admin_view(getattr(self, self.page_view_name))
+        return [path("", view, name=f"{info[0]}_{info[1]}_changelist")]
+
+    def get_urls(self):
+        return self.page_urls()

@@ -18,10 +18,10 @@ from django.contrib import admin
 from django.core.cache import cache
 from django.http import Http404
 from django.template.response import TemplateResponse
-from django.urls import path
 from django.utils import timezone
 
 from jewel_vision.admin_ui.common import (
+    PageAdmin,
     csv_response,
     page_context,
     product_changelist_url,
@@ -39,33 +39,15 @@ CACHE_SECONDS = 30
 CROSSTAB_ROWS = 300
 
 
-def _allowed(request) -> bool:
-    return all(request.user.has_perm(p) for p in (*PERMS, product_view_perm()))
-
-
 def _money(value: Decimal) -> str:
     return f"{value:.2f}"
 
 
-class InventoryAdmin(admin.ModelAdmin):
-    def has_module_permission(self, request):
-        return _allowed(request)
+class InventoryAdmin(PageAdmin):
+    page_view_name = "inventory_view"
 
-    def has_view_permission(self, request, obj=None):
-        return _allowed(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_urls(self):
-        info = self.model._meta.app_label, self.model._meta.model_name
-        return [path("", self.admin_site.admin_view(self.inventory_view), name=f"{info[0]}_{info[1]}_changelist")]
+    def view_perms(self):
+        return (*PERMS, product_view_perm())
 
     def inventory_view(self, request):
         require(request, *PERMS, product_view_perm())

@@ -16,34 +16,28 @@ from django.http import HttpResponseNotAllowed, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from jewel_vision.admin_ui.common import page_context, product_change_url, require
+from jewel_vision.admin_ui import teaching
+from jewel_vision.admin_ui.common import PageAdmin, page_context, product_change_url, require
 from jewel_vision.models import ProductTag, Review, Tag
 from jewel_vision.services import review_queue
 
 PAGE_SIZE = 50
 
 
-class ReviewQueueAdmin(admin.ModelAdmin):
-    def has_module_permission(self, request):
-        return request.user.has_perm("jewel_vision.view_producttag")
+class ReviewQueueAdmin(PageAdmin):
+    page_view_name = "queue_view"
 
-    def has_view_permission(self, request, obj=None):
-        return request.user.has_perm("jewel_vision.view_producttag")
+    def view_perms(self):
+        return ("jewel_vision.view_producttag",)
 
     def has_change_permission(self, request, obj=None):
         return request.user.has_perm("jewel_vision.change_producttag")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def get_urls(self):
         info = self.model._meta.app_label, self.model._meta.model_name
-        return [
-            path("", self.admin_site.admin_view(self.queue_view), name=f"{info[0]}_{info[1]}_changelist"),
+        return self.page_urls() + [
             path("decide/", self.admin_site.admin_view(self.decide_view), name=f"{info[0]}_{info[1]}_decide"),
+            path("label/", self.admin_site.admin_view(self.label_view), name=f"{info[0]}_{info[1]}_label"),
         ]
 
     def queue_view(self, request):
@@ -67,6 +61,9 @@ class ReviewQueueAdmin(admin.ModelAdmin):
         )
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/jewel_vision/review_queue.html", context)
+
+    def label_view(self, request):
+        return teaching.label_view(self, request)
 
     def decide_view(self, request):
         """POST ``action`` (accept, reject, correct), ``id`` (one or more), ``value`` (a correction)."""

@@ -13,12 +13,13 @@ from jewel_vision.models.analysis import Analysis, StoredDetection, StoredEmbedd
 from jewel_vision.models.index import IndexChange, VectorItem
 from jewel_vision.models.products import ProductLock, ProductView
 from jewel_vision.models.tags import Prediction, ProductTag, Tag, display_threshold
-from jewel_vision.models.backoffice import BackfillRun, Inventory, Review  # issue 11: the back office
+from jewel_vision.models.backoffice import BackfillRun, Inventory, ModelVersion, Review, TaughtHead  # issue 11
 
 __all__ = [
     "Analysis",
     "BackfillRun",
     "IndexChange",
+    "ModelVersion",
     "Inventory",
     "Prediction",
     "ProductLock",
@@ -30,6 +31,7 @@ __all__ = [
     "StoredRegion",
     "StoredText",
     "Tag",
+    "TaughtHead",
     "VectorItem",
     "display_threshold",
 ]

@@ -86,3 +86,53 @@ class BackfillRun(models.Model):
 
     def __str__(self) -> str:
         return f"Backfill {self.pk} ({self.get_selection_display()}, {self.status})"
+
+
+class TaughtHead(models.Model):
+    """A head trained by example for one facet (style ...): a candidate until a person switches it on.
+
+    Its file is kept beside the live heads (``facet_heads_dir/candidates/<id>/``); switching
+    it on copies it to ``facet_heads_dir/<facet>.npz``, where every worker picks it up, and
+    re-analyses the catalogue through a backfill. The one switched on before it is kept
+    (``retired``), so rolling back is one action.
+    """
+
+    class Status(models.TextChoices):
+        TRAINING = "training", "Training"
+        READY = "ready", "Ready (not switched on)"
+        FAILED = "failed", "Failed"
+        ACTIVE = "active", "Switched on"
+        RETIRED = "retired", "Switched off"
+
+    facet = models.CharField(max_length=32)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.TRAINING)
+    version = models.CharField(max_length=100, blank=True, default="")
+    # teaching.train_facet's report: classes, products per value, cross-validated accuracy and confusion.
+    report = models.JSONField(default=dict, blank=True)
+    path = models.CharField(max_length=500, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    backfill = models.ForeignKey(BackfillRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = "taught facet head"
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.facet} head {self.pk}" + (f" ({self.version})" if self.version else "")
+
+
+class ModelVersion(TaughtHead):
+    """The model versions page: every model of the pipeline, its card, and the taught heads."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "model versions"
+        verbose_name_plural = "model versions"

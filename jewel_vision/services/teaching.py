@@ -80,6 +80,9 @@ def train_facet(facet: str, out_dir: str | Path | None = None, *, min_products: 
         layers = train_head(x[train], y[train], len(classes), l2=1e-3, epochs=200, seed=seed)
         oof[test] = head_proba(layers, x[test])
     accuracy = float((oof.argmax(1) == y).mean())
+    # Cross-validated confusion, rows the person's label, columns the head's (what staff see before switching it on).
+    confusion = np.zeros((len(classes), len(classes)), int)
+    np.add.at(confusion, (y, oof.argmax(1)), 1)
     thresholds, threshold_info = choose_thresholds(oof, y, classes, target=0.9)
     layers = train_head(x, y, len(classes), l2=1e-3, epochs=200, seed=seed)
     report = {
@@ -89,6 +92,8 @@ def train_facet(facet: str, out_dir: str | Path | None = None, *, min_products: 
         "images": int(len(y)),
         "cv_folds": n_folds,
         "cv_accuracy": accuracy,
+        "cv_confusion": confusion.tolist(),
+        "cv_accuracy_per_value": {c: float(confusion[i, i] / max(1, confusion[i].sum())) for i, c in enumerate(classes)},
         "thresholds": threshold_info,
     }
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ ALL_PERMS = (
     "jewel_vision.view_producttag", "jewel_vision.change_producttag", "jewel_vision.add_producttag",
     "jewel_vision.delete_producttag", "jewel_vision.view_analysis", "jewel_vision.change_analysis",
     "jewel_vision.view_backfillrun", "jewel_vision.add_backfillrun", "jewel_vision.change_backfillrun",
+    "jewel_vision.add_tag", "jewel_vision.view_taughthead", "jewel_vision.add_taughthead", "jewel_vision.change_taughthead",
 )
 
 

@@ -3,16 +3,9 @@
   const table = document.getElementById("jv-queue");
   const form = document.getElementById("jv-queue-form");
   if (!table || !form) return;
-  const rows = () => Array.from(table.querySelectorAll("tbody tr[data-id]"));
-  let current = 0;
-
-  function focusRow(i) {
-    const all = rows();
-    if (!all.length) return;
-    current = Math.max(0, Math.min(i, all.length - 1));
-    all.forEach((r, k) => r.classList.toggle("jv-current", k === current));
-    all[current].scrollIntoView({ block: "nearest" });
-  }
+  const cursor = window.jvRows(table, "tbody tr[data-id]");
+  const rows = cursor.rows;
+  const focusRow = cursor.focus;
 
   function nextUndecided(from) {
     const all = rows();
@@ -57,7 +50,7 @@
         event.preventDefault();
         const tr = event.target.closest("tr");
         const value = event.target.value.trim();
-        if (value) decide("correct", [tr], value).then(() => { event.target.blur(); focusRow(nextUndecided(current)); });
+        if (value) decide("correct", [tr], value).then(() => { event.target.blur(); focusRow(nextUndecided(cursor.current)); });
       } else if (event.key === "Escape") {
         event.target.blur();
       }
@@ -67,12 +60,12 @@
     if (["INPUT", "SELECT", "TEXTAREA"].includes(event.target.tagName) && event.target.type !== "checkbox") return;
     const all = rows();
     if (!all.length) return;
-    const tr = all[current];
+    const tr = all[cursor.current];
     switch (event.key) {
-      case "j": focusRow(current + 1); break;
-      case "k": focusRow(current - 1); break;
-      case "a": decide("accept", [tr]).then(() => focusRow(nextUndecided(current))); break;
-      case "r": decide("reject", [tr]).then(() => focusRow(nextUndecided(current))); break;
+      case "j": focusRow(cursor.current + 1); break;
+      case "k": focusRow(cursor.current - 1); break;
+      case "a": decide("accept", [tr]).then(() => focusRow(nextUndecided(cursor.current))); break;
+      case "r": decide("reject", [tr]).then(() => focusRow(nextUndecided(cursor.current))); break;
       case "c": {
         const input = tr.querySelector(".jv-correct");
         if (input) { event.preventDefault(); input.focus(); }
@@ -89,8 +82,6 @@
   });
 
   table.addEventListener("click", (event) => {
-    const tr = event.target.closest("tr[data-id]");
-    if (tr) focusRow(rows().indexOf(tr));
     if (event.target.classList.contains("jv-select")) updateSelected();
   });
 
@@ -100,6 +91,4 @@
       if (trs.length) decide(button.dataset.jvBulk, trs);
     })
   );
-
-  focusRow(0);
 })();
