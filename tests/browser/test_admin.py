@@ -161,3 +161,50 @@ def test_without_permissions_nothing_of_this(page, staff):
     for url in ("/admin/jewel_vision/review/", "/admin/jewel_vision/inventory/", "/admin/jewel_vision/backfillrun/add/"):
         response = page.goto(url)
         assert response.status == 403, url
+
+
+@pytest.mark.integration
+def test_teach_a_facet_from_a_handful_of_labelled_products_and_see_it_applied(
+    page, manager, catalog, settings, tmp_path, redis_broker, start_worker
+):
+    var = tmp_path / "var"
+    settings.JEWEL_VISION = {**settings.JEWEL_VISION,
+                             "PIPELINE": {**settings.JEWEL_VISION["PIPELINE"], "facet_heads_dir": str(var / "facet_heads")}}
+    rings = [catalog("ring", "silver", s, name=f"Thin ring {s}", tags={"type": "ring"}) for s in (1, 2, 3)]
+    necklaces = [catalog("necklace", "gold", s, name=f"Big necklace {s}", tags={"type": "necklace"}) for s in (4, 5, 6)]
+    new_ring = catalog("ring", "silver", 7, name="New ring", tags={"type": "ring"})
+    new_necklace = catalog("necklace", "gold", 8, name="New necklace", tags={"type": "necklace"})
+    worker = start_worker(redis_broker, JEWEL_VISION_VAR_DIR=str(var))  # its facet_heads_dir is var/facet_heads too
+    log_in(page, manager)
+    page.goto("/admin/jewel_vision/review/")
+    page.click("text=Label products for a facet you teach")
+    page.fill("#jv-facet", "style")
+    page.click("text=Open")
+    for value in ("minimalist", "luxury"):
+        page.fill("#jv-new-value", value)
+        page.click("#jv-add-value")
+        page.wait_for_load_state()
+    # Values are numbered alphabetically: 1 luxury, 2 minimalist. Products in creation order.
+    rows = page.locator("#jv-label tbody tr")
+    for i, key in enumerate(["2", "2", "2", "1", "1", "1"]):
+        page.keyboard.press(key)
+        rows.nth(i).locator(".jv-label-value", has_text="minimalist" if key == "2" else "luxury").wait_for()
+    assert ProductTag.objects.filter(tag__facet="style", review_state="accepted", source="person").count() == 6
+    page.click("#jv-train-link")
+    page.click("input[name=_save]")
+    page.locator("[data-jv-head-status]", has_text="ready").wait_for(timeout=120_000)
+    assert page.locator("[data-jv-accuracy]").inner_text() == "1.000"
+    assert page.locator("#jv-confusion tr[data-value=luxury] td").first.inner_text() == "3"
+    page.click("#jv-switch-on")
+    page.wait_for_url("**/progress/")
+    page.locator("[data-jv-state]", has_text="done").wait_for(timeout=400_000)
+    run = BackfillRun.objects.get()
+    assert run.summary["done"] == 8, worker.output()
+    style = {pt.product_id: pt.tag.value for pt in ProductTag.objects.filter(tag__facet="style").select_related("tag")}
+    assert style[str(new_ring.pk)] == "minimalist" and style[str(new_necklace.pk)] == "luxury"
+    # People's labels are untouched by the model.
+    for product, value in [(r, "minimalist") for r in rings] + [(n, "luxury") for n in necklaces]:
+        tag = ProductTag.objects.get(product_id=str(product.pk), tag__facet="style")
+        assert (tag.tag.value, tag.source, tag.review_state) == (value, "person", "accepted")
+    page.goto(f"/admin/shop/product/{new_necklace.pk}/change/")
+    assert page.locator("[data-tag='style:luxury']").count() == 1
