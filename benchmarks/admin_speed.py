@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
     django.setup()
     from django.conf import settings
+    from django.test import override_settings
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import connection
@@ -55,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     from tests.admin.catalogue import bulk_catalogue
 
     setup_test_environment()
-    settings.JEWEL_VISION = {**settings.JEWEL_VISION, "AUTO_ANALYZE": False}
+    # Through override_settings, so the upload signals are disconnected (setting_changed).
+    override_settings(JEWEL_VISION={**settings.JEWEL_VISION, "AUTO_ANALYZE": False}).enable()
     start.enqueue = lambda pk: True  # no broker here: the pages are timed, not the workers
     if connection.vendor == "postgresql":
         call_command("flush", interactive=False, verbosity=0)
