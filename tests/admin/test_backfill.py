@@ -150,7 +150,8 @@ def test_cli_backfill_with_a_real_worker(redis_broker, start_worker, clean_catal
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=500,
     )
     assert done.returncode == 0, done.stderr + worker.output()
-    assert "backfill 1 done: 3 photos selected, 3 analysed, 0 failed" in done.stdout, done.stdout + done.stderr
+    run = BackfillRun.objects.get()
+    assert f"backfill {run.pk} done: 3 photos selected, 3 analysed, 0 failed" in done.stdout, done.stdout + done.stderr
     assert "3/3" in done.stderr  # tqdm's bar reached the end
     assert Analysis.objects.filter(image_id__in=[str(i.pk) for i in images], status="done").count() == 3
     assert ProductTag.objects.filter(tag__facet="type").count() == 3
