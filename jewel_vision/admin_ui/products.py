@@ -13,7 +13,8 @@ state to the change list; filters by facet (type, metal, metal tone, stone, styl
 analysis state; the photos with their detected boxes and masks (each can be switched
 off) and the badges to the change form; and the actions *re-analyse* (a backfill of
 the selected products, with its progress page), *accept all suggestions* and *clear
-suggestions*. Each needs Django's model permission: seeing tags
+suggestions*. A photo that is a near copy of another product's photo is flagged on the
+product's page, both shown side by side. Each needs Django's model permission: seeing tags
 ``jewel_vision.view_producttag``, the photos' analyses ``view_analysis``,
 re-analysing ``change_analysis``, accepting ``change_producttag``, clearing
 ``delete_producttag``. The change list makes the same number of queries whatever its
@@ -39,8 +40,9 @@ from jewel_vision.analysis import backfill
 from jewel_vision.conf import jv_settings
 from jewel_vision.index.products import first_image_urls, product_images
 from jewel_vision.models import Analysis, ProductTag, StoredDetection, StoredRegion
-from jewel_vision.registry import image_content_type, product_content_type
-from jewel_vision.services import catalogue, review
+from jewel_vision.admin_ui.common import product_change_url
+from jewel_vision.registry import get_image_model, image_content_type, product_content_type
+from jewel_vision.services import catalogue, duplicates, review
 from jewel_vision.services.aggregation import EXCLUSIVE_FACETS
 from jewel_vision.services.locking import lock_product
 
@@ -87,7 +89,8 @@ def mask_data_uri(mask_png: bytes, label: str) -> str:
 
 
 def photos_with_findings(product: Any) -> list[dict]:
-    """The product's photos with the boxes and masks of their current analyses (four queries)."""
+    """The product's photos with the boxes and masks of their current analyses, and any near copy of
+    each in another product (a fixed number of queries, one index search per photo)."""
     images = product_images(str(product.pk))
     analyses = {
         a.image_id: a
@@ -102,12 +105,18 @@ def photos_with_findings(product: Any) -> list[dict]:
     masks: dict[int, list] = {}
     for r in StoredRegion.objects.filter(analysis_id__in=done):
         masks.setdefault(r.analysis_id, []).append({"label": r.label, "uri": mask_data_uri(r.mask_png, r.label)})
+    copies: dict[int, list] = {}
+    others = []
+    if done:
+        for copy in duplicates.near_copies(done, str(product.pk)):
+            copies.setdefault(copy.analysis_id, []).append(copy)
+            others.append(copy.other_image_id)
+    other_images = {str(k): v for k, v in get_image_model()._default_manager.in_bulk(others).items()} if others else {}
     out = []
     for image in images:
-        file = getattr(image, jv_settings.IMAGE_FIELD)
         analysis = analyses.get(str(image.pk))
         out.append({
-            "url": file.url if file else "",
+            "url": _file_url(image),
             "analysis": analysis,
             "boxes": [
                 {"label": d.label, "score": d.score, "left": 100 * min(d.x0, d.x1), "top": 100 * min(d.y0, d.y1),
@@ -115,8 +124,18 @@ def photos_with_findings(product: Any) -> list[dict]:
                 for d in boxes.get(getattr(analysis, "pk", None), [])
             ],
             "masks": masks.get(getattr(analysis, "pk", None), []),
+            "near_copies": [
+                {"product_url": product_change_url(c.other_product_id), "product_id": c.other_product_id,
+                 "url": _file_url(other_images.get(c.other_image_id)), "similarity": c.similarity}
+                for c in copies.get(getattr(analysis, "pk", None), [])
+            ],
         })
     return out
+
+
+def _file_url(image) -> str:
+    file = getattr(image, jv_settings.IMAGE_FIELD, None) if image is not None else None
+    return file.url if file else ""
 
 
 class FacetFilter(admin.SimpleListFilter):

@@ -130,3 +130,15 @@ def test_each_action_needs_its_permission(client, staff, catalog):
         client.post(LIST, {"action": action, "_selected_action": [a.pk]})
     assert set(ProductTag.objects.filter(product_id=str(a.pk)).values_list("review_state", flat=True)) == {"suggested"}
     assert not BackfillRun.objects.exists()
+
+
+def test_a_near_copy_of_another_products_photo_is_flagged_side_by_side(client, manager, catalog):
+    original = catalog("ring", "gold", 21, name="Original")
+    copy = catalog("ring", "gold", 21, name="Copy")  # the same picture, uploaded again for another product
+    different = catalog("necklace", "silver", 22, name="Different")
+    client.force_login(manager)
+    page = client.get(reverse("admin:shop_product_change", args=[copy.pk])).content.decode()
+    assert f'data-jv-near-copy="{original.pk}"' in page
+    assert reverse("admin:shop_product_change", args=[original.pk]) in page and "jv-side-by-side" in page
+    page = client.get(reverse("admin:shop_product_change", args=[different.pk])).content.decode()
+    assert "data-jv-near-copy" not in page

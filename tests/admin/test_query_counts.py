@@ -57,6 +57,8 @@ def test_query_counts_do_not_grow_with_the_catalogue(client, manager, settings, 
     import jewel_vision.analysis.start as start
 
     monkeypatch.setattr(start, "enqueue", lambda pk: True)
+    # The in-process vector index looks for changes at most this often: not between two measurements.
+    settings.JEWEL_VISION = {**settings.JEWEL_VISION, "INDEX_REFRESH_SECONDS": 3600}
     client.force_login(manager)
     products = bulk_catalogue(SMALL, seed=1)
     ProductTag.objects.filter(product_id=str(products[0].pk)).update(review_state="accepted")
