@@ -18,6 +18,7 @@ from django.contrib import admin
 from django.core.cache import cache
 from django.http import Http404
 from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils import timezone
 
 from jewel_vision.admin_ui.common import (
@@ -28,6 +29,7 @@ from jewel_vision.admin_ui.common import (
     product_view_perm,
     require,
 )
+from jewel_vision.admin_ui import tray
 from jewel_vision.models import Inventory
 from jewel_vision.registry import get_product_model
 from jewel_vision.services import catalogue, inventory
@@ -48,6 +50,15 @@ class InventoryAdmin(PageAdmin):
 
     def view_perms(self):
         return (*PERMS, product_view_perm())
+
+    def get_urls(self):
+        return self.page_urls() + [
+            path("tray/", self.admin_site.admin_view(self.tray_view), name="jewel_vision_inventory_tray"),
+        ]
+
+    def tray_view(self, request):
+        require(request, *self.view_perms())
+        return tray.tray_view(self, request)
 
     def inventory_view(self, request):
         require(request, *PERMS, product_view_perm())

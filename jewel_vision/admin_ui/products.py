@@ -267,7 +267,7 @@ class JewelProductAdminMixin:
 
     def get_actions(self, request):
         actions = super().get_actions(request)
-        for name in ("jv_reanalyse", "jv_accept_suggestions", "jv_clear_suggestions"):
+        for name in ("jv_reanalyse", "jv_accept_suggestions", "jv_clear_suggestions", "jv_tray_count"):
             func, _name, description = self.get_action(name)
             if all(getattr(self, f"has_{p}_permission")(request) for p in func.allowed_permissions):
                 actions[name] = (func, name, description)
@@ -275,6 +275,9 @@ class JewelProductAdminMixin:
 
     def has_jv_analyse_permission(self, request) -> bool:
         return request.user.has_perm(PERMS["analyse"]) and request.user.has_perm("jewel_vision.add_backfillrun")
+
+    def has_jv_tray_permission(self, request) -> bool:
+        return all(request.user.has_perm(p) for p in (PERMS["tags"], PERMS["analyses"]))
 
     def has_jv_accept_permission(self, request) -> bool:
         return request.user.has_perm(PERMS["accept"])
@@ -288,6 +291,11 @@ class JewelProductAdminMixin:
             backfill.Selection.PRODUCTS, user=request.user, product_ids=[str(pk) for pk in queryset.values_list("pk", flat=True)]
         )
         return HttpResponseRedirect(reverse("admin:jewel_vision_backfillrun_progress", args=[run.pk]))
+
+    @admin.action(description="Count the selected products on a tray photo", permissions=["jv_tray"])
+    def jv_tray_count(self, request, queryset):
+        ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True))
+        return HttpResponseRedirect(f"{reverse('admin:jewel_vision_inventory_tray')}?ids={ids}")
 
     @admin.action(description="Accept all suggestions of the selected products", permissions=["jv_accept"])
     def jv_accept_suggestions(self, request, queryset):

@@ -35,6 +35,7 @@ def pages(products, run) -> dict[str, str]:
         "inventory": "/admin/jewel_vision/inventory/?refresh=1",
         "inventory, cached": "/admin/jewel_vision/inventory/",
         "inventory csv": "/admin/jewel_vision/inventory/?format=csv",
+        "tray count": "/admin/jewel_vision/inventory/tray/?type=ring",
         "inventory coverage csv": "/admin/jewel_vision/inventory/?format=csv&table=coverage",
         "backfill progress": f"/admin/jewel_vision/backfillrun/{run.pk}/progress/",
         "backfill progress json": f"/admin/jewel_vision/backfillrun/{run.pk}/progress.json",
