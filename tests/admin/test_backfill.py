@@ -155,3 +155,38 @@ def test_cli_backfill_with_a_real_worker(redis_broker, start_worker, clean_catal
     assert "3/3" in done.stderr  # tqdm's bar reached the end
     assert Analysis.objects.filter(image_id__in=[str(i.pk) for i in images], status="done").count() == 3
     assert ProductTag.objects.filter(tag__facet="type").count() == 3
+
+
+@pytest.mark.django_db
+def test_admin_start_watch_resume_cancel_and_permissions(client, staff, manager, clean_catalogue, sent, monkeypatch,
+                                                         django_capture_on_commit_callbacks):
+    from celery import current_app
+
+    steps = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, args=(), **kw: steps.append((name, args)))
+    clean_catalogue(2)
+    client.force_login(manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/admin/jewel_vision/backfillrun/add/", {"selection": "new", "rate": 5, "max_in_flight": 8})
+    run = BackfillRun.objects.get()
+    assert response.url == f"/admin/jewel_vision/backfillrun/{run.pk}/progress/"
+    assert steps == [("jewel_vision.backfill_step", [run.pk])] and run.started_by == manager and run.total == 2
+    progress = client.get(f"/admin/jewel_vision/backfillrun/{run.pk}/progress.json").json()
+    assert (progress["status"], progress["total"], progress["finished"]) == ("running", 2, 0)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/admin/jewel_vision/backfillrun/{run.pk}/control/", {"do": "resume"})
+    assert steps[-1] == ("jewel_vision.backfill_step", [run.pk])
+    client.post(f"/admin/jewel_vision/backfillrun/{run.pk}/control/", {"do": "cancel"})
+    run.refresh_from_db()
+    assert run.status == "cancelled" and backfill.step(run.pk).enqueued == 0  # a cancelled run sends nothing more
+    # Watching needs view_backfillrun; starting add_backfillrun and change_analysis; control change_backfillrun.
+    viewer = staff("jewel_vision.view_backfillrun")
+    client.force_login(viewer)
+    assert client.get(f"/admin/jewel_vision/backfillrun/{run.pk}/progress/").status_code == 200
+    assert client.post(f"/admin/jewel_vision/backfillrun/{run.pk}/control/", {"do": "resume"}).status_code == 403
+    adder = staff("jewel_vision.view_backfillrun", "jewel_vision.add_backfillrun")
+    client.force_login(adder)
+    assert client.post("/admin/jewel_vision/backfillrun/add/", {"selection": "new", "rate": 5, "max_in_flight": 8}).status_code == 403
+    client.force_login(staff())
+    assert client.get(f"/admin/jewel_vision/backfillrun/{run.pk}/progress.json").status_code == 403
+    assert BackfillRun.objects.count() == 1
