@@ -51,9 +51,9 @@ def facet_examples(facet: str) -> tuple[np.ndarray, list[str], list[str], str]:
 
 def train_facet(facet: str, out_dir: str | Path | None = None, *, min_products: int = 3, seed: int = 0) -> dict:
     """Train and save the head for ``facet``; returns its cross-validated report."""
-    from jewel_vision.training.common import head_proba, stratified_group_folds, train_head
+    from jewel_vision.training.common import stratified_group_folds, train_head
     from jewel_vision.training.train_type import choose_thresholds
-    from jewel_vision.vision.predictors.type_classifier import save_head
+    from jewel_vision.vision.predictors.embedding_head import head_proba, save_head
 
     facet = facet.strip().lower()
     if facet in {"type", "metal", "metal_tone", "stone", "hallmark", "purity"}:

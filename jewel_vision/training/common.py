@@ -1,5 +1,6 @@
 """Shared helpers for training scripts: manifest reading, group-aware splits,
-augmentation, cached embeddings, a small softmax head trainer and metrics.
+augmentation, cached embeddings, a small softmax head trainer and metrics (the
+head's forward pass is the shipped one: ``vision/predictors/embedding_head.head_proba``).
 
 Nothing here imports Django. Dataset images are only ever read from the
 dataset folder (``../shared/datasets/...``); nothing is copied into the repo.
@@ -312,17 +313,6 @@ def train_head(
             layers.append((module.weight.detach().numpy().copy(), module.bias.detach().numpy().copy()))
     layers[0] = (layers[0][0] * np.float32(input_scale), layers[0][1])
     return layers
-
-
-def head_proba(layers: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> np.ndarray:
-    h = np.asarray(x, np.float32)
-    for i, (w, b) in enumerate(layers):
-        h = h @ w.T + b
-        if i < len(layers) - 1:
-            h = np.maximum(h, 0)
-    h = h - h.max(axis=1, keepdims=True)
-    e = np.exp(h.astype(np.float64))
-    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------

@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     head = TypeClassifier(args.head)
     card = args.card or args.head.with_name("MODEL_CARD.md")
     card.write_text(
-        render_type_card(head.version, head.embedder, head.metadata, head.metadata.get("leave_one_source_out", {}),
+        render_type_card(head.version, head.embedder_name, head.metadata, head.metadata.get("leave_one_source_out", {}),
                          args.head.stat().st_size),
         encoding="utf-8",
     )

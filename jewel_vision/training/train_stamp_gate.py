@@ -37,7 +37,12 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from .common import cached_embeddings, embed_paths, head_proba, log, train_head
+from jewel_vision.vision.predictors.embedder import Embedder
+from jewel_vision.vision.predictors.embedding_head import head_proba, save_head
+from jewel_vision.vision.predictors.stamp_gate import StampGate
+from jewel_vision.vision.predictors.type_classifier import TypeClassifier
+
+from .common import cached_embeddings, embed_paths, log, train_head
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "vision" / "weights" / "stamp_gate.npz"
 CACHE_DIR = Path("var/cache/jewel_vision/stamp_gate")
@@ -80,8 +85,6 @@ def stamp_images(n: int, seed: int, split: str, kinds: tuple[str, ...]) -> list[
 
 def photo_paths(datasets: Path) -> tuple[list[tuple[str, str]], list[str]]:
     """(training photos as (path, group), held-out photos) from the other models' splits."""
-    from jewel_vision.vision.predictors.type_classifier import TypeClassifier
-
     from .data import read_ring_hands, split_ring_hands
 
     train: list[tuple[str, str]] = []
@@ -112,10 +115,6 @@ def _held_back(group: str) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from jewel_vision.vision.predictors.embedder import Embedder
-    from jewel_vision.vision.predictors.stamp_gate import StampGate
-    from jewel_vision.vision.predictors.type_classifier import save_head
-
     from .data import default_data_root
 
     ap = argparse.ArgumentParser(prog="jewel-vision train stamp-gate", description=__doc__.splitlines()[0])

@@ -39,11 +39,14 @@ from pathlib import Path
 
 import numpy as np
 
+from jewel_vision.vision.predictors.embedder import Embedder
+from jewel_vision.vision.predictors.embedding_head import head_proba, save_head
+from jewel_vision.vision.predictors.type_classifier import TypeClassifier
+
 from .common import (
     DEFAULT_CACHE_DIR,
     cached_embeddings,
     confusion,
-    head_proba,
     log,
     merge_near_duplicates,
     metrics_from_confusion,
@@ -282,8 +285,6 @@ def leave_one_source_out(samples: list[Sample], groups: list[str], split: list[s
         layers, l2, scores = fit(rows.x[train], rows.y[train], w, rows.x[val], rows.y[val], seed)
         thresholds, _ = choose_thresholds(head_proba(layers, rows.x[val]), rows.y[val], CLASSES, 0.9)
         if heads_dir is not None:  # to run the whole pipeline with a head that never saw ``held``
-            from jewel_vision.vision.predictors.type_classifier import save_head
-
             save_head(heads_dir / f"type-head-without-{held}.npz", layers, CLASSES, thresholds, embedder,
                       {"task": "jewelry item type", "left_out_source": held})
         report[held] = {
@@ -301,8 +302,6 @@ def score_baseline(path: Path, samples: list[Sample], rows: "Rows") -> dict:
     """Another head (e.g. the one shipped before) on every source's plain views, scored alike.
 
     Only sources it never trained on say anything about a new shop."""
-    from jewel_vision.vision.predictors.type_classifier import TypeClassifier
-
     head = TypeClassifier(path)
     their = [CLASSES.index(c) for c in head.classes]
     thresholds = np.ones(len(CLASSES), np.float32)
@@ -372,9 +371,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import torch
-
-    from jewel_vision.vision.predictors.embedder import Embedder
-    from jewel_vision.vision.predictors.type_classifier import TypeClassifier, save_head
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -272,7 +272,7 @@ class Pipeline:
             if self._checked:
                 return
             actual = self.embedder.full_name
-            expected = self.type_classifier.embedder
+            expected = self.type_classifier.embedder_name
             if expected != actual:
                 raise RuntimeError(
                     f"type head {self.type_classifier.path} was trained on embeddings from {expected!r} "
@@ -280,9 +280,9 @@ class Pipeline:
                     "weights (jewel-vision train type) and set type_head_path"
                 )
             gate = self.hallmarks.stamp_gate if self.hallmarks is not None else None
-            if gate is not None and gate.embedder != actual:
+            if gate is not None and gate.embedder_name != actual:
                 raise RuntimeError(
-                    f"stamp gate {gate.path} expects embeddings from {gate.embedder!r}, not {actual!r}; "
+                    f"stamp gate {gate.path} expects embeddings from {gate.embedder_name!r}, not {actual!r}; "
                     "retrain it (jewel-vision train stamp-gate) and set stamp_gate_path"
                 )
             if self.stones is not None and self.stones.embedder_name != actual:
@@ -617,6 +617,31 @@ def _crop(img: Image.Image, box: tuple, context: float, min_fraction: float) -> 
     x0 = int(round(min(max(cx - side / 2, 0), max(w - side, 0))))
     y0 = int(round(min(max(cy - side / 2, 0), max(h - side, 0))))
     return img.crop((x0, y0, min(w, int(round(x0 + side))), min(h, int(round(y0 + side)))))
+
+
+crop_around = _crop
+
+
+def item_view(img: Image.Image, items: Sequence, min_score: float = 0.8, context: float = 1.6,
+              min_fraction: float = 0.2, skin: float = 0.15, packshot_context: float = 1.15) -> Image.Image:
+    """The item's crop, what retrieval embeds: the photo when the detector found no confident piece.
+
+    Worn (skin around the most confident piece, score >= ``min_score``): a crop around that
+    piece. Otherwise (a packshot, whose pieces are often parts of one item): a crop around
+    all the confident pieces.
+    """
+    confident = [it for it in items if it.score >= min_score]
+    if not confident:
+        return img
+    best = max(confident, key=lambda it: it.score)
+    view = _crop(img, best.box, context, min_fraction)
+    from .attributes import skin_fraction
+
+    if skin_fraction(view) >= skin:
+        return view
+    box = (min(it.box[0] for it in confident), min(it.box[1] for it in confident),
+           max(it.box[2] for it in confident), max(it.box[3] for it in confident))
+    return _crop(img, box, packshot_context, min_fraction)
 
 
 def _release_freed_memory() -> None:

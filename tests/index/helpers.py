@@ -96,7 +96,8 @@ def ensure_type_head(folder: Path) -> str | None:
     Nearest class centroid of real embeddings of drawn pieces, written with the
     pipeline's own ``save_head``; None when the real head exists.
     """
-    from jewel_vision.vision.predictors.type_classifier import DEFAULT_TYPE_HEAD_PATH, save_head
+    from jewel_vision.vision.predictors.embedding_head import save_head
+    from jewel_vision.vision.predictors.type_classifier import DEFAULT_TYPE_HEAD_PATH
 
     if DEFAULT_TYPE_HEAD_PATH.exists():
         return None

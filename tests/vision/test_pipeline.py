@@ -19,7 +19,8 @@ from jewel_vision.vision import (
     clear_pipeline_cache,
     get_pipeline,
 )
-from jewel_vision.vision.predictors.type_classifier import TypeClassifier, save_head
+from jewel_vision.vision.predictors.embedding_head import save_head
+from jewel_vision.vision.predictors.type_classifier import TypeClassifier
 
 from ._images import to_bytes
 
@@ -233,7 +234,7 @@ def test_custom_head_path(tmp_path, ring_image, pipeline):
     shipped = TypeClassifier()
     shipped.load()
     path = tmp_path / "copy.npz"
-    version = save_head(path, shipped._layers, shipped.classes, shipped._thresholds, shipped.embedder, {})
+    version = save_head(path, shipped._layers, shipped.classes, shipped._thresholds, shipped.embedder_name, {})
     p = Pipeline(PipelineConfig(device="cpu", type_head_path=str(path)))
     p.embedder = pipeline.embedder  # same weights; skip loading the network again
     assert version == shipped.version and p.version == pipeline.version

@@ -9,7 +9,6 @@ from jewel_vision.training.common import (
     augment,
     class_weights,
     confusion,
-    head_proba,
     merge_near_duplicates,
     metrics_from_confusion,
     stratified_group_folds,
@@ -17,6 +16,7 @@ from jewel_vision.training.common import (
     train_head,
 )
 from jewel_vision.training.train_type import choose_thresholds
+from jewel_vision.vision.predictors.embedding_head import head_proba
 
 
 def _data(n=300, seed=0):

@@ -4,7 +4,8 @@ No labelled data exists for such facets, so none ship with the pipeline. A shop
 labels some of its own products (staff accept or add ``style:...`` tags), then
 ``jewel-vision train facet style`` fits a head on those products' embeddings
 and writes ``<facet>.npz`` into the pipeline's ``facet_heads_dir``. The
-pipeline applies every head it finds there; the file format is the type head's.
+pipeline applies every head it finds there; the file format is the type head's
+(:func:`~jewel_vision.vision.predictors.embedding_head.save_head`).
 """
 
 from __future__ import annotations
@@ -12,21 +13,21 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .type_classifier import TypeClassifier
+from .embedding_head import ThresholdedHead
 
 __all__ = ["FacetHead", "find_facet_heads"]
 
 
-class FacetHead(TypeClassifier):
+class FacetHead(ThresholdedHead):
     """A head for one facet, loaded from ``<facets_dir>/<facet>.npz``."""
 
+    kind = "facet head"
+    trained_by = "jewel-vision train facet <facet>"
+
     def __init__(self, path: str | os.PathLike[str], device: str = "auto") -> None:
-        super().__init__(path=path, device=device)
+        super().__init__(path, device=device)
         self.facet = Path(path).stem
         self.name = f"facet-{self.facet}"
-
-    def __repr__(self) -> str:
-        return f"FacetHead(path={str(self.path)!r})"
 
 
 def find_facet_heads(directory: str | os.PathLike[str] | None, device: str = "auto") -> list[FacetHead]:

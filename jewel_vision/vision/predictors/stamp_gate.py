@@ -20,19 +20,22 @@ from pathlib import Path
 
 import numpy as np
 
-from .type_classifier import TypeClassifier
+from .embedding_head import ThresholdedHead
 
 __all__ = ["DEFAULT_STAMP_GATE_PATH", "StampGate"]
 
 DEFAULT_STAMP_GATE_PATH = Path(__file__).resolve().parent.parent / "weights" / "stamp_gate.npz"
 
 
-class StampGate(TypeClassifier):
+class StampGate(ThresholdedHead):
     """Head with classes ``["photo", "stamp"]``; ``stamp_probability(vectors)`` -> float32 [N]."""
 
+    name = "stamp-gate"
+    kind = "stamp gate"
+    trained_by = "python -m jewel_vision.training.train_stamp_gate"
+
     def __init__(self, path: str | os.PathLike[str] | None = None, device: str = "auto") -> None:
-        super().__init__(path=path if path is not None else DEFAULT_STAMP_GATE_PATH, device=device)
-        self.name = "stamp-gate"
+        super().__init__(path if path is not None else DEFAULT_STAMP_GATE_PATH, device=device)
 
     def stamp_probability(self, embeddings: np.ndarray) -> np.ndarray:
         proba = self.predict_proba(embeddings)
@@ -47,6 +50,3 @@ class StampGate(TypeClassifier):
     def high(self) -> float:
         """At or above this p(stamp) a photo is read without the text-detector gate."""
         return float(self.thresholds["stamp"])
-
-    def __repr__(self) -> str:
-        return f"StampGate(path={str(self.path)!r})"

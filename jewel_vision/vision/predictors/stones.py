@@ -39,7 +39,9 @@ import numpy as np
 from PIL import Image
 
 from ..types import Detection, Region, TagPrediction
-from ._common import LazyLoadMixin, file_sha256
+from ._common import file_sha256
+from .embedder import Embedder
+from .embedding_head import EmbeddingHead
 
 __all__ = ["DEFAULT_STONE_HEAD_PATH", "STONE_CLASSES", "StoneClassifier", "crop_to_item", "save_stone_head"]
 
@@ -97,34 +99,29 @@ def crop_to_item(image: Image.Image, item_mask: np.ndarray | None, margin: float
     return image.crop(tuple(int(v) for v in box))
 
 
-class StoneClassifier(LazyLoadMixin):
+class StoneClassifier(EmbeddingHead):
     """Stone kind of an item (none / diamond / pearl / coloured) from an embedding head.
 
     ``embedder``: the :class:`Embedder` to use when ``predict`` is not given an
     embedding (created lazily, ImageNet Lite0, when omitted; it must match the
-    head's ``embedder`` string). ``device`` is passed to that embedder.
+    head's ``embedder_name``). ``device`` is passed to that embedder.
     """
 
     name = "stones"
+    kind = "stone head"
+    trained_by = "python -m jewel_vision.training.train_stones"
     facet = "stone"
 
     def __init__(
         self,
         path: str | os.PathLike[str] | None = None,
-        embedder: Any = None,
+        embedder: Embedder | None = None,
         device: str = "auto",
     ) -> None:
-        self._init_lazy()
-        self.path = Path(path) if path is not None else DEFAULT_STONE_HEAD_PATH
+        super().__init__(path if path is not None else DEFAULT_STONE_HEAD_PATH, device=device)
         self._embedder = embedder
-        self._device_setting = device
-        self._layers: list[tuple[np.ndarray, np.ndarray]] = []
-        self._classes: list[str] = []
-        self._expects = ""
-        self._metadata: dict[str, Any] = {}
         self._version: str | None = None
 
-    # -- identity ---------------------------------------------------------------------------
     @property
     def version(self) -> str:
         """First 12 hex digits of the weights file's SHA-256 (no model load needed)."""
@@ -134,78 +131,16 @@ class StoneClassifier(LazyLoadMixin):
             self._version = file_sha256(self.path)[:12]
         return self._version
 
-    @property
-    def full_name(self) -> str:
-        return f"{self.name}@{self.version}"
-
-    def _missing_message(self) -> str:
-        return (
-            f"stone head weights not found: {self.path} "
-            "(train them with: python -m jewel_vision.training.train_stones)"
-        )
-
-    def _load(self) -> None:
-        if not self.path.is_file():
-            raise FileNotFoundError(self._missing_message())
-        with np.load(self.path, allow_pickle=False) as data:
-            n_layers = int(data["n_layers"])
-            layers = [(data[f"W{i}"].astype(np.float32), data[f"b{i}"].astype(np.float32)) for i in range(n_layers)]
-            classes = [str(c) for c in data["classes"]]
-            expects = str(data["embedder"])
-            metadata = json.loads(str(data["metadata"])) if "metadata" in data else {}
-        if not layers or layers[-1][0].shape[0] != len(classes):
-            raise ValueError(f"corrupt stone head {self.path}: output size does not match {len(classes)} classes")
+    def _load_extra(self, data: Any, classes: list[str]) -> None:
         if set(classes) != set(STONE_CLASSES):
             raise ValueError(f"stone head {self.path} has classes {classes}, expected {list(STONE_CLASSES)}")
-        self._layers, self._classes, self._expects, self._metadata = layers, classes, expects, metadata
 
-    @property
-    def classes(self) -> list[str]:
-        self.load()
-        return list(self._classes)
-
-    @property
-    def embedder_name(self) -> str:
-        """The embedder (``name@version``) the head was trained on."""
-        self.load()
-        return self._expects
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        self.load()
-        return dict(self._metadata)
-
-    @property
-    def input_dim(self) -> int:
-        self.load()
-        return int(self._layers[0][0].shape[1])
-
-    def _get_embedder(self):
+    def _get_embedder(self) -> Embedder:
         if self._embedder is None:
-            from .embedder import Embedder
-
             self._embedder = Embedder(device=self._device_setting)
         return self._embedder
 
     # -- inference ------------------------------------------------------------------------------
-    def predict_proba(self, embeddings: np.ndarray) -> np.ndarray:
-        """Probabilities [N, 4] (rows sum to 1), columns in ``classes`` order."""
-        self.load()
-        h = np.asarray(embeddings, dtype=np.float32)
-        if h.ndim == 1:
-            h = h[None, :]
-        if h.ndim != 2 or h.shape[1] != self.input_dim:
-            raise ValueError(f"expected embeddings of shape [N, {self.input_dim}], got {tuple(h.shape)}")
-        last = len(self._layers) - 1
-        for i, (weight, bias) in enumerate(self._layers):
-            h = h @ weight.T + bias
-            if i < last:
-                h = np.maximum(h, 0.0)
-        h = h.astype(np.float64)
-        h -= h.max(axis=1, keepdims=True)
-        e = np.exp(h)
-        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
-
     def embed_item(self, image: Image.Image, item_mask: np.ndarray | None = None) -> np.ndarray:
         """The embedding [1280] this head expects: the image cropped to the item."""
         return self._get_embedder().embed([crop_to_item(image.convert("RGB"), item_mask)])[0]
@@ -346,6 +281,3 @@ class StoneClassifier(LazyLoadMixin):
             found.append((area, Detection(label, box, float(score), "stone-rules", ATTRIBUTES_VERSION)))
         found.sort(key=lambda t: -t[0])
         return [d for _, d in found[:max_boxes]]
-
-    def __repr__(self) -> str:
-        return f"StoneClassifier(path={str(self.path)!r})"

@@ -27,7 +27,7 @@ def test_shipped_head_and_thresholds(gate, embedder):
     assert DEFAULT_STAMP_GATE_PATH.is_file()
     assert gate.classes == ["photo", "stamp"]
     assert 0.0 < gate.low < gate.high < 1.0
-    assert gate.embedder == embedder.full_name
+    assert gate.embedder_name == embedder.full_name
     assert gate.full_name.startswith("stamp-gate@")
     report = gate.metadata["report"]["test_stamps_and_heldout_photos"]
     assert report["stamps_skipped"] <= 0.01 and report["photos_skipped"] >= 0.95
