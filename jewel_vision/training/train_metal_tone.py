@@ -13,7 +13,7 @@ photos not in ``metal-tone`` and only in *training* splits of their own source.
 
 Features: the pipeline itself is run on every photo (detector, type head, packshot mask when
 present: exactly the item mask the pipeline uses at inference) and the mask it hands to
-``attributes.describe`` is turned into ``attributes.TONE_FEATURES``; the old rules' answer on the
+``attributes.describe`` is turned into ``metal_tone.TONE_FEATURES``; the old rules' answer on the
 same mask is kept for comparison. Cached under ``var/cache/jewel_vision/metal_tone/``.
 
 Splits: each source's ``group_id`` groups are split train / validation / test (60/20/20,
@@ -45,8 +45,16 @@ from pathlib import Path
 
 import numpy as np
 
+from jewel_vision.vision import colour, item_pixels, metal_tone
+from jewel_vision.vision import pipeline as vision_pipeline
+from jewel_vision.vision.image_io import load_image
+from jewel_vision.vision.pipeline import Pipeline, PipelineConfig
+
 from .common import DEFAULT_CACHE_DIR, log, stratified_group_split
 from .data import default_data_root
+
+#: The modules whose code makes the features (their hash keys the feature cache).
+FEATURE_CODE = (colour, item_pixels, metal_tone)
 
 CLASSES = ["yellow", "white", "rose"]
 SOURCES = ["princesegzy01_jewellery5", "tanishq_kaggle_mirror", "pcjeweller"]
@@ -141,9 +149,6 @@ def pipeline_masks(rows: list[dict], root: Path, cache_dir: Path, batch: int = 8
     """
     import torch
 
-    from jewel_vision.vision import attributes as A
-    from jewel_vision.vision.pipeline import Pipeline, PipelineConfig
-
     torch.set_num_threads(1)
     extra = {"packshot_mask": False} if not packshot_mask else {}
     pipe = Pipeline(PipelineConfig(device="cpu", stones=False, ocr_engine=None, stamp_gate=False, batch_size=batch, **extra))
@@ -163,13 +168,13 @@ def pipeline_masks(rows: list[dict], root: Path, cache_dir: Path, batch: int = 8
         return masks
     log(f"masks: {len(todo)} photos to run through the pipeline ({len(masks)} cached, pipeline {version})")
     captured: list = []
-    original = A.describe
+    original = vision_pipeline.describe  # the name the pipeline calls
 
     def spy(image, item_mask, **kw):
         captured.append(None if item_mask is None else np.asarray(item_mask) >= 0.5)
         return original(image, item_mask, **kw)
 
-    A.describe = spy
+    vision_pipeline.describe = spy
     try:
         t0 = time.time()
         for s in range(0, len(todo), batch):
@@ -183,7 +188,7 @@ def pipeline_masks(rows: list[dict], root: Path, cache_dir: Path, batch: int = 8
                 log(f"  {s + len(chunk)}/{len(todo)} ({time.time() - t0:.0f} s)")
                 _save_masks(path, masks, version)
     finally:
-        A.describe = original
+        vision_pipeline.describe = original
     _save_masks(path, masks, version)
     return masks
 
@@ -210,13 +215,10 @@ def extract_features(rows: list[dict], root: Path, cache_dir: Path,
                      packshot_mask: bool = True) -> tuple[np.ndarray, list[str]]:
     """Feature matrix [N, F] and the old rules' top tone per row, on the pipeline's masks.
 
-    Features are cached by the hash of ``vision/attributes.py`` (any change recomputes them).
+    Features are cached by the hash of the code that computes them (any change recomputes them).
     """
-    from jewel_vision.vision import attributes as A
-    from jewel_vision.vision.image_io import load_image
-
     masks = pipeline_masks(rows, root, cache_dir, packshot_mask=packshot_mask)
-    code = hashlib.sha256(Path(A.__file__).read_bytes()).hexdigest()[:12]
+    code = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in FEATURE_CODE)).hexdigest()[:12]
     path = cache_dir / "metal_tone" / f"features-{'packshot' if packshot_mask else 'detector'}-{code}.npz"
     keys = [f"{r['dataset']}/{r['path']}" for r in rows]
     cached: dict[str, tuple[np.ndarray, str]] = {}
@@ -229,10 +231,10 @@ def extract_features(rows: list[dict], root: Path, cache_dir: Path,
         t0 = time.time()
         for k in todo:
             img = load_image(str(root / k))  # the pipeline's decode (same defaults)
-            prep = A._prepare(img, masks[k])
-            metal = A._split_metal_stone(prep)[0]
-            rules = A._tone_probs(A._metal_features(prep, metal))
-            cached[k] = (A._tone_vector(prep, metal), max(rules.items(), key=lambda kv: kv[1])[0])
+            prep = item_pixels.prepare(img, masks[k])
+            metal = item_pixels.split_metal_stone(prep)[0]
+            rules = metal_tone.tone_probs(metal_tone.metal_features(prep, metal))
+            cached[k] = (metal_tone.tone_vector(prep, metal), max(rules.items(), key=lambda kv: kv[1])[0])
         log(f"  {time.time() - t0:.0f} s")
         path.parent.mkdir(parents=True, exist_ok=True)
         ks = sorted(cached)
@@ -284,13 +286,7 @@ def fit_softmax(X: np.ndarray, y: np.ndarray, l2: float, weights: np.ndarray | N
 
 def rules_proba(X: np.ndarray) -> np.ndarray:
     """The hand-set rules' probabilities, from their logits kept in the features (r_white, r_rose)."""
-    from jewel_vision.vision import attributes as A
-
-    names = list(A.TONE_FEATURES)
-    pw = 1 / (1 + np.exp(-X[:, names.index("r_white")]))
-    pr = 1 / (1 + np.exp(-X[:, names.index("r_rose")]))
-    P = np.stack([np.clip(1 - pw - pr, 0, 1), pw, pr], 1)
-    return P / P.sum(1, keepdims=True)
+    return metal_tone.rules_proba(X)
 
 
 def proba(model: dict, X: np.ndarray) -> np.ndarray:
@@ -406,8 +402,6 @@ def main(argv: list[str] | None = None) -> int:
         variants["detector_masks"] = extract_features(rows, root, args.cache_dir, packshot_mask=False)
     if args.command == "features":
         return 0
-    from jewel_vision.vision import attributes as A
-
     Xs = {k: v[0] for k, v in variants.items()}
     rule_preds = {k: np.array([CLASSES.index(r) for r in v[1]]) for k, v in variants.items()}
     src = np.array([r["source"] for r in rows])
@@ -432,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     # 0. model choice (the feature set), on validation splits only: for each source S, train on the
     #    other sources' training splits, thresholds on their validation splits, score on S's
     #    *validation* split; the set with the best mean accuracy (abstention = miss) wins.
-    names = list(A.TONE_FEATURES)
+    names = list(metal_tone.TONE_FEATURES)
     choice = {}
     for fs, feats in FEATURE_SETS.items():
         cols = feats if feats == "rules" else (
@@ -469,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
                  "extra_training_note": "tone column of vision/weights/stone_head_labels.csv (another labeller), "
                                         "jewelry-types photos not in metal-tone; used only in training splits, never scored",
                  "split_counts": {SHORT[s]: dict(Counter(split[(src == s) & is_mt & labelled])) for s in SOURCES}},
-        "features": list(A.TONE_FEATURES),
+        "features": list(metal_tone.TONE_FEATURES),
         "masks": {"pipeline": "the item mask the pipeline hands to attributes.describe (PipelineConfig(stones=False, "
                               "ocr_engine=None, stamp_gate=False), otherwise defaults: packshot mask on plain backgrounds)",
                   "detector_masks": "same with packshot_mask=False (detector masks only)"},
@@ -533,18 +527,18 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "wb") as fh:
         if model.get("kind") == "rules":  # "rules" head: no weights, the thresholds only
-            nf = len(A.TONE_FEATURES)
-            np.savez(fh, kind=np.array("rules"), classes=np.array(CLASSES), features=np.array(A.TONE_FEATURES),
+            nf = len(metal_tone.TONE_FEATURES)
+            np.savez(fh, kind=np.array("rules"), classes=np.array(CLASSES), features=np.array(metal_tone.TONE_FEATURES),
                      mean=np.zeros(nf, np.float32), std=np.ones(nf, np.float32),
                      W=np.zeros((nf, len(CLASSES)), np.float32), b=np.zeros(len(CLASSES), np.float32),
                      thresholds=np.array([thr[c] for c in CLASSES], np.float32))
         else:
-            np.savez(fh, kind=np.array("softmax"), classes=np.array(CLASSES), features=np.array(A.TONE_FEATURES),
+            np.savez(fh, kind=np.array("softmax"), classes=np.array(CLASSES), features=np.array(metal_tone.TONE_FEATURES),
                      mean=model["mean"].astype(np.float32), std=model["std"].astype(np.float32),
                      W=model["W"].astype(np.float32), b=model["b"].astype(np.float32),
                      thresholds=np.array([thr[c] for c in CLASSES], np.float32))
     results["shipped"]["file"] = str(args.out.name)
-    results["shipped"]["version"] = A._file_version(args.out)
+    results["shipped"]["version"] = item_pixels.file_version(args.out)
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(results, indent=1) + "\n")
     log(f"wrote {args.out} ({args.out.stat().st_size} bytes, version {results['shipped']['version']}) and {args.results}")

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from .attributes import _skin_like, rgb_to_lab
+from .colour import rgb_to_lab, skin_like
 
 __all__ = ["PACKSHOT_MASK_VERSION", "PackshotParams", "PackshotMask", "packshot_mask", "background_surface"]
 
@@ -219,7 +219,7 @@ def packshot_mask(image: Image.Image, params: PackshotParams | None = None) -> P
     if touch > p.max_border_touch:
         return PackshotMask(None, True, "touches the border", stats)
     if p.max_skin < 1.0 and frac > p.skin_area:
-        skin = float(_skin_like(rgb[fg], rgb_to_lab(rgb[fg])).mean())
+        skin = float(skin_like(rgb[fg], rgb_to_lab(rgb[fg])).mean())
         stats["skin"] = skin
         if skin > p.max_skin:
             return PackshotMask(None, True, "skin", stats)

@@ -33,6 +33,10 @@ Nothing here imports Django.
 
 from __future__ import annotations
 
+import ctypes
+import dataclasses
+import hashlib
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -42,9 +46,18 @@ from typing import Sequence, Union
 import numpy as np
 from PIL import Image
 
+from .attributes import describe
+from .colour import skin_fraction
 from .image_io import DEFAULT_MAX_ASPECT, DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, ImageSource, load_image
+from .item_pixels import ATTRIBUTES_MODEL, ATTRIBUTES_VERSION
+from .packshot_mask import PACKSHOT_MASK_VERSION, packshot_mask
+from .predictors.detector import Detector
 from .predictors.embedder import Embedder
 from .predictors.facet_heads import FacetHead, find_facet_heads
+from .predictors.ocr import HallmarkReader
+from .predictors.segmenter import ItemSegmenter
+from .predictors.stamp_gate import StampGate
+from .predictors.stones import StoneClassifier
 from .predictors.type_classifier import TypeClassifier
 from .types import AnalysisResult, Detection, Embedding, ImageDecodeError, Region, TagPrediction
 
@@ -133,10 +146,6 @@ class PipelineConfig:
         ``max_side`` re-analyses photos (``requeue --outdated``) like a new model does.
         Model files are covered by their own versions, so their paths are left out.
         """
-        import dataclasses
-        import hashlib
-        import json
-
         skip = {"device", "batch_size", "embedder_weights", "type_head_path", "detector_weights",
                 "segmenter_weights", "stone_head_path", "stamp_gate_path", "facet_heads_dir"}
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}
@@ -164,8 +173,6 @@ class Pipeline:
         )
         self.detector = None
         if config.detector:
-            from .predictors.detector import Detector
-
             self.detector = Detector(
                 weights_path=config.detector_weights,
                 device=config.device,
@@ -173,22 +180,14 @@ class Pipeline:
             )
         self.segmenter = None
         if config.item_mask == "u2netp":
-            from .predictors.segmenter import ItemSegmenter
-
             self.segmenter = ItemSegmenter(model_path=config.segmenter_weights)
         self.stones = None
         if config.stones:
-            from .predictors.stones import StoneClassifier
-
             self.stones = StoneClassifier(path=config.stone_head_path, embedder=self.embedder, device=config.device)
         self.hallmarks = None
         if config.ocr_engine:
-            from .predictors.ocr import HallmarkReader
-
             stamp_gate = None
             if config.stamp_gate:
-                from .predictors.stamp_gate import StampGate
-
                 stamp_gate = StampGate(path=config.stamp_gate_path, device=config.device)
             self.hallmarks = HallmarkReader(engine=config.ocr_engine, stamp_gate=stamp_gate)
         self._facet_heads: list[FacetHead] = []
@@ -228,12 +227,8 @@ class Pipeline:
         if self.segmenter is not None:
             versions["segmenter"] = self.segmenter.full_name
         if self._packshot_masks:
-            from .packshot_mask import PACKSHOT_MASK_VERSION
-
             versions["packshot_mask"] = f"packshot-mask@{PACKSHOT_MASK_VERSION}"
         if self.config.attributes:
-            from .attributes import ATTRIBUTES_MODEL, ATTRIBUTES_VERSION
-
             versions["attributes"] = f"{ATTRIBUTES_MODEL}@{ATTRIBUTES_VERSION}"
         if self.stones is not None:
             versions["stones"] = self.stones.full_name
@@ -256,8 +251,6 @@ class Pipeline:
         rest = "+".join(f"{k}={v}" for k, v in sorted(mv.items()) if k not in ("pipeline", "embedder", "type"))
         if not rest:
             return head
-        import hashlib
-
         return f"{head}+{hashlib.sha256(rest.encode()).hexdigest()[:10]}"
 
     @property
@@ -418,8 +411,6 @@ class Pipeline:
         # Packshots (not worn, plain background): the mask that follows the piece, for both.
         item_sources: list[tuple[str, str] | None] = [None] * m
         if self._packshot_masks:
-            from .packshot_mask import PACKSHOT_MASK_VERSION, packshot_mask
-
             t0 = time.perf_counter()
             for k, img in enumerate(imgs):
                 found = None if worn[k] else packshot_mask(img).mask
@@ -464,8 +455,6 @@ class Pipeline:
                 )
             # 4. attributes and stones
             if cfg.attributes:
-                from .attributes import describe
-
                 t0 = time.perf_counter()
                 regions, attribute_tags = describe(
                     img, masks[k], item_model=item_model, item_model_version=item_version,
@@ -581,8 +570,6 @@ class Pipeline:
             return img, None
         view = _crop(img, box, cfg.crop_context, cfg.crop_min_fraction)
         if cfg.crop_min_skin > 0:
-            from .attributes import skin_fraction
-
             if skin_fraction(view) < cfg.crop_min_skin:
                 return img, None
         return view, box
@@ -635,8 +622,6 @@ def item_view(img: Image.Image, items: Sequence, min_score: float = 0.8, context
         return img
     best = max(confident, key=lambda it: it.score)
     view = _crop(img, best.box, context, min_fraction)
-    from .attributes import skin_fraction
-
     if skin_fraction(view) >= skin:
         return view
     box = (min(it.box[0] for it in confident), min(it.box[1] for it in confident),
@@ -653,8 +638,6 @@ def _release_freed_memory() -> None:
     global _malloc_trim
     if _malloc_trim is None:
         try:
-            import ctypes
-
             _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
         except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to do
             _malloc_trim = False

@@ -38,6 +38,10 @@ from typing import Any, Sequence
 import numpy as np
 from PIL import Image
 
+from ..attributes import dominant_colour, material_regions
+from ..colour import rgb_to_lab
+from ..item_pixels import ATTRIBUTES_VERSION
+from ..mask_codec import png_to_mask
 from ..types import Detection, Region, TagPrediction
 from ._common import file_sha256
 from .embedder import Embedder
@@ -186,8 +190,6 @@ class StoneClassifier(EmbeddingHead):
     def _stone_colour(
         self, image: Image.Image, item_mask: np.ndarray | None, regions: Sequence[Region] | None
     ) -> tuple[str, float] | None:
-        from ..attributes import dominant_colour, material_regions, png_to_mask
-
         if regions is None:
             regions = material_regions(image, item_mask)
         stone = next((r for r in regions if r.label == "stone"), None)
@@ -217,8 +219,6 @@ class StoneClassifier(EmbeddingHead):
         dropped; at most ``max_boxes``, largest first. Does not need the weights file.
         """
         from scipy import ndimage
-
-        from ..attributes import ATTRIBUTES_VERSION, png_to_mask, rgb_to_lab
 
         if stone_region_mask is None:
             return []
