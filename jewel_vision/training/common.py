@@ -22,11 +22,14 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageEnhance
 
+from jewel_vision.vision.image_io import load_image
+
 DEFAULT_DATA_DIR = Path("../shared/datasets/jewelry-types")
 DEFAULT_CACHE_DIR = Path("var/cache/jewel_vision")
 
 
 def log(msg: str) -> None:
+    """Progress for people: to stderr, at once (stdout is kept for results)."""
     print(msg, file=sys.stderr, flush=True)
 
 
@@ -117,16 +120,20 @@ def stratified_group_split(
 
 
 def stratified_group_folds(
-    labels: Sequence[str], groups: Sequence[str], n_folds: int, seed: int
+    labels: Sequence[str], groups: Sequence[str], n_folds: int, seed: int, random_start: bool = True
 ) -> np.ndarray:
-    """Fold number per item; groups dealt round-robin per class after shuffling."""
+    """Fold number per item; groups dealt round-robin per class after shuffling.
+
+    ``random_start``: each class's dealing starts at a random fold (else at fold 0, as the
+    stone head's cross-validation was run).
+    """
     rng = np.random.default_rng(seed)
     group_label = _group_labels(labels, groups)
     fold_of: dict[str, int] = {}
     for lab in sorted(set(group_label.values())):
         gs = sorted(g for g, gl in group_label.items() if gl == lab)
         rng.shuffle(gs)
-        offset = int(rng.integers(n_folds))
+        offset = int(rng.integers(n_folds)) if random_start else 0
         for k, g in enumerate(gs):
             fold_of[g] = (k + offset) % n_folds
     return np.array([fold_of[g] for g in groups])
@@ -181,20 +188,30 @@ def augment(img: Image.Image, rng: np.random.Generator, spec: AugmentSpec = Augm
 # ---------------------------------------------------------------------------------------
 # Cached embeddings
 # ---------------------------------------------------------------------------------------
+def cached_array(
+    cache_dir: Path,
+    kind: str,
+    key_parts: dict,
+    compute: Callable[[], np.ndarray],
+) -> np.ndarray:
+    """The array ``cache_dir/{kind}-{hash of key_parts}.npy``, computed and stored when missing."""
+    key = hashlib.sha256(json.dumps(key_parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    path = Path(cache_dir) / f"{kind}-{key}.npy"
+    arr, seconds = load_or_compute(path, compute)
+    if seconds is None:
+        log(f"  using cached {kind} {path}")
+    else:
+        log(f"  {kind}: {len(arr)} rows in {seconds:.1f}s -> {path}")
+    return arr
+
+
 def cached_embeddings(
     cache_dir: Path,
     key_parts: dict,
     compute: Callable[[], np.ndarray],
 ) -> np.ndarray:
     """Load embeddings from ``cache_dir`` if the key matches, else compute and store them."""
-    key = hashlib.sha256(json.dumps(key_parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    path = Path(cache_dir) / f"emb-{key}.npy"
-    arr, seconds = load_or_compute(path, compute)
-    if seconds is None:
-        log(f"  using cached embeddings {path}")
-    else:
-        log(f"  embedded {len(arr)} images in {seconds:.1f}s -> {path}")
-    return arr
+    return cached_array(cache_dir, "emb", key_parts, compute)
 
 
 def load_or_compute(path: Path, compute: Callable[[], np.ndarray]) -> tuple[np.ndarray, float | None]:
@@ -221,22 +238,25 @@ def embed_paths(
     chunk: int = 64,
 ) -> np.ndarray:
     """Embed images read from ``paths``; ``transform(img, index)`` is applied after decoding."""
-    from jewel_vision.vision.image_io import load_image
 
+    def make(i: int) -> Image.Image:
+        img = load_image(paths[i])
+        return img if transform is None else transform(img, i)
+
+    return embed_images(embedder, make, len(paths), chunk)
+
+
+def embed_images(embedder, make: Callable[[int], Image.Image], n: int, chunk: int = 64) -> np.ndarray:
+    """Embed ``make(0) .. make(n - 1)`` in chunks of ``chunk`` images: [n, dim] float32."""
     out = []
     t0 = time.perf_counter()
-    for start in range(0, len(paths), chunk):
-        imgs = []
-        for i in range(start, min(start + chunk, len(paths))):
-            img = load_image(paths[i])
-            if transform is not None:
-                img = transform(img, i)
-            imgs.append(img)
+    for start in range(0, n, chunk):
+        imgs = [make(i) for i in range(start, min(start + chunk, n))]
         out.append(embedder.embed(imgs))
         done = start + len(imgs)
-        if done % (chunk * 8) == 0 or done == len(paths):
+        if done % (chunk * 8) == 0 or done == n:
             rate = done / max(time.perf_counter() - t0, 1e-9)
-            log(f"    {done}/{len(paths)} ({rate:.1f} img/s)")
+            log(f"    {done}/{n} ({rate:.1f} img/s)")
     return np.concatenate(out, axis=0) if out else np.zeros((0, embedder.dim), np.float32)
 
 
@@ -324,7 +344,18 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndar
     return cm
 
 
-def metrics_from_confusion(cm: np.ndarray, classes: Sequence[str]) -> dict:
+def metrics(y_true: Sequence[int], y_pred: Sequence[int], classes: Sequence[str], present_only: bool = False) -> dict:
+    """:func:`metrics_from_confusion` of class indices."""
+    cm = confusion(np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64), len(classes))
+    return metrics_from_confusion(cm, classes, present_only)
+
+
+def metrics_from_confusion(cm: np.ndarray, classes: Sequence[str], present_only: bool = False) -> dict:
+    """Accuracy, macro-F1, balanced accuracy, per-class figures and the confusion matrix.
+
+    ``present_only``: macro-F1 and balanced accuracy average over the classes that occur in
+    the true labels only (a test set that lacks a class, e.g. the gemstones' pearls).
+    """
     tp = np.diag(cm).astype(np.float64)
     support = cm.sum(axis=1).astype(np.float64)
     predicted = cm.sum(axis=0).astype(np.float64)
@@ -332,10 +363,12 @@ def metrics_from_confusion(cm: np.ndarray, classes: Sequence[str]) -> dict:
     recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
     denom = precision + recall
     f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    averaged = support > 0 if present_only else np.ones(len(tp), bool)
     return {
+        "n": int(cm.sum()),
         "accuracy": float(tp.sum() / max(cm.sum(), 1)),
-        "macro_f1": float(f1.mean()),
-        "balanced_accuracy": float(recall.mean()),
+        "macro_f1": float(f1[averaged].mean()),
+        "balanced_accuracy": float(recall[averaged].mean()),
         "per_class": {
             c: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
             for c, p, r, f, s in zip(classes, precision, recall, f1, support)
@@ -348,7 +381,7 @@ def metrics_from_confusion(cm: np.ndarray, classes: Sequence[str]) -> dict:
 def format_metrics(m: dict) -> str:
     classes = m["classes"]
     lines = [
-        f"accuracy {m['accuracy']:.4f}   macro-F1 {m['macro_f1']:.4f}   balanced acc {m['balanced_accuracy']:.4f}",
+        f"n {m['n']}   accuracy {m['accuracy']:.4f}   macro-F1 {m['macro_f1']:.4f}   balanced acc {m['balanced_accuracy']:.4f}",
         "",
         f"{'class':<10} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>8}",
     ]

@@ -32,12 +32,13 @@ import hashlib
 import json
 import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from .common import log
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CACHE_DIR = REPO_ROOT / "var" / "cache" / "jewel_vision" / "detector"
@@ -61,10 +62,6 @@ __all__ = [
     "SampleConfig",
     "SampleMaker",
 ]
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 def default_data_root() -> Path:

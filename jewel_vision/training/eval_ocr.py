@@ -30,7 +30,6 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -38,11 +37,9 @@ from typing import Any
 
 from PIL import Image
 
+from .common import log
+
 DEFAULT_PACKSHOTS = Path("../shared/datasets/jewelry-types")
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 def _conditions(spec) -> dict[str, str]:

@@ -28,19 +28,15 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
+from .common import log
+
 CATEGORIES = ("two_part", "tiny", "curved", "punched", "raised", "laser", "framed")
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 def items_ours(n: int, seed: int, split: str) -> list[dict[str, Any]]:

@@ -33,14 +33,11 @@ import numpy as np
 from jewel_vision.evaluation.metrics import box_iou, interpolated_ap
 
 from . import data as D
+from .common import log
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "vision" / "weights"
 DEFAULT_OUT = WEIGHTS_DIR / "detector.pt"
 DEFAULT_CARD = WEIGHTS_DIR / "DETECTOR_CARD.md"
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------------------

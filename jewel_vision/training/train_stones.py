@@ -44,139 +44,43 @@ import argparse
 import csv
 import hashlib
 import json
-import math
 import os
 import random
-import sys
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageEnhance, ImageFilter
+
+from jewel_vision.vision.colour import rgb_to_lab
+from jewel_vision.vision.metal_tone import metal_tone
+from jewel_vision.vision.predictors.embedder import Embedder
+from jewel_vision.vision.predictors.embedding_head import head_proba
+from jewel_vision.vision.predictors.segmenter import ItemSegmenter
+from jewel_vision.vision.predictors.stones import crop_to_item, save_stone_head
+
+from .common import (
+    DEFAULT_CACHE_DIR,
+    cached_array,
+    embed_images,
+    format_metrics,
+    log,
+    merge_near_duplicates,
+    metrics,
+    stratified_group_folds,
+    stratified_group_split,
+)
+from .stone_drawings import BACKGROUNDS, draw_piece, synthetic_training_set
 
 DATASETS = Path(os.environ.get("JEWEL_VISION_DATASETS", "../shared/datasets"))
-CACHE_DIR = Path("var/cache/jewel_vision")
+CACHE_DIR = DEFAULT_CACHE_DIR
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "vision" / "weights"
 LABELS_CSV = WEIGHTS_DIR / "stone_head_labels.csv"
 CLASSES = ["none", "diamond", "pearl", "coloured"]
 PRIORITY = ["pearl", "coloured", "diamond", "none"]
 SEED = 0
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-# ---------------------------------------------------------------------------------------
-# Drawn pieces (synthetic; used for training "none"/"pearl" support and the tone check)
-# ---------------------------------------------------------------------------------------
-METAL_RGB = {
-    "yellow": [(212, 175, 55), (230, 190, 80), (218, 165, 32), (207, 181, 59), (201, 166, 90), (240, 200, 100), (190, 150, 60)],
-    "white": [(200, 200, 205), (229, 228, 226), (192, 192, 192), (170, 169, 173), (215, 215, 210), (185, 190, 195), (225, 225, 230)],
-    "rose": [(214, 150, 130), (183, 110, 121), (224, 160, 140), (236, 178, 160), (200, 130, 110), (215, 140, 125), (230, 165, 150)],
-}
-BACKGROUNDS = {
-    "white": [(255, 255, 255), (248, 248, 246), (240, 240, 240), (235, 236, 238)],
-    "grey": [(200, 200, 200), (170, 172, 175), (120, 120, 122)],
-    "skin": [(224, 172, 140), (198, 134, 66), (141, 85, 36), (255, 219, 172), (241, 194, 125), (232, 190, 170), (170, 120, 90)],
-    "colour": [(60, 90, 160), (70, 140, 90), (30, 30, 30), (120, 20, 30), (230, 220, 200), (20, 40, 80), (250, 230, 235)],
-}
-STONE_RGB = {
-    "red": (200, 20, 40), "blue": (30, 60, 190), "green": (20, 150, 60), "purple": (120, 40, 160),
-    "clear": (235, 240, 250), "pearl": (240, 235, 225),
-}
-
-
-def _shade(rgb: Sequence[int], f: float) -> tuple[int, int, int]:
-    return tuple(int(max(0, min(255, c * f))) for c in rgb)  # type: ignore[return-value]
-
-
-def draw_piece(
-    tone: str, bg_kind: str, rng: random.Random, size: int = 256, stone: str | None = None, kind: str | None = None
-) -> tuple[Image.Image, np.ndarray, np.ndarray, np.ndarray]:
-    """A drawn metal piece with shading: (image, item mask, metal mask, stone mask)."""
-    base = rng.choice(METAL_RGB[tone])
-    bg = rng.choice(BACKGROUNDS[bg_kind])
-    img = Image.new("RGB", (size, size), bg)
-    if bg_kind == "skin":
-        arr = np.asarray(img).astype(np.float32)
-        xx = np.mgrid[0:size, 0:size][1]
-        arr *= (0.9 + 0.15 * np.sin(xx / size * 3 + rng.random() * 6))[..., None]
-        img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
-    metal = Image.new("L", (size, size), 0)
-    md = ImageDraw.Draw(metal)
-    d = ImageDraw.Draw(img)
-    kind = kind or rng.choice(["ring", "band", "bar", "disc", "hoop"])
-    c = size // 2
-    if kind in ("ring", "hoop", "band"):
-        r = rng.randint(int(size * 0.25), int(size * 0.38))
-        ry = int(r * rng.uniform(0.6, 1.0))
-        w = rng.randint(8, 22) if kind != "band" else rng.randint(22, 40)
-        phase = rng.randint(0, 40)
-        for a0 in range(0, 360, 6):
-            f = 0.75 + 0.45 * math.cos(math.radians(a0 * 2 + phase))
-            d.arc((c - r, c - ry, c + r, c + ry), a0, a0 + 7, fill=_shade(base, f), width=w)
-        md.ellipse((c - r, c - ry, c + r, c + ry), outline=255, width=w)
-        d.arc((c - r + w // 3, c - ry + w // 3, c + r - w // 3, c + ry - w // 3), 200, 240,
-              fill=_shade(base, 1.5), width=max(2, w // 5))
-    elif kind == "bar":
-        x0, x1 = int(size * 0.1), int(size * 0.9)
-        h = rng.randint(14, 30)
-        for y in range(c - h // 2, c + h // 2):
-            f = 0.7 + 0.6 * math.sin(math.pi * (y - (c - h // 2)) / h)
-            d.line((x0, y, x1, y), fill=_shade(base, f))
-        md.rectangle((x0, c - h // 2, x1, c + h // 2 - 1), fill=255)
-    else:  # disc pendant
-        r = rng.randint(int(size * 0.2), int(size * 0.32))
-        for k in range(r, 0, -2):
-            f = 0.7 + 0.5 * (1 - k / r)
-            o = (r - k) // 3
-            d.ellipse((c - k - o, c - k - o, c + k - o, c + k - o), fill=_shade(base, f))
-        md.ellipse((c - r, c - r, c + r, c + r), fill=255)
-    stone_m = Image.new("L", (size, size), 0)
-    if stone:
-        sd = ImageDraw.Draw(stone_m)
-        n_stones = 1 if stone != "pearl" or rng.random() < 0.5 else rng.randint(2, 5)
-        for i in range(n_stones):
-            sr = rng.randint(12, 24)
-            sx = c + (i - n_stones // 2) * (2 * sr + 2)
-            sy = c - int(size * 0.3) if kind in ("ring", "hoop", "band") else c
-            col = STONE_RGB[stone]
-            if stone == "pearl":
-                for k in range(sr, 0, -1):  # soft round shading with a highlight
-                    f = 0.78 + 0.28 * (1 - k / sr)
-                    d.ellipse((sx - k - (sr - k) // 3, sy - k - (sr - k) // 3, sx + k - (sr - k) // 3, sy + k - (sr - k) // 3),
-                              fill=_shade(col, f))
-            else:
-                d.ellipse((sx - sr, sy - sr, sx + sr, sy + sr), fill=col)
-                facet = _shade(col, 0.6) if stone != "clear" else (150, 160, 180)
-                for j in range(6):
-                    a = j * math.pi / 3
-                    d.line((sx, sy, sx + sr * math.cos(a), sy + sr * math.sin(a)), fill=facet, width=1)
-            sd.ellipse((sx - sr, sy - sr, sx + sr, sy + sr), fill=255)
-            md.ellipse((sx - sr, sy - sr, sx + sr, sy + sr), fill=0)
-    img = img.filter(ImageFilter.GaussianBlur(0.7))
-    noise = np.random.default_rng(rng.randint(0, 1 << 30)).normal(0, 3, (size, size, 3))
-    img = Image.fromarray(np.clip(np.asarray(img, np.float32) + noise, 0, 255).astype(np.uint8))
-    sm = np.asarray(stone_m) > 127
-    mm = np.asarray(metal) > 127
-    return img, mm | sm, mm & ~sm, sm
-
-
-def synthetic_training_set(n_per_class: int, seed: int) -> tuple[list[Image.Image], list[str]]:
-    rng = random.Random(seed)
-    images, labels = [], []
-    for cls, stones in (("none", [None]), ("diamond", ["clear"]), ("pearl", ["pearl"]),
-                        ("coloured", ["red", "blue", "green", "purple"])):
-        for _ in range(n_per_class):
-            tone = rng.choice(list(METAL_RGB))
-            bg = rng.choice(["white", "white", "grey", "skin", "colour"])
-            img = draw_piece(tone, bg, rng, stone=rng.choice(stones))[0]
-            images.append(img)
-            labels.append(cls)
-    return images, labels
 
 
 # ---------------------------------------------------------------------------------------
@@ -214,8 +118,6 @@ def border_mask(img: Image.Image) -> np.ndarray:
     """Foreground of a loose-stone photo on a plain background (distance to the border colour)."""
     from scipy import ndimage
 
-    from jewel_vision.vision.attributes import rgb_to_lab
-
     lab = rgb_to_lab(np.asarray(img.convert("RGB")))
     bw = max(2, min(lab.shape[:2]) // 25)
     border = np.concatenate([lab[:bw].reshape(-1, 3), lab[-bw:].reshape(-1, 3), lab[:, :bw].reshape(-1, 3), lab[:, -bw:].reshape(-1, 3)])
@@ -245,8 +147,6 @@ def swap_background(img: Image.Image, rng: random.Random) -> Image.Image:
 
 def jitter(img: Image.Image, rng: random.Random) -> Image.Image:
     """Flip, a crop keeping >= 80 % of each side, brightness/contrast +-15 % (no hue change)."""
-    from PIL import ImageEnhance
-
     img = img.convert("RGB")
     if rng.random() < 0.5:
         img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
@@ -261,28 +161,11 @@ def jitter(img: Image.Image, rng: random.Random) -> Image.Image:
 # ---------------------------------------------------------------------------------------
 # Caches
 # ---------------------------------------------------------------------------------------
-def _cache_path(kind: str, parts: dict) -> Path:
-    key = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return CACHE_DIR / f"{kind}-{key}.npy"
-
-
-def cached(kind: str, parts: dict, compute: Callable[[], np.ndarray]) -> np.ndarray:
-    from .common import load_or_compute
-
-    path = _cache_path(kind, parts)
-    arr, seconds = load_or_compute(path, compute)
-    if seconds is not None:
-        log(f"  {kind}: {len(arr)} rows in {seconds:.0f}s -> {path}")
-    return arr
-
-
 MASK_SIDE = 256
 
 
 def item_masks(paths: Sequence[Path], threads: int = 2) -> np.ndarray:
     """u2netp masks (uint8 [N, 256, 256], resized) for image files; cached per file."""
-    from jewel_vision.vision.predictors.segmenter import ItemSegmenter
-
     seg = ItemSegmenter(threads=threads)
     store_path = CACHE_DIR / f"u2netp-masks-{seg.version}.npz"
     store: dict[str, np.ndarray] = {}
@@ -309,81 +192,9 @@ def full_mask(small: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(small).resize(size, Image.BILINEAR)) >= 128
 
 
-def embed_images(embedder, make: Callable[[int], Image.Image], n: int, chunk: int = 32) -> np.ndarray:
-    out = []
-    t0 = time.perf_counter()
-    for start in range(0, n, chunk):
-        imgs = [make(i) for i in range(start, min(n, start + chunk))]
-        out.append(embedder.embed(imgs))
-        if (start // chunk) % 10 == 9:
-            log(f"    embedded {start + len(imgs)}/{n} ({(start + len(imgs)) / (time.perf_counter() - t0):.1f}/s)")
-    return np.concatenate(out) if out else np.zeros((0, embedder.dim), np.float32)
-
-
 # ---------------------------------------------------------------------------------------
 # Splits, training, metrics
 # ---------------------------------------------------------------------------------------
-def merged_groups(groups: Sequence[str], emb: np.ndarray, threshold: float) -> list[str]:
-    parent = list(range(len(groups)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def union(i: int, j: int) -> None:
-        a, b = find(i), find(j)
-        if a != b:
-            parent[max(a, b)] = min(a, b)
-
-    first: dict[str, int] = {}
-    for i, g in enumerate(groups):
-        if g in first:
-            union(first[g], i)
-        else:
-            first[g] = i
-    sims = emb @ emb.T
-    for i, j in zip(*np.nonzero(np.triu(sims >= threshold, k=1))):
-        union(int(i), int(j))
-    return [f"g{find(i)}" for i in range(len(groups))]
-
-
-def group_split(labels: Sequence[str], groups: Sequence[str], frac: float, seed: int) -> np.ndarray:
-    """Boolean 'held out' per row: whole groups, ~frac of each class (by the group's majority label)."""
-    rng = np.random.default_rng(seed)
-    members: dict[str, list[str]] = defaultdict(list)
-    for lab, g in zip(labels, groups):
-        members[g].append(lab)
-    glabel = {g: Counter(v).most_common(1)[0][0] for g, v in members.items()}
-    held: set[str] = set()
-    for lab in sorted(set(glabel.values())):
-        gs = sorted(g for g, gl in glabel.items() if gl == lab)
-        rng.shuffle(gs)
-        target, taken = frac * sum(len(members[g]) for g in gs), 0
-        for g in gs:
-            if taken >= target:
-                break
-            held.add(g)
-            taken += len(members[g])
-    return np.array([g in held for g in groups])
-
-
-def group_folds(labels: Sequence[str], groups: Sequence[str], k: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    members: dict[str, list[str]] = defaultdict(list)
-    for lab, g in zip(labels, groups):
-        members[g].append(lab)
-    glabel = {g: Counter(v).most_common(1)[0][0] for g, v in members.items()}
-    fold: dict[str, int] = {}
-    for lab in sorted(set(glabel.values())):
-        gs = sorted(g for g, gl in glabel.items() if gl == lab)
-        rng.shuffle(gs)
-        for i, g in enumerate(gs):
-            fold[g] = i % k
-    return np.array([fold[g] for g in groups])
-
-
 def train_softmax(
     x: np.ndarray, y: np.ndarray, n_classes: int, l2: float, seed: int, sample_weight: np.ndarray | None = None,
     epochs: int = 300, lr: float = 0.02, input_scale: float = 10.0,
@@ -412,61 +223,11 @@ def train_softmax(
     return [(w.astype(np.float32), lin.bias.detach().numpy().astype(np.float32))]
 
 
-def proba(layers: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> np.ndarray:
-    h = np.asarray(x, np.float32)
-    for i, (w, b) in enumerate(layers):
-        h = h @ w.T + b
-        if i < len(layers) - 1:
-            h = np.maximum(h, 0)
-    h = h - h.max(1, keepdims=True)
-    e = np.exp(h.astype(np.float64))
-    return e / e.sum(1, keepdims=True)
-
-
-def metrics(y_true: Sequence[int], y_pred: Sequence[int], classes: Sequence[str], present_only: bool = True) -> dict:
-    n = len(classes)
-    cm = np.zeros((n, n), np.int64)
-    np.add.at(cm, (np.asarray(y_true), np.asarray(y_pred)), 1)
-    tp = np.diag(cm).astype(float)
-    support = cm.sum(1).astype(float)
-    pred = cm.sum(0).astype(float)
-    prec = np.divide(tp, pred, out=np.zeros(n), where=pred > 0)
-    rec = np.divide(tp, support, out=np.zeros(n), where=support > 0)
-    f1 = np.divide(2 * prec * rec, prec + rec, out=np.zeros(n), where=(prec + rec) > 0)
-    present = support > 0 if present_only else np.ones(n, bool)
-    return {
-        "n": int(cm.sum()),
-        "accuracy": float(tp.sum() / max(1, cm.sum())),
-        "macro_f1": float(f1[present].mean()),
-        "balanced_accuracy": float(rec[present].mean()),
-        "per_class": {c: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-                      for c, p, r, f, s in zip(classes, prec, rec, f1, support)},
-        "confusion": cm.tolist(),
-        "classes": list(classes),
-    }
-
-
-def format_metrics(m: dict) -> str:
-    lines = [f"n {m['n']}  accuracy {m['accuracy']:.3f}  macro-F1 {m['macro_f1']:.3f} (classes present)  "
-             f"balanced acc {m['balanced_accuracy']:.3f}",
-             f"{'class':<10}{'prec':>7}{'recall':>8}{'f1':>7}{'n':>6}"]
-    for c in m["classes"]:
-        p = m["per_class"][c]
-        lines.append(f"{c:<10}{p['precision']:>7.3f}{p['recall']:>8.3f}{p['f1']:>7.3f}{p['support']:>6d}")
-    lines.append("confusion (rows true, cols predicted): " + " ".join(c[:4] for c in m["classes"]))
-    for c, row in zip(m["classes"], m["confusion"]):
-        lines.append(f"  {c:<10}" + "".join(f"{v:>6d}" for v in row))
-    return "\n".join(lines)
-
-
 # ---------------------------------------------------------------------------------------
 # train
 # ---------------------------------------------------------------------------------------
 def cmd_train(args: argparse.Namespace) -> None:
     import torch
-
-    from jewel_vision.vision.predictors.embedder import Embedder
-    from jewel_vision.vision.predictors.stones import crop_to_item, save_stone_head
 
     torch.set_num_threads(args.threads)
     t_start = time.time()
@@ -481,8 +242,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     gem_y = np.array([CLASSES.index(r["label"]) for r in gems])
     log(f"gemstones: {len(gems)} photos, train {int((gem_split == 'train').sum())}, test {int((gem_split == 'test').sum())}; "
         f"diamond {int((gem_y == 1).sum())}")
-    gem_emb = cached("stones-gem", {"emb": emb_id, "paths": [str(p.resolve()) for p in gem_paths]},
-                     lambda: embed_images(embedder, lambda i: Image.open(gem_paths[i]).convert("RGB"), len(gem_paths)))
+    gem_emb = cached_array(CACHE_DIR, "stones-gem", {"emb": emb_id, "paths": [str(p.resolve()) for p in gem_paths]},
+                     lambda: embed_images(embedder, lambda i: Image.open(gem_paths[i]).convert("RGB"), len(gem_paths), chunk=32))
     # background-swapped copies: every Diamond training photo x6, every 3rd other one x1
     # (only 25 of 2,292 coloured-stone photos are on a dark background, all Diamond ones are)
     aug_idx: list[int] = []
@@ -494,8 +255,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         rng = random.Random(f"{args.seed}-gem-{k}")
         return jitter(swap_background(Image.open(gem_paths[i]), rng), rng)
 
-    gem_aug = cached("stones-gem-aug", {"emb": emb_id, "idx": aug_idx, "seed": args.seed, "v": 2},
-                     lambda: embed_images(embedder, make_gem_aug, len(aug_idx)))
+    gem_aug = cached_array(CACHE_DIR, "stones-gem-aug", {"emb": emb_id, "idx": aug_idx, "seed": args.seed, "v": 2},
+                     lambda: embed_images(embedder, make_gem_aug, len(aug_idx), chunk=32))
 
     # -- hand-labelled jewelry ------------------------------------------------------------------
     jt = [r for r in labelled_jewelry(Path(args.labels), jt_dir) if r["label"]]
@@ -508,10 +269,11 @@ def cmd_train(args: argparse.Namespace) -> None:
         img = Image.open(jt_paths[i]).convert("RGB")
         return crop_to_item(img, full_mask(masks[i], img.size))
 
-    jt_emb = cached("stones-jt", {"emb": emb_id, "paths": [str(p.resolve()) for p in jt_paths], "crop": "u2netp-box", "v": 1},
-                    lambda: embed_images(embedder, jt_image, len(jt_paths)))
-    groups = merged_groups([r["group_id"] for r in jt], jt_emb, 0.95)
-    held = group_split([r["label"] for r in jt], groups, 0.3, args.seed)
+    jt_emb = cached_array(CACHE_DIR, "stones-jt", {"emb": emb_id, "paths": [str(p.resolve()) for p in jt_paths], "crop": "u2netp-box", "v": 1},
+                    lambda: embed_images(embedder, jt_image, len(jt_paths), chunk=32))
+    groups, _ = merge_near_duplicates([r["group_id"] for r in jt], jt_emb, 0.95)
+    held = np.zeros(len(jt), bool)
+    held[stratified_group_split([r["label"] for r in jt], groups, 0.3, args.seed)[1]] = True
     log(f"  split: train {int((~held).sum())}, held out {int(held.sum())} "
         f"({len(set(groups))} groups after joining near-duplicates)")
     jt_aug_idx = [int(i) for i in np.nonzero(~held)[0] for _ in range(args.aug_copies)]
@@ -519,13 +281,13 @@ def cmd_train(args: argparse.Namespace) -> None:
     def make_jt_aug(k: int) -> Image.Image:
         return jitter(jt_image(jt_aug_idx[k]), random.Random(f"{args.seed}-jt-{k}"))
 
-    jt_aug = cached("stones-jt-aug", {"emb": emb_id, "idx": jt_aug_idx, "seed": args.seed, "crop": "u2netp-box", "v": 1},
-                    lambda: embed_images(embedder, make_jt_aug, len(jt_aug_idx)))
+    jt_aug = cached_array(CACHE_DIR, "stones-jt-aug", {"emb": emb_id, "idx": jt_aug_idx, "seed": args.seed, "crop": "u2netp-box", "v": 1},
+                    lambda: embed_images(embedder, make_jt_aug, len(jt_aug_idx), chunk=32))
 
     # -- drawn -------------------------------------------------------------------------------------
     syn_imgs, syn_labels = synthetic_training_set(args.synthetic, args.seed)
-    syn_emb = cached("stones-syn", {"emb": emb_id, "n": args.synthetic, "seed": args.seed, "v": 2},
-                     lambda: embed_images(embedder, lambda i: syn_imgs[i], len(syn_imgs)))
+    syn_emb = cached_array(CACHE_DIR, "stones-syn", {"emb": emb_id, "n": args.synthetic, "seed": args.seed, "v": 2},
+                     lambda: embed_images(embedder, lambda i: syn_imgs[i], len(syn_imgs), chunk=32))
     syn_y = np.array([CLASSES.index(c) for c in syn_labels])
 
     # -- assemble ------------------------------------------------------------------------------------
@@ -548,7 +310,8 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     # -- choose L2 by 3-fold group CV on the hand-labelled training photos ------------------------------
     tr_idx = np.nonzero(~held)[0]
-    folds = group_folds([jt[i]["label"] for i in tr_idx], [groups[i] for i in tr_idx], 3, args.seed)
+    folds = stratified_group_folds([jt[i]["label"] for i in tr_idx], [groups[i] for i in tr_idx], 3, args.seed,
+                                   random_start=False)
     fold_of_jt = dict(zip(tr_idx.tolist(), folds.tolist()))
     jt_src_index = np.concatenate([np.nonzero(~held)[0], np.array(jt_aug_idx, dtype=np.int64)])
     cv = {}
@@ -561,19 +324,19 @@ def cmd_train(args: argparse.Namespace) -> None:
             keep[np.nonzero(jt_rows_mask)[0][fold_rows]] = False
             layers = train_softmax(x_tr[keep], y_tr[keep], 4, l2, args.seed, w_tr[keep], epochs=args.epochs)
             val = tr_idx[folds == f]
-            preds += proba(layers, jt_emb[val]).argmax(1).tolist()
+            preds += head_proba(layers, jt_emb[val]).argmax(1).tolist()
             trues += jt_y[val].tolist()
-        cv[l2] = metrics(trues, preds, CLASSES)["macro_f1"]
+        cv[l2] = metrics(trues, preds, CLASSES, present_only=True)["macro_f1"]
         log(f"  L2 {l2:g}: CV macro-F1 {cv[l2]:.3f}")
     best_l2 = max(cv, key=lambda k: (cv[k], -k))
     layers = train_softmax(x_tr, y_tr, 4, best_l2, args.seed, w_tr, epochs=args.epochs)
 
     # -- evaluate -----------------------------------------------------------------------------------------
     gem_te = gem_split == "test"
-    gem_pred = proba(layers, gem_emb[gem_te]).argmax(1)
-    m_gem = metrics(gem_y[gem_te], gem_pred, CLASSES)
-    jt_pred = proba(layers, jt_emb[held]).argmax(1)
-    m_jt = metrics(jt_y[held], jt_pred, CLASSES)
+    gem_pred = head_proba(layers, gem_emb[gem_te]).argmax(1)
+    m_gem = metrics(gem_y[gem_te], gem_pred, CLASSES, present_only=True)
+    jt_pred = head_proba(layers, jt_emb[held]).argmax(1)
+    m_jt = metrics(jt_y[held], jt_pred, CLASSES, present_only=True)
     # multi-kind pieces: a prediction counts as right if it is any of the kinds present
     multi_ok = [CLASSES[p] in jt[i]["stones"].split(";") for i, p in zip(np.nonzero(held)[0], jt_pred)]
     log("\n== gemstones test split (publisher's; Diamond -> diamond, others -> coloured) ==\n" + format_metrics(m_gem))
@@ -602,8 +365,6 @@ def cmd_train(args: argparse.Namespace) -> None:
 # check-segmenter
 # ---------------------------------------------------------------------------------------
 def cmd_check_segmenter(args: argparse.Namespace) -> None:
-    from jewel_vision.vision.predictors.segmenter import ItemSegmenter
-
     root = Path(args.ring_hands)
     rows = [r for r in read_csv(root / "manifest.csv") if r["flag_possible_watch_or_bracelet"] == "0"]
     random.Random(args.seed).shuffle(rows)
@@ -656,9 +417,6 @@ def _tone_report(trues: list[str], preds: list[str]) -> dict:
 
 
 def cmd_check_attributes(args: argparse.Namespace) -> None:
-    from jewel_vision.vision import attributes as A
-    from jewel_vision.vision.predictors.segmenter import ItemSegmenter
-
     report: dict = {}
     # 1. drawn pieces, masks from the drawing and from u2netp
     rng = random.Random(args.seed + 101)
@@ -671,10 +429,10 @@ def cmd_check_attributes(args: argparse.Namespace) -> None:
                 stone = rng.choice([None, None, "red", "blue", "green", "clear", "pearl"])
                 img, item, _, _ = draw_piece(tone, bg, rng, stone=stone)
                 trues.append(tone)
-                preds_gt.append(A.metal_tone(img, item)[0].value)
+                preds_gt.append(metal_tone(img, item)[0].value)
                 if k < args.synthetic_seg_per_cell:
                     m = seg.segment([img])[0]
-                    p = A.metal_tone(img, m)[0].value
+                    p = metal_tone(img, m)[0].value
                     preds_seg.append((tone, p))
                     per_bg[bg].append(p == tone)
     report["drawn_gt_mask"] = _tone_report(trues, preds_gt)
@@ -693,7 +451,7 @@ def cmd_check_attributes(args: argparse.Namespace) -> None:
         img = Image.open(p).convert("RGB")
         mask = full_mask(m, img.size)
         t0 = time.perf_counter()
-        tags = A.metal_tone(img, mask)
+        tags = metal_tone(img, mask)
         t_tone += time.perf_counter() - t0
         trues.append(r["metal_tone"])
         preds.append(tags[0].value)
@@ -721,7 +479,7 @@ def cmd_check_attributes(args: argparse.Namespace) -> None:
         for (r, t), p, m in zip(tone_of, mpaths, mmasks):
             img = Image.open(p).convert("RGB")
             trues.append(t)
-            preds.append(A.metal_tone(img, full_mask(m, img.size))[0].value)
+            preds.append(metal_tone(img, full_mask(m, img.size))[0].value)
     report["manifest_material_rows"] = _tone_report(trues, preds)
     print(json.dumps(report, indent=1))
 

@@ -7,9 +7,12 @@ from PIL import Image
 
 from jewel_vision.training.common import (
     augment,
+    cached_array,
     class_weights,
     confusion,
+    embed_images,
     merge_near_duplicates,
+    metrics,
     metrics_from_confusion,
     stratified_group_folds,
     stratified_group_split,
@@ -49,6 +52,50 @@ def test_folds_keep_groups_together():
     assert set(folds.tolist()) == set(range(5))
     for g in set(groups):
         assert len({int(folds[i]) for i in range(len(groups)) if groups[i] == g}) == 1
+
+
+def test_folds_without_a_random_start_deal_each_class_from_fold_zero():
+    labels = ["a"] * 4 + ["b"] * 2
+    groups = ["g1", "g2", "g3", "g4", "h1", "h2"]
+    folds = stratified_group_folds(labels, groups, 3, seed=0, random_start=False)
+    assert sorted(folds[:4].tolist()) == [0, 0, 1, 2] and sorted(folds[4:].tolist()) == [0, 1]
+    assert not np.array_equal(folds, stratified_group_folds(labels, groups, 3, seed=0))
+
+
+def test_metrics_can_average_over_the_classes_present_only():
+    y_true, y_pred = [0, 0, 1, 1], [0, 0, 1, 2]
+    every = metrics(y_true, y_pred, ["a", "b", "c"])
+    present = metrics(y_true, y_pred, ["a", "b", "c"], present_only=True)
+    assert every["n"] == present["n"] == 4 and every["accuracy"] == present["accuracy"] == 0.75
+    assert present["balanced_accuracy"] == 0.75 and every["balanced_accuracy"] == 0.5
+    assert present["macro_f1"] > every["macro_f1"]
+
+
+def test_cached_array_computes_once(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return np.arange(3.0)
+
+    a = cached_array(tmp_path, "kind", {"k": 1}, compute)
+    b = cached_array(tmp_path, "kind", {"k": 1}, compute)
+    assert np.array_equal(a, b) and len(calls) == 1
+    assert [p.name.split("-")[0] for p in tmp_path.iterdir()] == ["kind"]
+    cached_array(tmp_path, "kind", {"k": 2}, compute)
+    assert len(calls) == 2
+
+
+def test_embed_images_in_chunks():
+    class Sizes:
+        dim = 2
+
+        def embed(self, imgs):
+            return np.array([[im.width, im.height] for im in imgs], np.float32)
+
+    out = embed_images(Sizes(), lambda i: Image.new("RGB", (i + 1, 1)), 5, chunk=2)
+    assert out[:, 0].tolist() == [1, 2, 3, 4, 5]
+    assert embed_images(Sizes(), lambda i: Image.new("RGB", (1, 1)), 0).shape == (0, 2)
 
 
 def test_merge_near_duplicates():
