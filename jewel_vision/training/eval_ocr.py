@@ -9,7 +9,7 @@ What it does
    thresholds, plus two fonts the tune split never uses), balanced over
    debossed/embossed x curved/flat x yellow/white/rose, with small text (14-18 px) and
    blur (sigma 0.9-1.6 px) drawn independently for ~40% of stamps each.
-2. For each engine, runs :class:`~jewel_vision.vision.predictors.ocr.HallmarkReader` with
+2. For each engine, runs :class:`~jewel_vision.vision.predictors.hallmark_reader.HallmarkReader` with
    ``force=True`` (the gate is measured separately) and scores **exact match of the
    normalised hallmark**: the canonical mark of the first finding equals
    ``parse_hallmark(stamped_text).mark``. Reported overall and per condition, with ms/image.
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
 
-    from jewel_vision.vision.predictors.ocr import HallmarkReader
+    from jewel_vision.vision.predictors.hallmark_reader import HallmarkReader
     from jewel_vision.vision.stamps import available_fonts, cjk_font_path, make_stamp_specs, render_packshot, render_spec
 
     t0 = time.perf_counter()

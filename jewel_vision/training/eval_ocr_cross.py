@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from jewel_vision.vision.predictors.embedder import Embedder
-    from jewel_vision.vision.predictors.ocr import HallmarkReader
+    from jewel_vision.vision.predictors.hallmark_reader import HallmarkReader
     from jewel_vision.vision.predictors.stamp_gate import StampGate
 
     embedder = Embedder(device="cpu")

@@ -54,7 +54,7 @@ from .packshot_mask import PACKSHOT_MASK_VERSION, packshot_mask
 from .predictors.detector import Detector
 from .predictors.embedder import Embedder
 from .predictors.facet_heads import FacetHead, find_facet_heads
-from .predictors.ocr import HallmarkReader
+from .predictors.hallmark_reader import HallmarkReader
 from .predictors.segmenter import ItemSegmenter
 from .predictors.stamp_gate import StampGate
 from .predictors.stones import StoneClassifier

@@ -1,7 +1,7 @@
 """Is this photo a close-up of a stamp? A two-class head on the photo's embedding.
 
 The pipeline already embeds every photo, so this costs nothing; it decides where OCR
-runs (see :meth:`jewel_vision.vision.predictors.ocr.HallmarkReader.read`):
+runs (see :meth:`jewel_vision.vision.predictors.hallmark_reader.HallmarkReader.read`):
 
 * ``p(stamp) < low``: not read at all (product photos, worn jewelry);
 * ``p(stamp) >= high``: read, even where the text-detector gate sees no text line;

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jewel_vision.vision.predictors.ocr import HallmarkReader
+from jewel_vision.vision.predictors.hallmark_reader import HallmarkReader
 from jewel_vision.vision.predictors.stamp_gate import DEFAULT_STAMP_GATE_PATH, StampGate
 from jewel_vision.vision.stamps import render_packshot, render_stamp
 from tests.vision._images import draw_ring
