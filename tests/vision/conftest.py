@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -13,6 +15,17 @@ from ._images import draw_necklace, draw_ring, to_bytes
 def _media_root():
     """Overrides tests/conftest.py's Django settings fixture: the vision tests need no Django."""
     yield
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any attempt to open a connection fails the test (models must load from installed files)."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,6 @@ from PIL import Image
 from jewel_vision.vision.colour import palette_names, rgb_to_lab, skin_fraction
 
 
-@pytest.fixture(autouse=True)
-def _media_root():
-    """Shadows the Django-settings fixture of tests/conftest.py: nothing here needs Django."""
-
-
 
 def test_lab_conversion_reference_values():
     lab = rgb_to_lab(np.array([[255, 255, 255], [0, 0, 0], [255, 0, 0]], np.uint8))

@@ -11,11 +11,6 @@ from PIL import Image
 from jewel_vision.vision.mask_codec import as_bool_mask, mask_to_png, png_to_mask
 
 
-@pytest.fixture(autouse=True)
-def _media_root():
-    """Shadows the Django-settings fixture of tests/conftest.py: nothing here needs Django."""
-
-
 def test_mask_png_round_trip() -> None:
     mask = np.zeros((30, 40), bool)
     mask[5:10, 8:20] = True

@@ -11,11 +11,6 @@ from jewel_vision.vision import shape_texture as S
 from ._drawn_pieces import PAPER, YELLOW, draw_ring
 
 
-@pytest.fixture(autouse=True)
-def _media_root():
-    """Shadows the Django-settings fixture of tests/conftest.py: nothing here needs Django."""
-
-
 
 def _filled(draw_fn, size=(300, 300)):
     img = Image.new("RGB", size, PAPER)

@@ -5,14 +5,8 @@ from __future__ import annotations
 import random
 
 import numpy as np
-import pytest
 
 from jewel_vision.training.stone_drawings import draw_piece, synthetic_training_set
-
-
-@pytest.fixture(autouse=True)
-def _media_root():
-    """Shadows the Django-settings fixture of tests/conftest.py: nothing here needs Django."""
 
 
 def test_a_drawn_piece_has_metal_and_stone_masks_inside_its_item_mask():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import socket
 
 import numpy as np
 import pytest
@@ -23,15 +22,6 @@ from jewel_vision.vision.types import Detection, TagPrediction
 @pytest.fixture(autouse=True)
 def _media_root():
     """Shadows the Django-settings fixture of tests/conftest.py: nothing here needs Django."""
-
-
-@pytest.fixture
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("network access attempted")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 def ring_with_stones(stones=(("red", (200, 20, 40)),), bg=(250, 250, 248)):

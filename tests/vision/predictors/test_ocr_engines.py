@@ -6,28 +6,11 @@ downloaded, which the EasyOCR test enforces by refusing network connections.
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from PIL import Image
 
 from jewel_vision.vision.predictors.ocr_engines import EasyOcrEngine, OcrEngine, RapidOcrEngine, get_engine
 from jewel_vision.vision.stamps import render_stamp
-
-
-@pytest.fixture(autouse=True)
-def _media_root():
-    """Overrides tests/conftest.py's Django settings fixture: these tests need no Django."""
-    yield
-
-
-@pytest.fixture
-def no_network(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise OSError("network disabled in tests")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 def test_get_engine_shared_and_validated():

@@ -9,12 +9,6 @@ from jewel_vision.vision.hallmarks import parse_hallmark
 from jewel_vision.vision.predictors.ocr_lexicon import ctc_log_likelihood, hallmark_lexicon
 
 
-@pytest.fixture(autouse=True)
-def _media_root():
-    """Overrides tests/conftest.py's Django settings fixture: these tests need no Django."""
-    yield
-
-
 
 def test_the_lexicon_holds_common_marks_and_only_parsable_ones():
     words = hallmark_lexicon()

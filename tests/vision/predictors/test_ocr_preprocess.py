@@ -11,12 +11,6 @@ from PIL import Image
 from jewel_vision.vision.predictors.ocr_preprocess import highpass_normalise, scale_min_side
 
 
-@pytest.fixture(autouse=True)
-def _media_root():
-    """Overrides tests/conftest.py's Django settings fixture: these tests need no Django."""
-    yield
-
-
 def test_large_photo_highpass_is_bounded_in_time():
     img = Image.fromarray((np.random.default_rng(0).random((1200, 1600, 3)) * 255).astype("uint8"))
     t = time.perf_counter()
