@@ -33,6 +33,7 @@ import numpy as np
 from jewel_vision.evaluation.metrics import box_iou, interpolated_ap
 
 from . import data as D
+from .compositing import SampleConfig, SampleMaker
 from .common import log
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "vision" / "weights"
@@ -217,7 +218,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     cache = D.RingHandsCache(rows, args.cache_dir)
     cutouts, cut_types, _ = D.load_cutouts(args.data, args.cache_dir) if args.paste else ([], [], [])
     log(f"jewelry-types cut-outs: {len(cutouts)}")
-    sample_cfg = D.SampleConfig(size=args.size)
+    sample_cfg = SampleConfig(size=args.size)
     mean = torch.tensor(MEAN).view(1, 3, 1, 1)
     std = torch.tensor(STD).view(1, 3, 1, 1)
 
@@ -263,7 +264,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         stage2 = int(round(total * args.hard_fraction)) if args.hard_fraction > 0 else 0
         stage1 = total - stage2
 
-        def run_mask_steps(maker: D.SampleMaker, n_steps: int, lr_factor: float, tag: str) -> None:
+        def run_mask_steps(maker: SampleMaker, n_steps: int, lr_factor: float, tag: str) -> None:
             net.train()
             for m in frozen:
                 m.eval()
@@ -292,12 +293,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             net.eval()
 
         log(f"training {total} steps of {args.batch} x {args.size}px: {stage1} + {stage2} after hard-negative mining")
-        run_mask_steps(D.SampleMaker(cache, train_idx, cutouts, sample_cfg, seed=args.seed), stage1, 1.0, "stage 1")
+        run_mask_steps(SampleMaker(cache, train_idx, cutouts, sample_cfg, seed=args.seed), stage1, 1.0, "stage 1")
         if stage2:
             hard = mine_hard_negatives(net, cache, train_idx[:: args.mine_every])
             log(f"mined {sum(len(v) for v in hard.values())} hard negatives in {len(hard)} of "
                 f"{len(train_idx[:: args.mine_every])} training photos ({time.time() - t_start:.0f}s)")
-            maker = D.SampleMaker(cache, train_idx, cutouts, sample_cfg, seed=args.seed + 1, hard_negatives=hard)
+            maker = SampleMaker(cache, train_idx, cutouts, sample_cfg, seed=args.seed + 1, hard_negatives=hard)
             run_mask_steps(maker, stage2, 0.5, "stage 2")
         from collections import Counter
 
@@ -330,7 +331,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     for p in params:
         p.requires_grad_(True)
     opt3 = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
-    maker = D.SampleMaker(cache, train_idx, cutouts, D.SampleConfig(size=args.size, p_fine_pair=args.pair_fraction),
+    maker = SampleMaker(cache, train_idx, cutouts, SampleConfig(size=args.size, p_fine_pair=args.pair_fraction),
                           seed=args.seed + 2, hard_negatives=hard)
     net.eval()
     net.centre.train()
