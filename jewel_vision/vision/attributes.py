@@ -16,7 +16,8 @@ bool, at the image's size; ``None`` means "the whole image"):
 ``metal_tone(image, item_mask, metal_mask=None)`` (in :mod:`.metal_tone`)
     facet ``metal_tone``: yellow / white / rose, three tags summing to 1.
 ``colours(image, item_mask)``
-    facet ``colour``: named colours of the item with their pixel fractions.
+    facet ``colour``: named colours of the item with the share of its pixels each covers
+    (``TagPrediction.coverage``; the tag's confidence is :func:`colour_confidence` of it).
 ``shape_and_texture(image, item_mask)`` (in :mod:`.shape_texture`)
     facets ``shape`` (outline of the largest part) and ``texture``.
 
@@ -48,7 +49,7 @@ from .metal_tone import metal_features, tone_probs, tone_tags
 from .shape_texture import shape_texture_tags
 from .types import Region, TagPrediction
 
-__all__ = ["COLOUR_PALETTE", "colours", "describe", "dominant_colour", "material_regions"]
+__all__ = ["COLOUR_PALETTE", "colour_confidence", "colours", "describe", "dominant_colour", "material_regions"]
 
 COLOUR_PALETTE = (
     "gold", "silver", "rose", "white", "black", "red", "pink", "orange", "yellow",
@@ -109,15 +110,32 @@ def _metal_word(tone: str) -> str:
     return {"yellow": "gold", "white": "silver", "rose": "rose"}[tone]
 
 
+def colour_confidence(coverage: float) -> float:
+    """The confidence a colour tag carries, from the share of the piece the colour covers.
+
+    A colour is measured, not predicted: its ``coverage`` says how much of the piece has it,
+    not how sure a model is. The shop stores and thresholds every tag's ``confidence`` alike
+    (``DISPLAY_THRESHOLD``, ``min_tag_confidence``), so a colour's confidence is its coverage as
+    it stands: a colour is shown when it covers at least the threshold's share of the piece.
+    This is the one place where a pixel share becomes a tag confidence.
+    """
+    return float(coverage)
+
+
+def _colour_tag(value: str, coverage: float) -> TagPrediction:
+    return TagPrediction("colour", value, colour_confidence(coverage), ATTRIBUTES_MODEL, ATTRIBUTES_VERSION,
+                         coverage=float(coverage))
+
+
 def colours(image: Image.Image, item_mask: np.ndarray | None, min_fraction: float = 0.08) -> list[TagPrediction]:
-    """Facet ``colour``: named colours of the item's pixels, confidence = pixel fraction.
+    """Facet ``colour``: named colours of the item's pixels, with the share each covers (``coverage``).
 
     Metal pixels are named after the item's metal tone (gold / silver / rose: colour
     words, not materials); other item pixels (stones, enamel, beads, cord) by hue
     sector, lightness and chroma in Lab. Colours covering at least ``min_fraction``
     of the counted pixels are returned, largest first; ``multicolour`` is added when
-    three or more non-metal chromatic colours each pass that bar (confidence: their
-    summed share). Background-/skin-like pixels inside the mask are not counted.
+    three or more non-metal chromatic colours each pass that bar (coverage: their
+    summed share). Each tag's confidence is :func:`colour_confidence` of its coverage. Background-/skin-like pixels inside the mask are not counted.
     """
     prep = prepare(image, item_mask)
     metal, _, _ = split_metal_stone(prep)
@@ -141,16 +159,14 @@ def _colours(prep: Prepared, metal: np.ndarray, min_fraction: float) -> list[Tag
         return []
     fractions = {k: v / total for k, v in counts.items()}
     out = [
-        TagPrediction("colour", k, float(f), ATTRIBUTES_MODEL, ATTRIBUTES_VERSION)
-        for k, f in sorted(fractions.items(), key=lambda kv: (-kv[1], kv[0]))
-        if f >= min_fraction
+        _colour_tag(k, f) for k, f in sorted(fractions.items(), key=lambda kv: (-kv[1], kv[0])) if f >= min_fraction
     ]
     chromatic = [
         f for k, f in fractions.items()
         if k not in ("gold", "silver", "rose", "white", "black") and f >= min_fraction
     ]
     if len(chromatic) >= 3:
-        out.append(TagPrediction("colour", "multicolour", float(sum(chromatic)), ATTRIBUTES_MODEL, ATTRIBUTES_VERSION))
+        out.append(_colour_tag("multicolour", sum(chromatic)))
     return out
 
 

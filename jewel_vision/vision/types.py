@@ -52,9 +52,14 @@ class TagPrediction:
     #: the model: at or above it the tag may be shown to shoppers without review.
     #: None: the model has none (the shop's per-facet DISPLAY_THRESHOLD applies).
     threshold: float | None = None
+    #: Tags measured off the pixels rather than predicted (facet "colour"): the share (0-1) of
+    #: the piece's counted pixels that have this value. Not a probability; ``confidence`` is made
+    #: from it in one place, :func:`jewel_vision.vision.attributes.colour_confidence`.
+    #: None for predicted tags.
+    coverage: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "facet": self.facet,
             "value": self.value,
             "confidence": float(self.confidence),
@@ -62,6 +67,9 @@ class TagPrediction:
             "model_version": self.model_version,
             "threshold": None if self.threshold is None else float(self.threshold),
         }
+        if self.coverage is not None:  # only measured tags carry it (results stored before it read the same)
+            out["coverage"] = float(self.coverage)
+        return out
 
 
 @dataclass(frozen=True)

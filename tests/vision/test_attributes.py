@@ -65,7 +65,12 @@ def test_colours_find_a_red_stone_and_the_metal():
     assert all(t.facet == "colour" and t.value in A.COLOUR_PALETTE for t in tags)
     assert "red" in values and "silver" in values
     assert values[0] == "silver"  # the band is bigger than the stone
-    assert sum(t.confidence for t in tags if t.value != "multicolour") <= 1.0 + 1e-6
+    assert sum(t.coverage for t in tags if t.value != "multicolour") <= 1.0 + 1e-6
+    # a colour is measured: its coverage is the share of the piece, and its confidence is made from it
+    assert all(0 < t.coverage <= 1 and t.confidence == A.colour_confidence(t.coverage) for t in tags)
+    assert A.colour_confidence(0.25) == 0.25  # shown where it covers the display threshold's share
+    _, described = A.describe(img, item)
+    assert all((t.coverage is not None) == (t.facet == "colour") for t in described)
 
 
 @pytest.mark.parametrize("stone,name", [((30, 60, 190), "blue"), ((20, 150, 60), "green")])
