@@ -6,19 +6,17 @@ import logging
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError
 
 from jewel_vision.conf import jv_settings
 from jewel_vision.analysis.store import mark_failed
-from jewel_vision.analysis.run import run_analysis
+from jewel_vision.analysis.run import TRANSIENT_ERRORS, failure_message, run_analysis
 from jewel_vision.analysis.start import requeue
 from jewel_vision.services import photos, similarity
 from jewel_vision.models import BackfillRun
 from jewel_vision.analysis import backfill, heads
 
 logger = logging.getLogger(__name__)
-
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError, OSError)
 
 
 def _fail(analysis_id: int, message: str) -> None:
@@ -37,8 +35,11 @@ def _fail(analysis_id: int, message: str) -> None:
     ignore_result=True,
 )
 def analyze_image(self, analysis_id: int, claim: int | None = None) -> str:
-    """Analyse one image. Redelivered if the worker dies mid-task (acks_late).
+    """Analyse one image, with up to ``ANALYSIS_BATCH_SIZE - 1`` other pending ones as one batch.
 
+    Redelivered if the worker dies mid-task (acks_late). The batch is claimed in the
+    database, so the other photos' own messages find them done (see
+    :mod:`jewel_vision.analysis.run` for why batches are made on the worker).
     ``claim`` is set only by this task's own retries: the attempt it had claimed.
     Time limits come from ``TASK_SOFT_TIME_LIMIT``/``TASK_TIME_LIMIT`` (set per
     message by :func:`jewel_vision.analysis.start.enqueue`; they need the prefork pool).
@@ -46,7 +47,7 @@ def analyze_image(self, analysis_id: int, claim: int | None = None) -> str:
     state: dict = {}
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     try:
-        return run_analysis(analysis_id, redelivered=redelivered, claim=claim, state=state)
+        return run_analysis(analysis_id, redelivered=redelivered, claim=claim, state=state, batch_size=None)
     except SoftTimeLimitExceeded:
         limit = self.request.timelimit[1] if self.request.timelimit else None
         limit = limit or jv_settings.TASK_SOFT_TIME_LIMIT
@@ -69,10 +70,10 @@ def analyze_image(self, analysis_id: int, claim: int | None = None) -> str:
         )
     except DatabaseError as exc:
         # Not transient (a constraint, a value the database refuses): retrying cannot help.
-        _fail(analysis_id, f"database error: {type(exc).__name__}: {exc}")
+        _fail(analysis_id, failure_message(exc))
         raise
     except Exception as exc:
-        _fail(analysis_id, f"internal error: {type(exc).__name__}: {exc}")
+        _fail(analysis_id, failure_message(exc))
         raise
 
 
