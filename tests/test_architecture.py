@@ -119,12 +119,48 @@ def layer_of(module: str) -> int:
 
 
 def test_no_import_cycle_counting_imports_inside_functions():
+    """Over every module of jewel_vision (the vision core and training included), shop and worker."""
     assert cycles(import_graph()) == []
 
 
 def test_the_cycle_finder_finds_a_cycle_through_a_function_level_import():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert cycles(graph) == [["a", "b", "c"]]
+
+
+def test_imports_inside_functions_count(tmp_path):
+    """A circle closed by an import inside a function is read as one (``imports_of`` on real files)."""
+    (tmp_path / "a.py").write_text("from pkg import b\n")
+    (tmp_path / "b.py").write_text("def f():\n    from .c import g\n    return g\n")
+    (tmp_path / "c.py").write_text("def g():\n    from . import a\n    return a\n")
+    mods = {f"pkg.{n}": tmp_path / f"{n}.py" for n in "abc"}
+    graph = {name: imports_of(name, path, mods) for name, path in mods.items()}
+    assert graph == {"pkg.a": {"pkg.b"}, "pkg.b": {"pkg.c"}, "pkg.c": {"pkg.a"}}
+    assert cycles(graph) == [["pkg.a", "pkg.b", "pkg.c"]]
+
+
+def test_the_vision_core_and_training_are_in_the_checked_graph():
+    graph = import_graph()
+    assert "jewel_vision.vision.colour" in graph["jewel_vision.vision.pipeline"]
+    assert "jewel_vision.training.common" in graph["jewel_vision.training.train_stones"]
+
+
+def test_the_vision_core_and_training_import_their_own_modules_at_the_top():
+    """Inside a function only what is costly to import (torch, cv2, scipy...) may be imported,
+    never a module of the project: a late import would only hide which way the imports run."""
+    late = []
+    for name, path in project_modules().items():
+        if not name.startswith(("jewel_vision.vision", "jewel_vision.training")):
+            continue
+        for fn in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("jewel_vision")):
+                    late.append(f"{name}:{node.lineno}")
+                elif isinstance(node, ast.Import) and any(a.name.startswith("jewel_vision") for a in node.names):
+                    late.append(f"{name}:{node.lineno}")
+    assert late == []
 
 
 def app_imports() -> list[tuple[str, str]]:

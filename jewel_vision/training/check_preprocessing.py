@@ -27,6 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from jewel_vision.vision.image_io import load_image
+from jewel_vision.vision.predictors.embedder import Embedder, Preprocessing
+
 from .common import (
     DEFAULT_CACHE_DIR,
     DEFAULT_DATA_DIR,
@@ -58,9 +61,6 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
     from torchvision.models import ResNet50_Weights  # only for the ImageNet class names (no download)
-
-    from jewel_vision.vision.image_io import load_image
-    from jewel_vision.vision.predictors.embedder import Embedder, Preprocessing
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -37,6 +37,18 @@ from typing import Any
 
 from PIL import Image
 
+from jewel_vision.vision.hallmarks import parse_hallmark
+from jewel_vision.vision.predictors.embedder import Embedder
+from jewel_vision.vision.predictors.hallmark_reader import HallmarkReader
+from jewel_vision.vision.predictors.stamp_gate import StampGate
+from jewel_vision.vision.stamps import (
+    available_fonts,
+    cjk_font_path,
+    make_stamp_specs,
+    render_packshot,
+    render_spec,
+)
+
 from .common import log
 
 DEFAULT_PACKSHOTS = Path("../shared/datasets/jewelry-types")
@@ -82,8 +94,6 @@ def load_packshots(folder: Path, n: int) -> list[tuple[str, Image.Image]]:
 
 
 def evaluate_engine(name: str, data: list[tuple[Any, Image.Image]], reader_cls, verbose: bool) -> dict[str, Any]:
-    from jewel_vision.vision.hallmarks import parse_hallmark
-
     reader = reader_cls(name)
     t0 = time.perf_counter()
     reader.engine.load()
@@ -129,9 +139,6 @@ def evaluate_engine(name: str, data: list[tuple[Any, Image.Image]], reader_cls, 
 
 def evaluate_gate(stamps: list[Image.Image], packshots: list[tuple[str, Image.Image]], reader_cls) -> dict[str, Any]:
     """The pipeline's decision (stamp gate on the embedding, then the text gate) and the text gate alone."""
-    from jewel_vision.vision.predictors.embedder import Embedder
-    from jewel_vision.vision.predictors.stamp_gate import StampGate
-
     reader = reader_cls("rapidocr", stamp_gate=StampGate())
     reader.gate(Image.new("RGB", (96, 48), (200, 200, 200)))  # warm-up
     embedder = Embedder(device="cpu")
@@ -184,9 +191,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("benchmarks/ocr_eval.json"))
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
-
-    from jewel_vision.vision.predictors.hallmark_reader import HallmarkReader
-    from jewel_vision.vision.stamps import available_fonts, cjk_font_path, make_stamp_specs, render_packshot, render_spec
 
     t0 = time.perf_counter()
     specs = make_stamp_specs(args.n, args.seed, args.split)

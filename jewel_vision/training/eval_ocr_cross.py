@@ -34,15 +34,23 @@ from typing import Any
 
 from PIL import Image
 
+from jewel_vision.vision.predictors.embedder import Embedder
+from jewel_vision.vision.predictors.hallmark_reader import HallmarkReader
+from jewel_vision.vision.predictors.stamp_gate import StampGate
+from jewel_vision.vision.stamps import (
+    TWO_PART_TEXTS,
+    make_cross_specs,
+    render_packshot,
+    render_spec,
+)
+from jewel_vision.vision.stamps_alt import make_alt_specs, render_alt_spec, truth_marks
+
 from .common import log
 
 CATEGORIES = ("two_part", "tiny", "curved", "punched", "raised", "laser", "framed")
 
 
 def items_ours(n: int, seed: int, split: str) -> list[dict[str, Any]]:
-    from jewel_vision.vision.stamps import TWO_PART_TEXTS, make_cross_specs, render_spec
-    from jewel_vision.vision.stamps_alt import truth_marks
-
     out = []
     for s in make_cross_specs(n, seed, split):
         cats = {"two_part": s.text in TWO_PART_TEXTS, "tiny": s.margin is not None, "curved": s.curved,
@@ -54,8 +62,6 @@ def items_ours(n: int, seed: int, split: str) -> list[dict[str, Any]]:
 
 
 def items_alt(n: int, seed: int, split: str) -> list[dict[str, Any]]:
-    from jewel_vision.vision.stamps_alt import make_alt_specs, render_alt_spec
-
     return [{"text": s.text, "truth": s.truth, "categories": s.categories(), "spec": s.as_dict(),
              "render": lambda s=s: render_alt_spec(s)} for s in make_alt_specs(n, seed, split)]
 
@@ -108,8 +114,6 @@ def evaluate(items: list[dict[str, Any]], reader, embedder, name: str, verbose: 
 
 
 def packshot_cost(n: int, reader, embedder) -> dict[str, Any]:
-    from jewel_vision.vision.stamps import render_packshot
-
     imgs = [render_packshot(20_000 + i) for i in range(n)]
     vecs = embedder.embed(imgs) if imgs else []
     read = marks = 0
@@ -135,10 +139,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/ocr-eval-cross-renderer.json"))
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
-
-    from jewel_vision.vision.predictors.embedder import Embedder
-    from jewel_vision.vision.predictors.hallmark_reader import HallmarkReader
-    from jewel_vision.vision.predictors.stamp_gate import StampGate
 
     embedder = Embedder(device="cpu")
     reader = HallmarkReader(args.engine, stamp_gate=StampGate())

@@ -28,21 +28,22 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from .common import log
+from jewel_vision.vision.image_io import load_image
+from jewel_vision.vision.predictors.type_classifier import TypeClassifier
+
+from .common import AugmentSpec, augment, log
+from .data import default_data_root, heldout_ring_rows
+from .type_sources import PCJ_LABELS, read_people
 
 __all__ = ["write_heldout_manifests"]
 
 
 def _datasets(root: str | os.PathLike[str] | None) -> Path:
-    from .data import default_data_root
-
     return Path(root) if root else Path(default_data_root())
 
 
 def jewelry_types_rows(datasets: Path) -> list[dict[str, str]]:
     """The type head's test photos (split by group, stored with the head; no decision read them)."""
-    from jewel_vision.vision.predictors.type_classifier import TypeClassifier
-
     split = TypeClassifier().metadata["split"]
     held = set(split.get("test_paths") or split["validation_paths"])
     folder = datasets / "jewelry-types"
@@ -61,8 +62,6 @@ def jewelry_types_rows(datasets: Path) -> list[dict[str, str]]:
 
 def ring_hands_rows(datasets: Path, seed: int = 0) -> list[dict[str, str]]:
     """The detector's held-out ring photos (whole sessions; wristwear rows left out)."""
-    from .data import heldout_ring_rows
-
     out = []
     for r in heldout_ring_rows(datasets, seed=seed):
         boxes = ";".join(
@@ -80,8 +79,6 @@ def source_rows(datasets: Path) -> dict[str, list[dict[str, str]]]:
     is scored too); ``people-parsing-worn``: street photos in which exactly one type of
     jewelry is marked.
     """
-    from .type_sources import PCJ_LABELS, read_people
-
     out: dict[str, list[dict[str, str]]] = {"pcjeweller-packshot": [], "pcjeweller-worn": []}
     folder = datasets / "pcjeweller"
     if (folder / "manifest.csv").is_file():
@@ -102,10 +99,6 @@ def synthetic_views(rows: list[dict[str, str]], out_dir: Path, seed: int = 0) ->
     """Each row plus one synthetic second view of it, written as JPEG under ``out_dir``."""
     import numpy as np
     from PIL import Image
-
-    from jewel_vision.vision.image_io import load_image
-
-    from .common import AugmentSpec, augment
 
     spec = AugmentSpec(flip=0.5, min_area=0.6, brightness=0.25, contrast=0.25, saturation=0.25, hue=0.02)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from jewel_vision.vision.predictors.type_classifier import (
+    DEFAULT_TYPE_HEAD_PATH,
+    TypeClassifier,
+)
+
 PREPROCESSING_CHECK = Path(__file__).resolve().parent.parent / "vision" / "weights" / "preprocessing_check.json"
 
 
@@ -166,8 +171,6 @@ How photos are fitted to the embedder's input was chosen by
 def main(argv: list[str] | None = None) -> int:
     """Re-render the card from a head file's stored metadata (no retraining)."""
     import argparse
-
-    from jewel_vision.vision.predictors.type_classifier import DEFAULT_TYPE_HEAD_PATH, TypeClassifier
 
     parser = argparse.ArgumentParser(prog="python -m jewel_vision.training.model_card", description=main.__doc__)
     parser.add_argument("--head", type=Path, default=DEFAULT_TYPE_HEAD_PATH)

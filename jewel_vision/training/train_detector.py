@@ -32,9 +32,18 @@ import numpy as np
 
 from jewel_vision.evaluation.metrics import box_iou, interpolated_ap
 
+from ..vision.predictors.detector import (
+    MEAN,
+    STD,
+    Detector,
+    DetectorConfig,
+    build_network,
+    load_detector_weights,
+    save_detector_weights,
+)
 from . import data as D
-from .compositing import SampleConfig, SampleMaker
 from .common import log
+from .compositing import SampleConfig, SampleMaker
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "vision" / "weights"
 DEFAULT_OUT = WEIGHTS_DIR / "detector.pt"
@@ -192,16 +201,6 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     """
     import torch
     import torch.nn.functional as F
-
-    from ..vision.predictors.detector import (
-        MEAN,
-        STD,
-        Detector,
-        DetectorConfig,
-        build_network,
-        load_detector_weights,
-        save_detector_weights,
-    )
 
     torch.set_num_threads(args.threads)
     _seed_everything(args.seed)
@@ -385,8 +384,6 @@ def mine_hard_negatives(net, cache: D.RingHandsCache, indices: Sequence[int], sc
 
     from PIL import Image
 
-    from ..vision.predictors.detector import DetectorConfig, Detector, save_detector_weights
-
     MINING_CONFIG = DetectorConfig(**{**DetectorConfig().to_dict(), **MINING_CONFIG_OVERRIDES})
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "stage1.pt"
@@ -421,8 +418,6 @@ def measure_speed(detector, rows: Sequence[D.RingRow], n: int = 20) -> float:
 
 def write_card(path: Path, info: dict[str, Any]) -> None:
     from collections import Counter
-
-    from ..vision.predictors.detector import DetectorConfig
 
     cfg = info.get("config") or DetectorConfig()
 
@@ -608,7 +603,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         train(args)
         if not args.evaluate:
             return 0
-    from ..vision.predictors.detector import Detector
 
     det = Detector(args.out, device="cpu", score_threshold=0.05)
     det.load()

@@ -41,8 +41,10 @@ from jewel_vision.vision.predictors.embedder import Embedder
 from jewel_vision.vision.predictors.embedding_head import head_proba, save_head
 from jewel_vision.vision.predictors.stamp_gate import StampGate
 from jewel_vision.vision.predictors.type_classifier import TypeClassifier
+from jewel_vision.vision.stamps import make_stamp_set
 
 from .common import cached_embeddings, embed_paths, log, train_head
+from .data import default_data_root, read_ring_hands, split_ring_hands
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "vision" / "weights" / "stamp_gate.npz"
 CACHE_DIR = Path("var/cache/jewel_vision/stamp_gate")
@@ -71,8 +73,6 @@ def close_up(img: Image.Image, rng: np.random.Generator) -> Image.Image:
 
 def stamp_images(n: int, seed: int, split: str, kinds: tuple[str, ...]) -> list[Image.Image]:
     """``n`` rendered stamps, each as ``kinds`` says: "rendered" and/or "close-up"."""
-    from jewel_vision.vision.stamps import make_stamp_set
-
     out = []
     rng = np.random.default_rng(1000 + seed)
     for img, _text in make_stamp_set(n, seed=seed, split=split):
@@ -85,8 +85,6 @@ def stamp_images(n: int, seed: int, split: str, kinds: tuple[str, ...]) -> list[
 
 def photo_paths(datasets: Path) -> tuple[list[tuple[str, str]], list[str]]:
     """(training photos as (path, group), held-out photos) from the other models' splits."""
-    from .data import read_ring_hands, split_ring_hands
-
     train: list[tuple[str, str]] = []
     held: list[str] = []
     validation = set(TypeClassifier().metadata["split"]["validation_paths"])
@@ -115,8 +113,6 @@ def _held_back(group: str) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .data import default_data_root
-
     ap = argparse.ArgumentParser(prog="jewel-vision train stamp-gate", description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--data", type=Path, default=None, help="datasets folder (default: ../shared/datasets)")

@@ -54,6 +54,7 @@ from .common import (
     train_head,
 )
 from .data import default_data_root
+from .model_card import render_type_card
 from .type_sources import NONE, Sample, all_samples, augment_sample
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "vision" / "weights" / "type_head.npz"
@@ -459,8 +460,6 @@ def main(argv: list[str] | None = None) -> int:
             log(f"test {source:15s} n={r['all']['n']:4d} accuracy {a['accuracy']:.3f} macro-F1 {a['macro_f1_present']:.3f}")
         card = args.card if args.card is not None else args.out.with_name("MODEL_CARD.md")
         if str(card) != "-":
-            from .model_card import render_type_card
-
             card.write_text(render_type_card(version, embedder.full_name, metadata, loso,
                                              args.out.stat().st_size), encoding="utf-8")
     report["seconds"] = round(time.perf_counter() - started, 1)

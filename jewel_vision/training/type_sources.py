@@ -36,7 +36,8 @@ from PIL import Image, ImageEnhance, ImageFilter
 from jewel_vision.vision.image_io import load_image
 from jewel_vision.vision.pipeline import _crop as pipeline_crop
 
-from .data import cutout_packshot, load_rgb
+from .common import AugmentSpec, augment
+from .data import cutout_packshot, load_rgb, read_ring_hands, split_ring_hands
 
 #: Labels of other data sets mapped to ours (pendants and chains are too few to learn alone).
 PCJ_LABELS = {"ring": "ring", "earring": "earring", "bracelet": "bracelet", "bangle": "bracelet",
@@ -112,8 +113,6 @@ def catalogue_samples(root: Path) -> list[Sample]:
 
 def ring_hand_samples(root: Path, limit: int = 700, seed: int = 0) -> list[Sample]:
     """Crops around the rings of the detector's *training* sessions (its held-out ones stay unseen)."""
-    from .data import read_ring_hands, split_ring_hands
-
     if not (root / "ring-hands" / "manifest.csv").is_file():
         return []
     train, _ = split_ring_hands(read_ring_hands(root), seed=0)
@@ -458,8 +457,6 @@ def swap_background(img: Image.Image, rng: np.random.Generator) -> Image.Image:
 def augment_sample(sample: Sample, img: Image.Image, rng: np.random.Generator) -> Image.Image:
     """Training copy: geometry (flip, crop) from ``common.augment``, background swap for
     packshots, then the strong photometric changes."""
-    from .common import AugmentSpec, augment
-
     if sample.kind == "packshot" and rng.random() < 0.4:
         img = swap_background(img, rng)
     img = augment(img, rng, AugmentSpec(brightness=0.0, contrast=0.2, saturation=0.3, hue=0.02))

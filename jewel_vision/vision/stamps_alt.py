@@ -46,6 +46,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .hallmarks import parse_hallmark
+
 __all__ = [
     "ALT_FONTS",
     "AltSpec",
@@ -103,8 +105,6 @@ def _face(path: str, size: int) -> ImageFont.FreeTypeFont:
 def truth_marks(text: str) -> tuple[str, ...]:
     """The canonical marks a stamped text holds, one per whitespace-separated part that is a mark
     (a multi-word single mark such as "950 PLAT" is one part)."""
-    from .hallmarks import parse_hallmark
-
     parts = text.split()
     marks = [m.mark for m in (parse_hallmark(p) for p in parts) if m is not None]
     if len(marks) <= 1:
