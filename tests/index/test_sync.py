@@ -146,6 +146,34 @@ def test_backend_follows_the_setting(settings, jv_env):
             get_index()
 
 
+def test_auto_leaves_the_in_process_index_above_the_documented_limit(settings, jv_env, catalog, caplog, monkeypatch):
+    from django.db import connection
+
+    from jewel_vision.conf import DEFAULTS
+    from jewel_vision.index import reset_indexes, sync
+
+    # The README's rule: every web process holds the in-process index (2.5 KB a photo in float16),
+    # so "auto" keeps it up to 100,000 photos.
+    assert DEFAULTS["INDEX_IN_PROCESS_MAX_PHOTOS"] == 100_000
+    catalog("ring", "gold", 1, photos=2)
+    if is_postgres():
+        with connection.cursor() as cur:
+            cur.execute("ANALYZE jewel_vision_vectoritem")  # "auto" reads the planner's row count there
+    settings.JEWEL_VISION = {**jv_env, "INDEX_BACKEND": "auto", "INDEX_IN_PROCESS_MAX_PHOTOS": 2}
+    reset_indexes()
+    assert sync.indexed_photos() == 2
+    assert get_index().name == "exact"  # at the limit: in process
+    settings.JEWEL_VISION = {**jv_env, "INDEX_BACKEND": "auto", "INDEX_IN_PROCESS_MAX_PHOTOS": 1}
+    reset_indexes()
+    monkeypatch.setattr(sync, "_warned_too_big", False)
+    with caplog.at_level("WARNING", logger=sync.logger.name):
+        name = get_index().name
+    if _pgvector():
+        assert name == "pgvector"
+    else:  # no pgvector to move to: stays in process, and says so
+        assert name == "exact" and "INDEX_IN_PROCESS_MAX_PHOTOS" in caplog.text
+
+
 def test_queries_must_be_usable_vectors(catalog):
     catalog("ring", "gold", 1)
     with pytest.raises(ValueError):
