@@ -394,6 +394,14 @@ def format_metrics(m: dict) -> str:
     return "\n".join(lines)
 
 
+def write_report(path: Path, report: dict) -> None:
+    """An evaluation's figures as UTF-8 JSON (indented, a newline at the end), folders made as needed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    log(f"wrote {path}")
+
+
 def iter_chunks(seq: Sequence, size: int) -> Iterable[Sequence]:
     for i in range(0, len(seq), size):
         yield seq[i : i + size]

@@ -49,7 +49,7 @@ from jewel_vision.vision.stamps import (
     render_spec,
 )
 
-from .common import log
+from .common import log, write_report
 
 DEFAULT_PACKSHOTS = Path("../shared/datasets/jewelry-types")
 
@@ -232,9 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             {"text": s.text, **_conditions(s)} for s in missed
         ]
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    log(f"wrote {args.out}")
+    write_report(args.out, report)
     return 0
 
 

@@ -24,7 +24,6 @@ Writes ``benchmarks/results/ocr-eval-cross-renderer.json`` (``--out``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -45,7 +44,7 @@ from jewel_vision.vision.stamps import (
 )
 from jewel_vision.vision.stamps_alt import make_alt_specs, render_alt_spec, truth_marks
 
-from .common import log
+from .common import log, write_report
 
 CATEGORIES = ("two_part", "tiny", "curved", "punched", "raised", "laser", "framed")
 
@@ -167,9 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.n_packshots:
         report["packshots_drawn"] = packshot_cost(args.n_packshots, reader, embedder)
         log(f"packshots: {report['packshots_drawn']}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    log(f"wrote {args.out}")
+    write_report(args.out, report)
     return 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 from PIL import Image
 
@@ -17,6 +19,7 @@ from jewel_vision.training.common import (
     stratified_group_folds,
     stratified_group_split,
     train_head,
+    write_report,
 )
 from jewel_vision.training.train_type import choose_thresholds
 from jewel_vision.vision.predictors.embedding_head import head_proba
@@ -151,3 +154,10 @@ def test_stamp_gate_close_ups_and_threshold_groups():
     groups = [f"jt:{i}" for i in range(2000)]
     held = [g for g in groups if _held_back(g)]
     assert 0.15 < len(held) / len(groups) < 0.25 and held == [g for g in groups if _held_back(g)]
+
+
+def test_write_report_makes_folders_and_keeps_unicode(tmp_path):
+    path = tmp_path / "deep" / "report.json"
+    write_report(path, {"mark": "足金", "n": 3})
+    text = path.read_text(encoding="utf-8")
+    assert "足金" in text and text.endswith("\n") and json.loads(text) == {"mark": "足金", "n": 3}
