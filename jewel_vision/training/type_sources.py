@@ -1,7 +1,7 @@
 """Photos for the type head from every source we have, as the pipeline would see them.
 
 Each :class:`Sample` is one view the pipeline embeds: a whole catalogue photo, or
-a crop around a worn piece made exactly like the pipeline's (``pipeline._crop``).
+a crop around a worn piece made exactly like the pipeline's (``pipeline.crop_around``).
 It names its *sources* (the shops or photo sets whose pixels it holds) so that
 leave-one-source-out evaluation can keep a source entirely out of training:
 
@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter
 
 from jewel_vision.vision.image_io import load_image
-from jewel_vision.vision.pipeline import _crop as pipeline_crop
+from jewel_vision.vision.pipeline import crop_around
 
 from .common import AugmentSpec, augment
 from .data import cutout_packshot, load_rgb, read_ring_hands, split_ring_hands
@@ -66,18 +66,13 @@ class Sample:
         return self.sources[0]
 
 
-def _crop(img: Image.Image, box, context: float, min_fraction: float = 0.2) -> Image.Image:
-    """The pipeline's own crop around a worn piece (at least a fifth of the photo by default)."""
-    return pipeline_crop(img, box, context, min_fraction)
-
-
 def _view(img: Image.Image, box, rng: np.random.Generator) -> Image.Image:
     """The view around a worn piece: half the time as the pipeline crops a street photo
     (at least a fifth of the photo), half the time as a close-up (a lifestyle shot of an
     ear, a neck or a hand: 1.3-3.5 x the piece), so the piece is seen at every scale."""
     if rng.random() < 0.5:
-        return _crop(img, box, float(rng.uniform(1.4, 2.0)))
-    return _crop(img, box, float(rng.uniform(1.3, 3.5)), min_fraction=0.0)
+        return crop_around(img, box, float(rng.uniform(1.4, 2.0)))
+    return crop_around(img, box, float(rng.uniform(1.3, 3.5)), min_fraction=0.0)
 
 
 def _open(path: Path) -> Image.Image:
@@ -122,7 +117,7 @@ def ring_hand_samples(root: Path, limit: int = 700, seed: int = 0) -> list[Sampl
         rows = [rows[i] for i in sorted(rng.choice(len(rows), limit, replace=False))]
     return [
         Sample(f"rh:{Path(r.path).name}", "ring", ("ring-hands",), f"rh:{r.session}", "worn",
-               lambda rng, r=r: _crop(_open(Path(r.path)), r.boxes[0], float(rng.uniform(1.4, 2.0))))
+               lambda rng, r=r: crop_around(_open(Path(r.path)), r.boxes[0], float(rng.uniform(1.4, 2.0))))
         for r in rows
     ]
 

@@ -374,7 +374,7 @@ class Pipeline:
         piece_crops: list[tuple[int, int, Image.Image]] = []  # (image k, piece j, crop)
         for k, (img, items) in enumerate(zip(imgs, pieces)):
             for j in self._pieces_to_classify(items, worn=worn[k], photo_confidence=type_tags[k][0].confidence):
-                piece_crops.append((k, j, _crop(img, items[j].box, cfg.crop_context, cfg.crop_min_fraction)))
+                piece_crops.append((k, j, crop_around(img, items[j].box, cfg.crop_context, cfg.crop_min_fraction)))
         if piece_crops:
             t0 = time.perf_counter()
             crop_vectors = self.embedder.embed([c for _, _, c in piece_crops])
@@ -568,7 +568,7 @@ class Pipeline:
         )
         if (box[2] - box[0]) * (box[3] - box[1]) >= cfg.crop_max_area:
             return img, None
-        view = _crop(img, box, cfg.crop_context, cfg.crop_min_fraction)
+        view = crop_around(img, box, cfg.crop_context, cfg.crop_min_fraction)
         if cfg.crop_min_skin > 0:
             if skin_fraction(view) < cfg.crop_min_skin:
                 return img, None
@@ -595,7 +595,7 @@ def is_blank(img: Image.Image) -> bool:
     return float(np.asarray(small, np.float32).std()) < 2.0
 
 
-def _crop(img: Image.Image, box: tuple, context: float, min_fraction: float) -> Image.Image:
+def crop_around(img: Image.Image, box: tuple, context: float, min_fraction: float = 0.2) -> Image.Image:
     """A square-ish crop around ``box`` (normalised), ``context`` times its size, inside the photo."""
     w, h = img.size
     cx, cy = (box[0] + box[2]) / 2 * w, (box[1] + box[3]) / 2 * h
@@ -605,8 +605,6 @@ def _crop(img: Image.Image, box: tuple, context: float, min_fraction: float) -> 
     y0 = int(round(min(max(cy - side / 2, 0), max(h - side, 0))))
     return img.crop((x0, y0, min(w, int(round(x0 + side))), min(h, int(round(y0 + side)))))
 
-
-crop_around = _crop
 
 
 def item_view(img: Image.Image, items: Sequence, min_score: float = 0.8, context: float = 1.6,
@@ -621,12 +619,12 @@ def item_view(img: Image.Image, items: Sequence, min_score: float = 0.8, context
     if not confident:
         return img
     best = max(confident, key=lambda it: it.score)
-    view = _crop(img, best.box, context, min_fraction)
+    view = crop_around(img, best.box, context, min_fraction)
     if skin_fraction(view) >= skin:
         return view
     box = (min(it.box[0] for it in confident), min(it.box[1] for it in confident),
            max(it.box[2] for it in confident), max(it.box[3] for it in confident))
-    return _crop(img, box, packshot_context, min_fraction)
+    return crop_around(img, box, packshot_context, min_fraction)
 
 
 def _release_freed_memory() -> None:
