@@ -33,7 +33,7 @@ def main() -> int:
     from PIL import Image
 
     from jewel_vision.training.data import heldout_ring_rows
-    from jewel_vision.training.train_detector import evaluate_detector
+    from jewel_vision.training.eval_detector import evaluate_detector
     from jewel_vision.vision.predictors.detector import Detector
 
     torch.set_num_threads(args.threads)

@@ -192,7 +192,7 @@ def test_piece_area() -> None:
 @pytest.mark.slow
 def test_heldout_ring_hands_accuracy() -> None:
     from jewel_vision.training.data import default_data_root, heldout_ring_rows
-    from jewel_vision.training.train_detector import evaluate_detector
+    from jewel_vision.training.eval_detector import evaluate_detector
 
     root = default_data_root()
     if not (root / "ring-hands" / "manifest.csv").is_file():
