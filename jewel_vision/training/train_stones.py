@@ -446,7 +446,7 @@ def cmd_check_attributes(args: argparse.Namespace) -> None:
     trues, preds, halves = [], [], []
     t_tone = 0.0
     for r, p, m in zip(rows, paths, masks):
-        # the thresholds in attributes.py were set on half 0 (groups hashed); half 1 is the check
+        # the thresholds in metal_tone.py were set on half 0 (groups hashed); half 1 is the check
         halves.append(int(hashlib.sha1(r["group_id"].encode()).hexdigest(), 16) % 2)
         img = Image.open(p).convert("RGB")
         mask = full_mask(m, img.size)
