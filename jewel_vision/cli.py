@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from jewel_vision.analysis.backfill_options import OPTION_NAMES, add_backfill_arguments
+from jewel_vision.bench_load import add_arguments as add_bench_load_arguments
 
 
 def _setup_django(settings_module: str | None) -> None:
@@ -214,6 +215,12 @@ def _cmd_bench_similar(args: argparse.Namespace) -> int:
     return bench_main(args)
 
 
+def _cmd_bench_load(args: argparse.Namespace) -> int:
+    from jewel_vision.bench_load import main as bench_main
+
+    return bench_main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jewel-vision", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -282,6 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--blas-threads", type=int, default=1,
                    help="BLAS threads for the exact scan (default 1, as in a web worker process; 0: library default)")
     p.set_defaults(func=_cmd_bench_similar)
+
+    p = sub.add_parser("bench-load", help="upload product photos over HTTP under load; real workers analyse them")
+    add_bench_load_arguments(p)
+    p.set_defaults(func=_cmd_bench_load)
     return parser
 
 

@@ -89,3 +89,17 @@ def test_train_dispatches_to_the_training_scripts(model, option, capsys):
         main(["train", model, "--help"])
     assert exit_info.value.code == 0
     assert option in capsys.readouterr().out
+
+
+def test_bench_load_defaults_are_the_issue_target():
+    from jewel_vision.cli import build_parser
+
+    args = build_parser().parse_args(["bench-load"])
+    assert (args.uploads, args.concurrency, args.workers) == (200, 50, 2)
+    assert args.settings == "shop.settings" and args.celery_app == "worker"
+
+
+def test_bench_load_against_a_running_server_needs_its_database(tmp_path):
+    with pytest.raises(SystemExit, match="--database-url"):
+        main(["bench-load", "--uploads", "1", "--server-url", "http://127.0.0.1:9", "--images", str(tmp_path),
+              "--reference-n", "0"])
