@@ -41,28 +41,21 @@ No dataset image is copied anywhere; embeddings/masks are cached under var/cache
 from __future__ import annotations
 
 import argparse
-import csv
-import hashlib
 import json
-import os
 import random
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from PIL import Image, ImageEnhance, ImageFilter
+from PIL import Image
 
-from jewel_vision.vision.colour import rgb_to_lab
-from jewel_vision.vision.metal_tone import metal_tone
 from jewel_vision.vision.predictors.embedder import Embedder
 from jewel_vision.vision.predictors.embedding_head import head_proba
-from jewel_vision.vision.predictors.segmenter import ItemSegmenter
 from jewel_vision.vision.predictors.stones import crop_to_item, save_stone_head
 
 from .common import (
-    DEFAULT_CACHE_DIR,
     cached_array,
     embed_images,
     format_metrics,
@@ -72,124 +65,23 @@ from .common import (
     stratified_group_folds,
     stratified_group_split,
 )
-from .stone_drawings import BACKGROUNDS, draw_piece, synthetic_training_set
+from .stone_checks import cmd_check_attributes, cmd_check_segmenter
+from .stone_data import (
+    CACHE_DIR,
+    DATASETS,
+    LABELS_CSV,
+    WEIGHTS_DIR,
+    full_mask,
+    gem_rows,
+    item_masks,
+    jitter,
+    labelled_jewelry,
+    swap_background,
+)
+from .stone_drawings import synthetic_training_set
 
-DATASETS = Path(os.environ.get("JEWEL_VISION_DATASETS", "../shared/datasets"))
-CACHE_DIR = DEFAULT_CACHE_DIR
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "vision" / "weights"
-LABELS_CSV = WEIGHTS_DIR / "stone_head_labels.csv"
 CLASSES = ["none", "diamond", "pearl", "coloured"]
-PRIORITY = ["pearl", "coloured", "diamond", "none"]
 SEED = 0
-
-
-# ---------------------------------------------------------------------------------------
-# Data
-# ---------------------------------------------------------------------------------------
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        return sorted(csv.DictReader(fh), key=lambda r: r["path"])
-
-
-def gem_rows(data: Path) -> list[dict[str, str]]:
-    rows = read_csv(data / "manifest.csv")
-    for r in rows:
-        r["label"] = "diamond" if r["gem_class"] == "Diamond" else "coloured"
-    return rows
-
-
-def labelled_jewelry(labels_csv: Path, data: Path) -> list[dict[str, str]]:
-    """Hand-labelled jewelry-types rows joined with the manifest (group_id)."""
-    manifest = {r["path"]: r for r in read_csv(data / "manifest.csv")}
-    out = []
-    for r in read_csv(labels_csv):
-        if r["path"] not in manifest:
-            raise SystemExit(f"{labels_csv}: {r['path']} is not in {data}/manifest.csv")
-        row = dict(manifest[r["path"]])
-        row["metal_tone"] = r["metal_tone"]
-        row["stones"] = r["stones"]
-        kinds = [k for k in r["stones"].split(";") if k]
-        row["label"] = next((k for k in PRIORITY if k in kinds), "")
-        out.append(row)
-    return out
-
-
-def border_mask(img: Image.Image) -> np.ndarray:
-    """Foreground of a loose-stone photo on a plain background (distance to the border colour)."""
-    from scipy import ndimage
-
-    lab = rgb_to_lab(np.asarray(img.convert("RGB")))
-    bw = max(2, min(lab.shape[:2]) // 25)
-    border = np.concatenate([lab[:bw].reshape(-1, 3), lab[-bw:].reshape(-1, 3), lab[:, :bw].reshape(-1, 3), lab[:, -bw:].reshape(-1, 3)])
-    ref = np.median(border, axis=0)
-    spread = np.percentile(np.linalg.norm(border - ref, axis=1), 90)
-    fg = np.linalg.norm(lab - ref, axis=-1) > max(10.0, 2.5 * spread)
-    fg = ndimage.binary_opening(fg, iterations=2)
-    labels, n = ndimage.label(fg)
-    if n == 0:
-        return np.ones(fg.shape, bool)
-    sizes = ndimage.sum(fg, labels, range(1, n + 1))
-    keep = np.isin(labels, 1 + np.nonzero(sizes >= 0.2 * sizes.max())[0])
-    return ndimage.binary_fill_holes(ndimage.binary_closing(keep, iterations=3))
-
-
-def swap_background(img: Image.Image, rng: random.Random) -> Image.Image:
-    img = img.convert("RGB")
-    mask = border_mask(img)
-    bg = rng.choice([(255, 255, 255), (245, 245, 245), (225, 225, 228), (180, 180, 182), (20, 20, 22), (0, 0, 0)])
-    out = np.empty_like(np.asarray(img))
-    out[...] = bg
-    arr = np.asarray(img)
-    out[mask] = arr[mask]
-    soft = Image.fromarray(out).filter(ImageFilter.GaussianBlur(0.5))
-    return soft
-
-
-def jitter(img: Image.Image, rng: random.Random) -> Image.Image:
-    """Flip, a crop keeping >= 80 % of each side, brightness/contrast +-15 % (no hue change)."""
-    img = img.convert("RGB")
-    if rng.random() < 0.5:
-        img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    w, h = img.size
-    cw, ch = int(w * rng.uniform(0.8, 1.0)), int(h * rng.uniform(0.8, 1.0))
-    x0, y0 = rng.randint(0, w - cw), rng.randint(0, h - ch)
-    img = img.crop((x0, y0, x0 + cw, y0 + ch))
-    img = ImageEnhance.Brightness(img).enhance(rng.uniform(0.85, 1.15))
-    return ImageEnhance.Contrast(img).enhance(rng.uniform(0.85, 1.15))
-
-
-# ---------------------------------------------------------------------------------------
-# Caches
-# ---------------------------------------------------------------------------------------
-MASK_SIDE = 256
-
-
-def item_masks(paths: Sequence[Path], threads: int = 2) -> np.ndarray:
-    """u2netp masks (uint8 [N, 256, 256], resized) for image files; cached per file."""
-    seg = ItemSegmenter(threads=threads)
-    store_path = CACHE_DIR / f"u2netp-masks-{seg.version}.npz"
-    store: dict[str, np.ndarray] = {}
-    if store_path.is_file():
-        with np.load(store_path, allow_pickle=False) as data:
-            store = dict(zip((str(k) for k in data["paths"]), data["masks"]))
-    keys = [str(Path(p).resolve()) for p in paths]
-    missing = [(k, p) for k, p in zip(keys, paths) if k not in store]
-    if missing:
-        t0 = time.perf_counter()
-        for i, (k, p) in enumerate(missing):
-            m = seg.segment([Image.open(p).convert("RGB")])[0]
-            store[k] = np.asarray(Image.fromarray((m * 255).astype(np.uint8)).resize((MASK_SIDE, MASK_SIDE), Image.BILINEAR))
-            if (i + 1) % 100 == 0:
-                log(f"    masks {i + 1}/{len(missing)} ({time.perf_counter() - t0:.0f}s)")
-        store_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = store_path.with_name(store_path.name + f".{os.getpid()}.tmp.npz")
-        np.savez_compressed(tmp, paths=np.array(list(store)), masks=np.stack(list(store.values())))
-        os.replace(tmp, store_path)
-    return np.stack([store[k] for k in keys]) if keys else np.zeros((0, MASK_SIDE, MASK_SIDE), np.uint8)
-
-
-def full_mask(small: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    return np.asarray(Image.fromarray(small).resize(size, Image.BILINEAR)) >= 128
 
 
 # ---------------------------------------------------------------------------------------
@@ -359,129 +251,6 @@ def cmd_train(args: argparse.Namespace) -> None:
     log(f"\nwrote {args.out} ({size / 1024:.0f} KiB), version {version}, in {time.time() - t_start:.0f}s")
     if args.metrics_out:
         Path(args.metrics_out).write_text(json.dumps(metadata, indent=1, sort_keys=True))
-
-
-# ---------------------------------------------------------------------------------------
-# check-segmenter
-# ---------------------------------------------------------------------------------------
-def cmd_check_segmenter(args: argparse.Namespace) -> None:
-    root = Path(args.ring_hands)
-    rows = [r for r in read_csv(root / "manifest.csv") if r["flag_possible_watch_or_bracelet"] == "0"]
-    random.Random(args.seed).shuffle(rows)
-    rows = rows[: args.n]
-    seg = ItemSegmenter(threads=args.threads)
-
-    def iou(p: np.ndarray, g: np.ndarray) -> float:
-        u = (p | g).sum()
-        return float((p & g).sum() / u) if u else 1.0
-
-    whole, crop, fg, t_total = [], [], [], 0.0
-    for r in rows:
-        img = Image.open(root / r["path"]).convert("RGB")
-        gt = np.asarray(Image.open(root / r["mask_path"]).convert("L")) > 127
-        t0 = time.perf_counter()
-        m = seg.segment([img])[0] > 0.5
-        t_total += time.perf_counter() - t0
-        whole.append(iou(m, gt))
-        fg.append(float(m.mean()))
-        W, H = img.size
-        cx, cy, w, h = map(float, r["boxes_yolo_norm"].split()[:4])
-        bw, bh = max(w * W * 2, 64), max(h * H * 2, 64)  # box doubled, at least 64 px
-        x0, y0 = int(max(0, cx * W - bw / 2)), int(max(0, cy * H - bh / 2))
-        x1, y1 = int(min(W, cx * W + bw / 2)), int(min(H, cy * H + bh / 2))
-        mc = seg.segment([img.crop((x0, y0, x1, y1))])[0] > 0.5
-        crop.append(iou(mc, gt[y0:y1, x0:x1]))
-    print(json.dumps({
-        "rows": len(rows), "ring_hands_whole_image_iou_mean": float(np.mean(whole)),
-        "whole_image_iou_median": float(np.median(whole)),
-        "crop_2x_box_iou_mean": float(np.mean(crop)), "crop_2x_box_iou_median": float(np.median(crop)),
-        "crop_iou_ge_0.5": float(np.mean(np.array(crop) >= 0.5)),
-        "mean_foreground_fraction_whole": float(np.mean(fg)),
-        "ms_per_image_whole": 1000 * t_total / max(1, len(rows)),
-    }, indent=1))
-
-
-# ---------------------------------------------------------------------------------------
-# check-attributes
-# ---------------------------------------------------------------------------------------
-TONES = ["yellow", "white", "rose"]
-
-
-def _tone_report(trues: list[str], preds: list[str]) -> dict:
-    out: dict = {"n": len(trues), "accuracy": float(np.mean([t == p for t, p in zip(trues, preds)])) if trues else 0.0}
-    for t in TONES:
-        sel = [p for tt, p in zip(trues, preds) if tt == t]
-        out[t] = {"n": len(sel), "recall": float(np.mean([p == t for p in sel])) if sel else None,
-                  "predicted_as": dict(Counter(sel))}
-    return out
-
-
-def cmd_check_attributes(args: argparse.Namespace) -> None:
-    report: dict = {}
-    # 1. drawn pieces, masks from the drawing and from u2netp
-    rng = random.Random(args.seed + 101)
-    trues, preds_gt, preds_seg = [], [], []
-    seg = ItemSegmenter(threads=args.threads)
-    per_bg: dict[str, list[bool]] = defaultdict(list)
-    for tone in TONES:
-        for bg in BACKGROUNDS:
-            for k in range(args.synthetic_per_cell):
-                stone = rng.choice([None, None, "red", "blue", "green", "clear", "pearl"])
-                img, item, _, _ = draw_piece(tone, bg, rng, stone=stone)
-                trues.append(tone)
-                preds_gt.append(metal_tone(img, item)[0].value)
-                if k < args.synthetic_seg_per_cell:
-                    m = seg.segment([img])[0]
-                    p = metal_tone(img, m)[0].value
-                    preds_seg.append((tone, p))
-                    per_bg[bg].append(p == tone)
-    report["drawn_gt_mask"] = _tone_report(trues, preds_gt)
-    report["drawn_u2netp_mask"] = _tone_report([t for t, _ in preds_seg], [p for _, p in preds_seg])
-    report["drawn_u2netp_mask_by_background"] = {k: float(np.mean(v)) for k, v in per_bg.items()}
-    # 2. hand-labelled photos (u2netp masks)
-    jt_dir = Path(args.jewelry)
-    rows = [r for r in labelled_jewelry(Path(args.labels), jt_dir) if r["metal_tone"] in TONES]
-    paths = [jt_dir / r["path"] for r in rows]
-    masks = item_masks(paths)
-    trues, preds, halves = [], [], []
-    t_tone = 0.0
-    for r, p, m in zip(rows, paths, masks):
-        # the thresholds in metal_tone.py were set on half 0 (groups hashed); half 1 is the check
-        halves.append(int(hashlib.sha1(r["group_id"].encode()).hexdigest(), 16) % 2)
-        img = Image.open(p).convert("RGB")
-        mask = full_mask(m, img.size)
-        t0 = time.perf_counter()
-        tags = metal_tone(img, mask)
-        t_tone += time.perf_counter() - t0
-        trues.append(r["metal_tone"])
-        preds.append(tags[0].value)
-    report["hand_labelled_photos"] = _tone_report(trues, preds)
-    for h, name in ((0, "calibration_half"), (1, "check_half")):
-        report[f"hand_labelled_photos_{name}"] = _tone_report(
-            [t for t, hh in zip(trues, halves) if hh == h], [p for p, hh in zip(preds, halves) if hh == h]
-        )
-    report["hand_labelled_ms_per_image"] = 1000 * t_tone / max(1, len(rows))
-    # 3. the manifest's own material column (file-name derived), where it names a tone
-    manifest = read_csv(jt_dir / "manifest.csv")
-    tone_of = []
-    for r in manifest:
-        mat = r["material"].lower()
-        if not mat:
-            continue
-        t = ("rose" if "rose" in mat else "white" if ("white" in mat or "silver" in mat)
-             else "yellow" if "yellow" in mat else None)
-        if t:
-            tone_of.append((r, t))
-    trues, preds = [], []
-    if tone_of:
-        mpaths = [jt_dir / r["path"] for r, _ in tone_of]
-        mmasks = item_masks(mpaths)
-        for (r, t), p, m in zip(tone_of, mpaths, mmasks):
-            img = Image.open(p).convert("RGB")
-            trues.append(t)
-            preds.append(metal_tone(img, full_mask(m, img.size))[0].value)
-    report["manifest_material_rows"] = _tone_report(trues, preds)
-    print(json.dumps(report, indent=1))
 
 
 # ---------------------------------------------------------------------------------------
