@@ -17,9 +17,12 @@ from urllib.parse import urlencode
 from django.contrib import admin
 from django.core.cache import cache
 from django.http import Http404
+from django.template.defaultfilters import floatformat
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
+from django.utils.formats import localize
+from django.utils.html import conditional_escape, format_html, format_html_join
 
 from jewel_vision.admin_ui.common import (
     PageAdmin,
@@ -43,6 +46,20 @@ CROSSTAB_ROWS = 300
 
 def _money(value: Decimal) -> str:
     return f"{value:.2f}"
+
+
+def _crosstab_row(row: dict) -> str:
+    """One ``<tr>`` of the table by type x metal tone x stone x style.
+
+    Built here rather than in the template: the same markup and number formats
+    (``default:"—"``, ``localize``, ``floatformat:2``), at a tenth of the cost of the
+    template loop over 300 rows x 7 cells.
+    """
+    cells = format_html_join("", "<td>{}</td>", ((v or "—",) for v in row["cells"]))
+    count = localize(row["products"])
+    link = format_html('<a href="{}">{}</a>', row["url"], count) if row["url"] else conditional_escape(count)
+    return format_html("<tr>{}\n      <td>{}</td><td>{}</td><td>{}</td></tr>\n    ", cells, link,
+                       localize(row["units"]), floatformat(row["value"], 2))
 
 
 class InventoryAdmin(PageAdmin):
@@ -74,6 +91,7 @@ class InventoryAdmin(PageAdmin):
             query = {f"jv_{f}": row[f] or catalogue.NONE for f in facets}
             row["url"] = f"{products_url}?{urlencode(query)}" if products_url else ""
             row["cells"] = [row[f] for f in facets]
+            row["html"] = _crosstab_row(row)
         coverage = [
             {"state": state, "label": label, "products": n,
              "url": f"{products_url}?{urlencode({'jv_state': state})}" if products_url else ""}

@@ -24,6 +24,7 @@ page size: the tags, analyses and photos of a page are read in one query each.
 from __future__ import annotations
 
 import base64
+import html
 import io
 from typing import Any
 
@@ -34,6 +35,7 @@ from django.http import HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from PIL import Image
 
 from jewel_vision.analysis import backfill
@@ -59,23 +61,30 @@ PERMS = {
 
 
 def tag_badges(tags: list[ProductTag]) -> str:
-    """Badges for a product's tags: value, confidence, source; state and threshold as classes."""
-    def classes(t: ProductTag) -> str:
-        below = t.review_state == ProductTag.Review.SUGGESTED and t.confidence < t.display_threshold
-        return f"jv-badge jv-badge--{t.review_state}" + (" jv-badge--below" if below else "")
+    """Badges for a product's tags: value, confidence, source; state and threshold as classes.
 
-    def title(t: ProductTag) -> str:
+    Escaped with :func:`html.escape` (what Django's ``escape`` does) and joined once: a
+    change list draws 500 of them, and ``format_html`` per value was a fifth of its time.
+    """
+    out = []
+    for t in tags:
+        shown_from = t.display_threshold
+        below = t.review_state == ProductTag.Review.SUGGESTED and t.confidence < shown_from
+        classes = f"jv-badge jv-badge--{t.review_state}" + (" jv-badge--below" if below else "")
         who = ""
         if t.reviewed_at:
             name = t.reviewed_by.get_username() if t.reviewed_by else "someone"
             who = f"; {t.get_review_state_display().lower()} by {name} on {t.reviewed_at:%Y-%m-%d %H:%M}"
-        return f"{t.source_detail or t.source}; shown from {t.display_threshold:.2f}{who}"
+        title = f"{t.source_detail or t.source}; shown from {shown_from:.2f}{who}"
+        out.append(
+            f'<span class="{_esc(classes)}" title="{_esc(title)}" data-tag="{_esc(str(t.tag))}"><b>{_esc(t.tag.facet)}</b>: '
+            f"{_esc(t.tag.value)} <i>{round(100 * t.confidence)}%</i> <small>{_esc(t.source)}</small></span>"
+        )
+    return mark_safe("".join(out))
 
-    return format_html_join(
-        "",
-        '<span class="{}" title="{}" data-tag="{}"><b>{}</b>: {} <i>{}%</i> <small>{}</small></span>',
-        ((classes(t), title(t), str(t.tag), t.tag.facet, t.tag.value, round(100 * t.confidence), t.source) for t in tags),
-    )
+
+def _esc(text: str) -> str:
+    return html.escape(str(text))
 
 
 def mask_data_uri(mask_png: bytes, label: str) -> str:
