@@ -6,6 +6,8 @@
 For each size (megapixels, 4:3) and format, photos are drawn here (``shop.catalog.draw_item``,
 resized to the size) and each command runs in a fresh process of its own:
 
+* the decode step alone (``image_io.load_image``): its time, the image it hands on, and how much
+  it raised the process' peak RSS;
 * ``jewel-vision tag --json PHOTO``: wall time of the whole command (models loaded included),
   the pipeline's own time for the photo (its ``timings_ms.total``) and the process' peak RSS;
 * ``jewel-vision bench --images DIR --n N --batch-size N`` on N photos of that size: photos/s and
@@ -31,6 +33,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 CLI = [sys.executable, "-m", "jewel_vision.cli"]
+# The pipeline's decode step alone (``image_io.load_image`` with its defaults), in a process of its own.
+DECODE = """
+import json, re, sys, time
+from jewel_vision.vision.image_io import load_image
+def kb(field):
+    return int(re.search(field + r":\\s+(\\d+)", open("/proc/self/status").read()).group(1))
+open("/proc/self/clear_refs", "w").write("5")  # peak RSS := current RSS
+before = kb("VmRSS")
+t0 = time.perf_counter()
+img = load_image(sys.argv[1])
+ms = (time.perf_counter() - t0) * 1000
+print(json.dumps({"ms": round(ms, 1), "size": list(img.size), "rss_growth_mb": round((kb("VmHWM") - before) / 1024, 1)}))
+"""
 
 
 def make_photo(path: Path, megapixels: float, fmt: str, seed: int) -> tuple[int, int]:
@@ -66,14 +81,19 @@ def measure(folder: Path, megapixels: float, fmt: str, bench_n: int) -> dict:
     paths = [folder / f"photo-{k}.{suffix}" for k in range(bench_n)]
     width, height = 0, 0
     for k, path in enumerate(paths):
-        width, height = make_photo(path, megapixels, fmt, seed=k)
+        # In a child, so this process stays small: a child's ru_maxrss starts from its parent's RSS.
+        _, _, out, _ = run_child([sys.executable, __file__, "--make", str(path), str(megapixels), fmt, str(k)])
+        width, height = json.loads(out)
     row = {"megapixels": megapixels, "format": fmt, "width": width, "height": height,
            "file_mb": round(sum(p.stat().st_size for p in paths) / len(paths) / 2**20, 2)}
 
+    wall, rss, out, code = run_child([sys.executable, "-c", DECODE, str(paths[0])])
+    row["decode_only"] = {"exit": code, "peak_rss_mb": round(rss, 1), **(json.loads(out) if code == 0 else {})}
     wall, rss, out, code = run_child([*CLI, "tag", "--json", str(paths[0])])
-    result = json.loads(out)[0] if code == 0 and out.strip() else {}
-    row["tag"] = {"exit": code, "wall_s": round(wall, 2), "peak_rss_mb": round(rss, 1),
+    result = json.loads(out)["results"][0] if out.strip().startswith("{") else {}
+    row["tag"] = {"exit": code, "error": result.get("error"), "wall_s": round(wall, 2), "peak_rss_mb": round(rss, 1),
                   "pipeline_ms": result.get("timings_ms", {}).get("total"),
+                  "decode_ms": result.get("timings_ms", {}).get("decode"),
                   "analysed_as": [result.get("width"), result.get("height")]}
     report = folder / "bench.json"
     wall, rss, _, code = run_child([*CLI, "bench", "--images", str(folder), "--n", str(bench_n),
@@ -94,7 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--formats", nargs="+", default=["JPEG", "PNG"])
     parser.add_argument("--bench-n", type=int, default=4, help="photos per bench run (also its batch size)")
     parser.add_argument("--json", metavar="OUT")
+    parser.add_argument("--make", nargs=4, metavar=("PATH", "MPX", "FORMAT", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.make:
+        path, mpx, fmt, seed = args.make
+        print(json.dumps(make_photo(Path(path), float(mpx), fmt, int(seed))))
+        return 0
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="jv-image-size-") as tmp:
@@ -105,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
                 row = measure(folder, mpx, fmt, args.bench_n)
                 rows.append(row)
                 print(f"{fmt:4} {mpx:5.1f} Mpx ({row['file_mb']:6.2f} MB): tag {row['tag']['wall_s']:6.2f} s "
-                      f"{row['tag']['peak_rss_mb']:7.1f} MB (pipeline {row['tag']['pipeline_ms']} ms) | bench "
+                      f"{row['tag']['peak_rss_mb']:7.1f} MB (pipeline {row['tag']['pipeline_ms']} ms) | decode "
+                      f"{row['decode_only'].get('ms')} ms +{row['decode_only'].get('rss_growth_mb')} MB | bench "
                       f"{row['bench']['photos_per_second']:.2f} photos/s {row['bench']['peak_rss_mb']:7.1f} MB", flush=True)
     out = {"date": time.strftime("%Y-%m-%d"), "cpu_count": os.cpu_count(), "bench_n": args.bench_n, "rows": rows}
     if args.json:

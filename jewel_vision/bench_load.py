@@ -304,6 +304,7 @@ def run(args: argparse.Namespace) -> dict:
     work = Path(tempfile.mkdtemp(prefix="jv-bench-load-"))
     photos = pick_photos(args.images, args.uploads, work)
     password = args.password or secrets.token_urlsafe(12)
+    load = [os.getloadavg()[0]]
     with ExitStack() as stack:
         procs = stack.enter_context(processes())
         if args.server_url:
@@ -338,6 +339,7 @@ def run(args: argparse.Namespace) -> dict:
         counts, waited = wait_for_analyses(database_url, products, args.timeout)
         total = sent["seconds"] + waited
         span = analysis_span_seconds(database_url, products)
+        load.append(os.getloadavg()[0])
     # Workers and server stopped: the reference has the machine to itself.
     statuses = [status for status, _, _ in sent["results"]]
     upload_ms = sorted(ms for s, ms, _ in sent["results"] if s == 302)
@@ -362,6 +364,7 @@ def run(args: argparse.Namespace) -> dict:
         "seconds_first_analysis_started_to_last_finished": round(span, 1),
         "photos": str(args.images or (DEFAULT_IMAGES if DEFAULT_IMAGES.is_dir() else "drawn rings")),
         "cpu_count": os.cpu_count(),
+        "load_average_1min_before_after": [round(x, 2) for x in load],
         "work_dir": str(work),
     }
     if args.reference_n:
