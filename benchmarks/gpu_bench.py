@@ -1,7 +1,10 @@
-"""The CUDA path, measured in one run of under 5 minutes: embedding fp32 vs fp16 and the full pipeline.
+"""The CUDA path, measured in one run of under 5 minutes: embedding fp32 vs fp16, the full pipeline, the worker's batches.
 
     python benchmarks/gpu_bench.py [--images DIR] [--n 256] [--batch-sizes 1,16,64]
-        [--precisions fp32,fp16] [--budget 240] [--json OUT.json] [--device cuda]
+        [--precisions fp32,fp16] [--fp16] [--worker-path] [--budget 240] [--json OUT.json] [--device cuda]
+
+The prepared device check (issue 12.3): ``python benchmarks/gpu_bench.py --device cuda --fp16
+--worker-path --budget 240``.
 
 For each batch size: the bare EfficientNet-Lite0 embedding in each precision (images per
 second on already decoded photos), then the full pipeline (``jewel-vision bench``'s
@@ -11,6 +14,13 @@ lease. Writes JSON (default ``$OUT/gpu-bench.json`` when ``$OUT`` is set). Exits
 the device is not there, so a CPU-only machine says so instead of measuring the CPU.
 ``--device cpu --precisions fp32`` runs the same code on the CPU (the test suite does, on
 a few photos, so the script cannot rot unseen).
+
+``--fp16``: the pipeline's embedder in half precision (what ``"auto"`` picks on CUDA) and only
+the fp16 embedding runs. ``--worker-path``: for each batch size, the worker's own batch path
+(:func:`jewel_vision.analysis.run.run_analysis` with ``batch_size``: claim in the database,
+``Pipeline.run_batch``, store each photo) in-process on a throw-away SQLite shop, photos per
+second from the first claim to the last store (Celery and a broker left out: nothing to run
+beside the script on a lent machine).
 """
 
 from __future__ import annotations
@@ -51,12 +61,50 @@ def embedding_rate(images: list, device: str, precision: str, batch_size: int) -
     return len(images) / best
 
 
+def worker_path_rates(paths: list[Path], pipeline, sizes: list[int], over_budget) -> list[dict]:
+    """Photos per second through the worker's batch path at each ``ANALYSIS_BATCH_SIZE``."""
+    import tempfile
+
+    from benchmarks.throwaway_shop import add_products, open_shop
+
+    open_shop(Path(tempfile.mkdtemp(prefix="jv-gpu-bench-")))
+    from django.db import transaction
+
+    from jewel_vision.analysis.run import run_analysis
+    from jewel_vision.analysis.start import analyze
+    from jewel_vision.models import Analysis
+
+    images = add_products(paths)
+    pending = Analysis.objects.filter(status=Analysis.Status.PENDING, is_current=True).order_by("pk")
+    rates = []
+    for size in sizes:
+        if over_budget(f"worker path b{size}"):
+            continue
+        with transaction.atomic():
+            for image in images:
+                analyze(image, force=True)
+        pipeline.embedder.batch_size = size
+        t0 = time.perf_counter()
+        tasks = 0
+        while (pk := pending.values_list("pk", flat=True).first()) is not None:
+            run_analysis(pk, pipeline, batch_size=size)
+            tasks += 1
+        seconds = time.perf_counter() - t0
+        done = Analysis.objects.filter(status=Analysis.Status.DONE, is_current=True).count()
+        rates.append({"batch_size": size, "photos": done, "tasks": tasks, "seconds": seconds,
+                      "images_per_second": done / seconds})
+        print(f"worker     batch {size:3d}  {done / seconds:8.1f} img/s  ({done} photos, {tasks} tasks)", flush=True)
+    return rates
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=Path, default=None, help="folder of photos (default: jewelry-types)")
     parser.add_argument("--n", type=int, default=256)
     parser.add_argument("--batch-sizes", default="1,16,64")
     parser.add_argument("--precisions", default="fp32,fp16")
+    parser.add_argument("--fp16", action="store_true", help="the pipeline's embedder in fp16; only the fp16 embedding runs")
+    parser.add_argument("--worker-path", action="store_true", help="also the worker's batch path (in-process, SQLite)")
     parser.add_argument("--budget", type=float, default=240.0, help="seconds; later runs are skipped after it")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--json", type=Path, default=None)
@@ -73,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     paths = bench.find_images(args.images or default_images(), args.n)
     sizes = [int(b) for b in args.batch_sizes.split(",") if b]
-    precisions = [p for p in args.precisions.split(",") if p]
+    precisions = ["fp16"] if args.fp16 else [p for p in args.precisions.split(",") if p]
     out: dict = {
         "device": torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "cpu",
         "torch": torch.__version__,
@@ -83,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         "skipped": [],
     }
     pipeline = Pipeline(PipelineConfig(device=args.device))
+    if args.fp16:
+        pipeline.embedder.precision = "fp16"  # before its model loads
+    out["pipeline_precision"] = pipeline.embedder.precision
     images = [pipeline.decode(p.read_bytes()) for p in paths]
 
     def over_budget(what: str) -> bool:
@@ -106,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pipeline   batch {size:3d}  {res['images_per_second']:8.1f} img/s  "
               f"{res['cost_vs_embedding']:.2f}x the embedding  "
               + "  ".join(f"{k} {v:.1f}" for k, v in res["stage_ms"].items()), flush=True)
+    if args.worker_path:
+        out["worker_path"] = worker_path_rates(paths, pipeline, sizes, over_budget)
     if args.device.startswith("cuda"):
         out["gpu_peak_memory_mb"] = torch.cuda.max_memory_allocated() / 2**20
     out["seconds"] = time.perf_counter() - started

@@ -45,6 +45,8 @@ Selection = BackfillRun.Selection
 STEP_TASK = "jewel_vision.backfill_step"
 #: Seconds between two steps of a run.
 STEP_SECONDS = 1.0
+#: Seconds between two looks at a run whose photos are all sent, waiting for the last ones.
+WAIT_SECONDS = 0.2
 #: Selections that analyse again photos whose content and pipeline version did not change.
 FORCED = {Selection.ALL, Selection.FAILED, Selection.PRODUCTS}
 UNFINISHED = (Analysis.Status.PENDING, Analysis.Status.RUNNING)
@@ -211,5 +213,6 @@ def run_here(
             return run
         if deadline is not None and time.monotonic() > deadline:
             return run
-        time.sleep(max(0.0, STEP_SECONDS - (time.monotonic() - began)))
+        pause = WAIT_SECONDS if run.exhausted else STEP_SECONDS
+        time.sleep(max(0.0, pause - (time.monotonic() - began)))
 

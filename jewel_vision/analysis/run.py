@@ -8,9 +8,14 @@ stores each result on its own. Why a worker-side batcher rather than ``celery-ba
 
 * messages stay one per photo, so uploads, ``requeue``, the sweep and the backfill send
   what they sent before, and a worker with ``ANALYSIS_BATCH_SIZE = 1`` behaves as before;
+* a batch starts at once with what is pending: ``celery-batches`` (0.11, checked) buffers
+  messages until ``flush_every`` have arrived or ``flush_interval`` seconds have passed,
+  so a lone upload waits, and its buffer is capped by the prefetch count; its task takes a
+  list of requests, so the per-photo retry with backoff, the redelivery flag and the
+  claim carried by a retry would have to be rebuilt around it (it does acknowledge
+  acks-late messages after the batch returns);
 * acks-late keeps its meaning: the message that started the batch is acknowledged after
-  the batch is stored; ``celery-batches`` acknowledges the messages it buffers when they
-  arrive (not installable here either: no network);
+  the batch is stored;
 * the claim is the database row, as for a single photo: a photo already analysed, or
   claimed by another worker, is never taken; its own message later finds it done and is
   skipped in a few milliseconds;

@@ -25,13 +25,18 @@ def _load():
     return module
 
 
-def test_runs_on_the_cpu_and_writes_its_json(tmp_path) -> None:
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for i in range(4):
+def _rings(folder: Path, n: int) -> Path:
+    """``n`` drawn rings on a white background, a different one each."""
+    folder.mkdir()
+    for i in range(n):
         img = Image.new("RGB", (320, 240), (245, 245, 245))
         ImageDraw.Draw(img).ellipse((100 + 10 * i, 60, 220, 180), outline=(212, 175, 55), width=12)
-        img.save(photos / f"p{i}.jpg")
+        img.save(folder / f"p{i}.jpg")
+    return folder
+
+
+def test_runs_on_the_cpu_and_writes_its_json(tmp_path) -> None:
+    photos = _rings(tmp_path / "photos", 4)
     out = tmp_path / "gpu.json"
     rc = _load().main(["--device", "cpu", "--precisions", "fp32", "--batch-sizes", "1,2", "--n", "4",
                        "--images", str(photos), "--json", str(out)])
@@ -61,3 +66,24 @@ def test_says_so_without_a_gpu(monkeypatch, tmp_path) -> None:
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert _load().main(["--device", "cuda", "--images", str(tmp_path)]) == 3
+
+
+def test_the_worker_batch_path_runs_in_a_throwaway_shop(tmp_path) -> None:
+    """``--worker-path``: the worker's claim-batch-store path at each batch size (a subprocess: it sets Django up)."""
+    import os
+    import subprocess
+    import sys
+
+    photos = _rings(tmp_path / "photos", 3)
+    out = tmp_path / "gpu.json"
+    env = {**os.environ, "JEWEL_VISION_VAR_DIR": str(tmp_path / "var")}
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--device", "cpu", "--precisions", "fp32", "--batch-sizes", "1,3", "--n", "3",
+         "--images", str(photos), "--worker-path", "--json", str(out)],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    res = json.loads(out.read_text())
+    # Batch 1: one task per photo; batch 3: the first task claims and stores all three.
+    assert [(w["batch_size"], w["photos"], w["tasks"]) for w in res["worker_path"]] == [(1, 3, 3), (3, 3, 1)]
+    assert all(w["images_per_second"] > 0 for w in res["worker_path"])
