@@ -11,18 +11,20 @@ Needs the view permissions of the shop's product model, of product tags and of a
 
 from __future__ import annotations
 
+import html
+from collections.abc import Callable
 from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.core.cache import cache
 from django.http import Http404
-from django.template.defaultfilters import floatformat
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
-from django.utils.formats import localize
-from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils import numberformat
+from django.utils.formats import get_format
+from django.utils.safestring import mark_safe
 
 from jewel_vision.admin_ui.common import (
     PageAdmin,
@@ -48,18 +50,29 @@ def _money(value: Decimal) -> str:
     return f"{value:.2f}"
 
 
-def _crosstab_row(row: dict) -> str:
+def _number_format() -> Callable[..., str]:
+    """``localize`` of numbers, the locale's separators read once (not once a cell: 900 cells a page)."""
+    separators = {k: get_format(k) for k in ("DECIMAL_SEPARATOR", "NUMBER_GROUPING", "THOUSAND_SEPARATOR")}
+
+    def fmt(value, decimals: int | None = None) -> str:
+        return numberformat.format(value, separators["DECIMAL_SEPARATOR"], decimals, separators["NUMBER_GROUPING"],
+                                   separators["THOUSAND_SEPARATOR"], use_l10n=True)
+
+    return fmt
+
+
+def _crosstab_row(row: dict, fmt: Callable[..., str]) -> str:
     """One ``<tr>`` of the table by type x metal tone x stone x style.
 
     Built here rather than in the template: the same markup and number formats
-    (``default:"—"``, ``localize``, ``floatformat:2``), at a tenth of the cost of the
-    template loop over 300 rows x 7 cells.
+    (``default:"—"``, ``localize``, ``floatformat:2`` of a value in whole cents), at a
+    fraction of the cost of the template loop over 300 rows x 7 cells.
     """
-    cells = format_html_join("", "<td>{}</td>", ((v or "—",) for v in row["cells"]))
-    count = localize(row["products"])
-    link = format_html('<a href="{}">{}</a>', row["url"], count) if row["url"] else conditional_escape(count)
-    return format_html("<tr>{}\n      <td>{}</td><td>{}</td><td>{}</td></tr>\n    ", cells, link,
-                       localize(row["units"]), floatformat(row["value"], 2))
+    cells = "".join(f"<td>{html.escape(str(v or '—'))}</td>" for v in row["cells"])
+    count = html.escape(fmt(row["products"]))
+    link = f'<a href="{html.escape(row["url"])}">{count}</a>' if row["url"] else count
+    return mark_safe(f"<tr>{cells}\n      <td>{link}</td><td>{html.escape(fmt(row['units']))}</td>"
+                     f"<td>{html.escape(fmt(row['value'], 2))}</td></tr>\n    ")
 
 
 class InventoryAdmin(PageAdmin):
@@ -87,11 +100,12 @@ class InventoryAdmin(PageAdmin):
         products_url = product_changelist_url()
         figures = self.figures(refresh=request.GET.get("refresh") == "1")
         rows = [dict(r) for r in figures["crosstab"]]
+        fmt = _number_format()
         for row in rows[:CROSSTAB_ROWS]:
             query = {f"jv_{f}": row[f] or catalogue.NONE for f in facets}
             row["url"] = f"{products_url}?{urlencode(query)}" if products_url else ""
             row["cells"] = [row[f] for f in facets]
-            row["html"] = _crosstab_row(row)
+            row["html"] = _crosstab_row(row, fmt)
         coverage = [
             {"state": state, "label": label, "products": n,
              "url": f"{products_url}?{urlencode({'jv_state': state})}" if products_url else ""}

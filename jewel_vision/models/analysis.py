@@ -54,6 +54,10 @@ class Analysis(models.Model):
             models.Index(fields=["image_type", "image_id", "is_current"], name="jv_analysis_image_idx"),
             models.Index(fields=["product_id", "is_current", "status"], name="jv_analysis_product_idx"),
             models.Index(fields=["status", "updated_at"], name="jv_analysis_status_idx"),
+            # Covers the back office's passes over every analysis (coverage, analyses per day,
+            # the review queue's photos per product): no table rows (their JSON) read.
+            models.Index(fields=["image_type", "status", "is_current", "product_id", "finished_at"],
+                         name="jv_analysis_summary_idx"),
         ]
 
     def __str__(self) -> str:

@@ -103,16 +103,19 @@ def crosstab(facets: tuple[str, ...] = CROSSTAB_FACETS) -> list[dict]:
 def confidence_histogram() -> dict[str, list[int]]:
     """``{facet: [count of tags with confidence in 0-0.1, 0.1-0.2, ... 0.9-1.0]}`` (rejected ones left out).
 
-    Grouped by tag id (no join); the vocabulary maps ids to facets.
+    Grouped by tag id (no join); the vocabulary maps ids to facets. The product type is
+    compared as ``product_type_id + 0`` so the database reads the narrow index by tag
+    (tag, state, confidence, type) rather than the wider one that starts with the type:
+    every tag is read either way, half as many bytes this way.
     """
     bucket = Least(Cast(Floor(F("confidence") * BINS), IntegerField()), BINS - 1)
     rows = (
-        ProductTag.objects.filter(product_type=product_content_type())
+        ProductTag.objects.annotate(_jv_type=F("product_type_id") + 0).filter(_jv_type=product_content_type().pk)
         .exclude(review_state=ProductTag.Review.REJECTED)
         .annotate(bucket=bucket)
         .order_by()
         .values_list("tag_id", "bucket")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))
     )
     counts = list(rows)
     facets = dict(Tag.objects.filter(pk__in={tag_id for tag_id, _, _ in counts}).values_list("pk", "facet"))
