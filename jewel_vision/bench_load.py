@@ -60,6 +60,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="PostgreSQL server where a fresh database is made")
     p.add_argument("--server-url", help="a running shop (skips database, server and user setup)")
     p.add_argument("--database-url", help="that shop's database (to read the analyses)")
+    p.add_argument("--add-path", default="/admin/shop/product/add/",
+                   help="the admin's add-product page (its form has a photo inline)")
     p.add_argument("--username", default="bench-load")
     p.add_argument("--password")
     p.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the analyses")
@@ -185,10 +187,10 @@ def form_fields(page: str) -> tuple[dict[str, str], str]:
 class Client:
     """One person's browser: a session logged in to the admin."""
 
-    def __init__(self, base: str, username: str, password: str):
+    def __init__(self, base: str, username: str, password: str, add_path: str):
         import requests
 
-        self.base, self.http = base.rstrip("/"), requests.Session()
+        self.base, self.http, self.add_path = base.rstrip("/"), requests.Session(), add_path
         page = self.http.get(f"{self.base}/admin/login/", timeout=60)
         token = form_fields(page.text)[0]["csrfmiddlewaretoken"]
         r = self.http.post(f"{self.base}/admin/login/?next=/admin/", timeout=60, allow_redirects=False,
@@ -199,7 +201,7 @@ class Client:
 
     def add_product(self, k: int, photo: Path) -> tuple[int, float, str]:
         """Add product ``k`` with ``photo`` in its photo inline: (HTTP status, ms of the upload POST, product pk or '')."""
-        add_url = f"{self.base}/admin/shop/product/add/"
+        add_url = f"{self.base}{self.add_path}"
         page = self.http.get(add_url, timeout=120)
         if page.status_code != 200:
             return page.status_code, 0.0, ""
@@ -213,11 +215,12 @@ class Client:
             r = self.http.post(add_url, data=data, files={file_field: (photo.name, fh, "image/jpeg")},
                                headers={"Referer": add_url}, timeout=300, allow_redirects=False)
         ms = (time.perf_counter() - began) * 1000
-        found = re.search(r"/admin/shop/product/(\d+)/change/", r.headers.get("Location", ""))
+        found = re.search(re.escape(self.add_path.removesuffix("add/")) + r"(\d+)/change/", r.headers.get("Location", ""))
         return r.status_code, ms, found.group(1) if (r.status_code == 302 and found) else ""
 
 
-def upload_all(base: str, username: str, password: str, photos: list[Path], concurrency: int) -> dict:
+def upload_all(base: str, username: str, password: str, photos: list[Path], concurrency: int,
+               add_path: str = "/admin/shop/product/add/") -> dict:
     """Send every photo with ``concurrency`` clients; statuses, upload times and the products made."""
     import requests
 
@@ -226,7 +229,7 @@ def upload_all(base: str, username: str, password: str, photos: list[Path], conc
     results: list[tuple[int, float, str]] = []
 
     def client_loop(_: int) -> None:
-        client = Client(base, username, password)
+        client = Client(base, username, password, add_path)
         while True:
             with lock:
                 k = next(counter, None)
@@ -333,7 +336,7 @@ def run(args: argparse.Namespace) -> dict:
                      "--loglevel", "WARNING"], env, work / f"worker-{k}.log"))
         wait_http(f"{base}/admin/login/", procs[0] if procs and not args.server_url else None)
         print(f"uploading {args.uploads} photos to {base} with {args.concurrency} clients ...", file=sys.stderr)
-        sent = upload_all(base, args.username, password, photos, args.concurrency)
+        sent = upload_all(base, args.username, password, photos, args.concurrency, args.add_path)
         products = [pk for _, _, pk in sent["results"] if pk]
         print(f"{len(products)} uploaded in {sent['seconds']:.1f} s; waiting for the analyses ...", file=sys.stderr)
         counts, waited = wait_for_analyses(database_url, products, args.timeout)
