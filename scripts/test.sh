@@ -32,5 +32,5 @@ echo "using $PG_URL"
 # extension fails the pgvector tests instead of skipping them.
 # "auto" would keep these tests' small catalogues in the in-process index: pgvector is what they test here.
 DATABASE_URL="$PG_URL" JEWEL_VISION_INDEX_BACKEND=pgvector $BIN/pytest -m "not sqlite_only" tests/integration tests/analysis/test_start.py tests/services/test_aggregation.py tests/services/test_review.py \
-  tests/analysis/test_run.py tests/test_growth.py \
+  tests/analysis/test_run.py tests/analysis/test_run_batches.py tests/admin/test_catalogue.py tests/test_growth.py \
   tests/index tests/api tests/services/test_similarity.py tests/services/test_recommendations.py tests/services/test_search.py "$@"
