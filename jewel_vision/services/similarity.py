@@ -390,6 +390,14 @@ class PhotoSearch:
 #: The Celery task that analyses a shopper's photo (:func:`jewel_vision.tasks.analyse_search_photo`),
 #: sent by name: this layer sits below the tasks.
 SEARCH_TASK = "jewel_vision.analyse_search_photo"
+#: What search by photo answers of each tag (the API schema's photo-search tag); a result may carry more (a colour's coverage).
+ANSWERED_TAG_FIELDS = ("facet", "value", "confidence", "model", "model_version", "threshold")
+
+
+def _answered_tag(tag) -> dict[str, Any]:
+    """A tag as search by photo answers it: the published fields only, whatever the vision result adds."""
+    d = tag.to_dict()
+    return {k: d[k] for k in ANSWERED_TAG_FIELDS}
 
 
 def analyse_photo(image: Image.Image) -> AnalysisResult:
@@ -492,7 +500,7 @@ def search_by_photo(
         cards=cards,
         detections=detections,
         box=box,
-        tags=[t.to_dict() for t in result.tags if t.confidence >= 0.05][:10],
+        tags=[_answered_tag(t) for t in result.tags if t.confidence >= 0.05][:10],
         timings_ms={"analyse": round((t1 - t0) * 1000, 1), "search": round((t2 - t1) * 1000, 1)},
         width=region.width,
         height=region.height,

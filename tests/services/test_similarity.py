@@ -4,6 +4,7 @@ import pytest
 from django.template import Context, Template
 
 from jewel_vision.services import similarity
+from jewel_vision.vision.types import TagPrediction
 from tests.index.helpers import _type_head, catalog, jv_env  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -123,3 +124,11 @@ def test_photo_search_offers_pieces_to_pick_only_when_there_are_several(catalog,
     assert len(found.detections) == offered
     assert all(d["label"] not in ("diamond", "pearl") for d in found.detections)
     assert seen["type"] == ""  # 0.7 is under the type's own threshold (0.9): no type boost
+
+
+def test_search_by_photo_answers_only_the_published_tag_fields():
+    """A colour tag's coverage stays in the vision result: the API's photo-search tag does not name it."""
+    colour = TagPrediction(facet="colour", value="gold", confidence=0.7, model="attributes", model_version="r1",
+                           coverage=0.7)
+    assert "coverage" in colour.to_dict()
+    assert tuple(similarity._answered_tag(colour)) == similarity.ANSWERED_TAG_FIELDS
