@@ -115,6 +115,25 @@ def test_detect_synthetic_ring(detector: Detector) -> None:
     assert (best.mask & ring).sum() / (best.mask | ring).sum() > 0.4
 
 
+def test_a_batch_finds_what_each_photo_finds_alone(detector: Detector, monkeypatch) -> None:
+    """Refinement crops of several photos share network calls (split across calls, too): each
+    photo's pieces are the ones it gets on its own, and a tiny photo in the batch shifts nothing."""
+    import jewel_vision.vision.predictors.detector as module
+
+    monkeypatch.setattr(module, "FINE_BATCH", 3)
+    photos = [hand_with_ring(seed)[0] for seed in range(3)]
+    photos.insert(1, Image.new("RGB", (1, 1)))
+    photos.append(hand_with_ring(7, size=(480, 640))[0])
+    together = detector.detect(photos)
+    alone = [detector.detect([p])[0] for p in photos]
+    assert sum(map(len, together)) >= 4
+    for got, ref in zip(together, alone):
+        assert len(got) == len(ref)
+        for a, b in zip(got, ref):
+            assert a.score == pytest.approx(b.score, abs=1e-4)
+            assert (a.mask ^ b.mask).sum() <= 0.001 * a.mask.size
+
+
 def test_plain_images_have_no_confident_detections(detector: Detector) -> None:
     rng = np.random.default_rng(1)
     plain = [
