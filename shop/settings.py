@@ -194,6 +194,8 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
     # Redis: an unacknowledged task comes back after this many seconds (worker died).
     "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "900")),
+    # ... found by a scan every 10 s x this many (kombu's default 10: up to 100 s late).
+    "unacked_restore_throttle": int(os.environ.get("CELERY_UNACKED_RESTORE_THROTTLE", "10")),
     # A worker serving several queues takes from the first one listed first (-Q jewel_vision_interactive,...).
     "queue_order_strategy": "priority",
 }

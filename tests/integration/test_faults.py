@@ -94,7 +94,7 @@ def _staff_decides(product, django_user_model):
 def test_worker_killed_between_inference_and_store(redis_broker, faulty_worker, tmp_path, make_product, add_photo, django_user_model):
     pause = tmp_path / "paused"
     with celery_broker(redis_broker, {"visibility_timeout": 5}):
-        first = faulty_worker(redis_broker, CELERY_VISIBILITY_TIMEOUT="5", JV_TEST_PAUSE_FILE=str(pause))
+        first = faulty_worker(redis_broker, CELERY_VISIBILITY_TIMEOUT="5", CELERY_UNACKED_RESTORE_THROTTLE="1", JV_TEST_PAUSE_FILE=str(pause))
         product = make_product()
         decided = _staff_decides(product, django_user_model)
         image = add_photo(product, kind="ring", seed=21)
@@ -102,7 +102,7 @@ def test_worker_killed_between_inference_and_store(redis_broker, faulty_worker, 
         assert _analysis(image).status == "running" and _analysis(image).attempts == 1
         first.kill(signal.SIGKILL)  # inference done, nothing stored
         assert _analysis(image).status == "running"
-        second = faulty_worker(redis_broker, CELERY_VISIBILITY_TIMEOUT="5", JV_TEST_PAUSE_FILE=str(pause))
+        second = faulty_worker(redis_broker, CELERY_VISIBILITY_TIMEOUT="5", CELERY_UNACKED_RESTORE_THROTTLE="1", JV_TEST_PAUSE_FILE=str(pause))
         analysis = _wait_end(image, second)
     assert analysis.status == "done", (analysis.error, second.output())
     assert analysis.attempts == 2  # the redelivered message took over the lost run

@@ -108,13 +108,13 @@ def _can_connect(port: int) -> bool:
 def test_worker_killed_mid_task_is_redelivered(redis_broker, start_worker, make_product, add_photo):
     # A short visibility timeout, so the unacknowledged task comes back quickly.
     with celery_broker(redis_broker, {"visibility_timeout": 5}):
-        first = start_worker(redis_broker, CELERY_VISIBILITY_TIMEOUT="5")
+        first = start_worker(redis_broker, CELERY_VISIBILITY_TIMEOUT="5", CELERY_UNACKED_RESTORE_THROTTLE="1")
         product = make_product()
         image = add_photo(product, kind="ring", seed=5)
         wait_for(lambda: status_of(image) == "running", timeout=120, what="the task to start")
         first.kill()  # kill -9 while the models load / the photo is analysed
         assert status_of(image) == "running"
-        second = start_worker(redis_broker, CELERY_VISIBILITY_TIMEOUT="5")
+        second = start_worker(redis_broker, CELERY_VISIBILITY_TIMEOUT="5", CELERY_UNACKED_RESTORE_THROTTLE="1")
         analysis = wait_done(image, second, timeout=240)
     assert analysis.status == "done", second.output()
     assert analysis.attempts == 2

@@ -46,11 +46,11 @@ def test_a_worker_killed_mid_batch_has_the_whole_batch_taken_over(redis_broker, 
     with celery_broker(redis_broker, {"visibility_timeout": 5}):
         product = make_product()
         images = [add_photo(product, kind="ring", seed=80 + k) for k in range(3)]
-        first = start_worker(redis_broker, CELERY_VISIBILITY_TIMEOUT="5")
+        first = start_worker(redis_broker, CELERY_VISIBILITY_TIMEOUT="5", CELERY_UNACKED_RESTORE_THROTTLE="1")
         claimed = _wait_all(images, first, statuses=("running",))
         assert len({a.started_at for a in claimed}) == 1
         first.kill()  # kill -9 mid-batch (models loading or photos analysed), nothing stored
         assert [a.status for a in _analyses(images)] == ["running"] * 3
-        second = start_worker(redis_broker, CELERY_VISIBILITY_TIMEOUT="5")
+        second = start_worker(redis_broker, CELERY_VISIBILITY_TIMEOUT="5", CELERY_UNACKED_RESTORE_THROTTLE="1")
         analyses = _wait_all(images, second)
     assert [(a.status, a.attempts) for a in analyses] == [("done", 2)] * 3, second.output()
