@@ -15,7 +15,7 @@ from typing import Any
 from PIL import Image
 
 from jewel_vision.conf import jv_settings
-from jewel_vision.vision.image_io import DEFAULT_MAX_ASPECT, DEFAULT_MAX_SIDE, MIN_SIDE, load_image
+from jewel_vision.vision.image_io import DEFAULT_ISOLATE_PIXELS, DEFAULT_MAX_ASPECT, DEFAULT_MAX_SIDE, MIN_SIDE, load_image
 from jewel_vision.vision.types import ImageDecodeError
 
 
@@ -84,6 +84,7 @@ def decode_upload(data: bytes) -> Image.Image:
             max_bytes=jv_settings.UPLOAD_MAX_BYTES,
             max_side=max_side,
             max_aspect=max_aspect,
+            isolate_pixels=jv_settings.PIPELINE.get("isolate_pixels", DEFAULT_ISOLATE_PIXELS),
         )
     except ImageDecodeError as exc:
         message = str(exc)

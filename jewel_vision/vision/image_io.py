@@ -19,7 +19,10 @@ already opened PIL image) into a small RGB ``PIL.Image.Image``:
 * truncated or corrupt files are rejected (``ImageFile.LOAD_TRUNCATED_IMAGES``
   is never touched, so Pillow raises instead of padding with grey);
 * large JPEGs are decoded with ``Image.draft`` (DCT scaling, 1/2 ... 1/8), so a
-  12,000 px photo decodes in bounded time and memory;
+  12,000 px photo decodes in bounded time and memory; other large images (PNG, TIFF,
+  WebP ..., above ``isolate_pixels``), which Pillow can only decode at full size, are
+  decoded in a short-lived child process (:mod:`.decode_process`), so the caller's peak
+  memory does not grow with the photo;
 * the result has EXIF orientation applied, the first frame of animations,
   16-bit greyscale scaled to 8 bits, CMYK/YCbCr/LAB/... converted to RGB and
   transparency composited on white, and its long side is at most ``max_side``.
@@ -34,6 +37,8 @@ import io
 import os
 import re
 import struct
+import subprocess
+import sys
 import threading
 import warnings
 from typing import BinaryIO, Union
@@ -45,6 +50,7 @@ from .types import ImageDecodeError
 
 __all__ = [
     "ALLOWED_FORMATS",
+    "DEFAULT_ISOLATE_PIXELS",
     "DEFAULT_MAX_ASPECT",
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_PIXELS",
@@ -60,6 +66,16 @@ __all__ = [
 DEFAULT_MAX_PIXELS = 60_000_000
 DEFAULT_MAX_BYTES = 50 * 2**20
 DEFAULT_MAX_SIDE = 1600
+#: Images that cannot be decoded at a reduced scale (all but JPEG) and have more pixels than
+#: this are decoded in a child process: in process they would add ~5 MB a megapixel to the
+#: caller's peak (``benchmarks/image_size_cost.py``); the child costs ~0.1-0.2 s to start.
+DEFAULT_ISOLATE_PIXELS = 16_000_000
+#: Seconds a child process may take to decode one image.
+ISOLATED_DECODE_TIMEOUT = 120
+#: The child's answer (:mod:`.decode_process`): MAGIC, width and height ``<II``, RGB bytes; or
+#: exit status DECODE_ERROR and the ImageDecodeError's message on stderr.
+MAGIC = b"JVRGB1"
+DECODE_ERROR = 3
 #: Long side / short side above which an image is rejected: no jewelry photo is a
 #: 20:1 strip, and every stage's buffers grow with the aspect ratio.
 DEFAULT_MAX_ASPECT = 20.0
@@ -346,6 +362,30 @@ def _jpeg_draft(img: Image.Image, max_side: int) -> None:
         pass
 
 
+def _decode_in_child(data: bytes, max_pixels: int, max_side: int, max_aspect: float) -> Image.Image:
+    """``load_image`` of ``data`` in a child process (:mod:`.decode_process`): the full-size decode's
+    memory is the child's, returned to the system when it exits."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    env.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "jewel_vision.vision.decode_process", str(max_pixels), str(max_side), str(max_aspect)],
+            input=data, capture_output=True, timeout=ISOLATED_DECODE_TIMEOUT, env=env,
+        )
+    except subprocess.TimeoutExpired:
+        raise ImageDecodeError(f"image took longer than {ISOLATED_DECODE_TIMEOUT} s to decode") from None
+    if proc.returncode == DECODE_ERROR:
+        raise ImageDecodeError(proc.stderr.decode("utf-8", "replace").strip() or "cannot decode image")
+    head = len(MAGIC) + 8
+    if proc.returncode != 0 or proc.stdout[: len(MAGIC)] != MAGIC:
+        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+        raise ImageDecodeError(f"cannot decode image: the decoder process failed ({detail[0][:200]})")
+    width, height = struct.unpack("<II", proc.stdout[len(MAGIC) : head])
+    if len(proc.stdout) != head + width * height * 3:
+        raise ImageDecodeError("cannot decode image: the decoder process returned a truncated image")
+    return Image.frombytes("RGB", (width, height), proc.stdout[head:])
+
+
 def load_image(
     source: ImageSource,
     *,
@@ -353,14 +393,17 @@ def load_image(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_side: int = DEFAULT_MAX_SIDE,
     max_aspect: float = DEFAULT_MAX_ASPECT,
+    isolate_pixels: int | None = DEFAULT_ISOLATE_PIXELS,
 ) -> Image.Image:
     """Decode ``source`` into an RGB image whose long side is at most ``max_side``.
 
     ``source`` may be a path, ``bytes``, a binary file object (read up to
     ``max_bytes + 1`` bytes from its current position) or a ``PIL.Image.Image``
     (already in memory: only the pixel limit, orientation, mode and size are
-    handled). Raises :class:`ImageDecodeError` for anything that cannot be
-    decoded safely, including missing files.
+    handled). A file of more than ``isolate_pixels`` pixels that cannot be decoded
+    at a reduced scale (not a JPEG) is decoded in a child process (None: never).
+    Raises :class:`ImageDecodeError` for anything that cannot be decoded safely,
+    including missing files.
     """
     if max_side < 1:
         raise ValueError("max_side must be >= 1")
@@ -377,6 +420,10 @@ def load_image(
     else:
         data = read_source_bytes(source, max_bytes=max_bytes)
         img = _open(data, max_pixels, max_aspect)
+        if (isolate_pixels is not None and img.format not in ("JPEG", "MPO")
+                and img.size[0] * img.size[1] > isolate_pixels):
+            img.close()
+            return _decode_in_child(data, max_pixels, max_side, max_aspect)
         _jpeg_draft(img, max_side)
         _load(img, max_pixels)  # decodes the first frame only (animated GIF/WebP/TIFF pages)
         # Only after load(): some plugins (PNG) load pixels lazily inside getexif(), and

@@ -48,7 +48,15 @@ from PIL import Image
 
 from .attributes import describe
 from .colour import skin_fraction
-from .image_io import DEFAULT_MAX_ASPECT, DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, ImageSource, load_image
+from .image_io import (
+    DEFAULT_ISOLATE_PIXELS,
+    DEFAULT_MAX_ASPECT,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MAX_SIDE,
+    ImageSource,
+    load_image,
+)
 from .item_pixels import ATTRIBUTES_MODEL, ATTRIBUTES_VERSION
 from .packshot_mask import PACKSHOT_MASK_VERSION, packshot_mask
 from .predictors.detector import Detector
@@ -94,6 +102,8 @@ class PipelineConfig:
     max_bytes: int = DEFAULT_MAX_BYTES
     max_side: int = DEFAULT_MAX_SIDE
     max_aspect: float = DEFAULT_MAX_ASPECT  # long side / short side above which a photo is rejected
+    # Non-JPEG photos of more pixels are decoded in a child process (flat memory; None: never).
+    isolate_pixels: int | None = DEFAULT_ISOLATE_PIXELS
     batch_size: int = 16
     min_tag_confidence: float = 0.05  # tags below this are dropped (the top tag of a facet is always kept)
     # detection
@@ -146,7 +156,7 @@ class PipelineConfig:
         ``max_side`` re-analyses photos (``requeue --outdated``) like a new model does.
         Model files are covered by their own versions, so their paths are left out.
         """
-        skip = {"device", "batch_size", "embedder_weights", "type_head_path", "detector_weights",
+        skip = {"device", "batch_size", "isolate_pixels", "embedder_weights", "type_head_path", "detector_weights",
                 "segmenter_weights", "stone_head_path", "stamp_gate_path", "facet_heads_dir"}
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}
         return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:10]
@@ -304,7 +314,8 @@ class Pipeline:
     def decode(self, image: ImageSource):
         cfg = self.config
         return load_image(
-            image, max_pixels=cfg.max_pixels, max_bytes=cfg.max_bytes, max_side=cfg.max_side, max_aspect=cfg.max_aspect
+            image, max_pixels=cfg.max_pixels, max_bytes=cfg.max_bytes, max_side=cfg.max_side, max_aspect=cfg.max_aspect,
+            isolate_pixels=cfg.isolate_pixels,
         )
 
     def run(self, image: ImageSource) -> AnalysisResult:
