@@ -6,8 +6,9 @@
 For each size (megapixels, 4:3) and format, photos are drawn here (``shop.catalog.draw_item``,
 resized to the size) and each command runs in a fresh process of its own:
 
-* the decode step alone (``image_io.load_image``): its time, the image it hands on, and how much
-  it raised the process' peak RSS;
+* the decode step alone (``image_io.load_image``): its time, the image it hands on, how much
+  it raised the process' peak RSS, and the peak of the child process that decoded it when it was
+  too large to decode at a reduced scale (``isolate_pixels``: PNG above 16 Mpx);
 * ``jewel-vision tag --json PHOTO``: wall time of the whole command (models loaded included),
   the pipeline's own time for the photo (its ``timings_ms.total``) and the process' peak RSS;
 * ``jewel-vision bench --images DIR --n N --batch-size N`` on N photos of that size: photos/s and
@@ -44,7 +45,10 @@ before = kb("VmRSS")
 t0 = time.perf_counter()
 img = load_image(sys.argv[1])
 ms = (time.perf_counter() - t0) * 1000
-print(json.dumps({"ms": round(ms, 1), "size": list(img.size), "rss_growth_mb": round((kb("VmHWM") - before) / 1024, 1)}))
+import resource  # a photo decoded in a child process (image_io.isolate_pixels): that child's own peak
+child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(json.dumps({"ms": round(ms, 1), "size": list(img.size), "rss_growth_mb": round((kb("VmHWM") - before) / 1024, 1),
+                  "decoder_process_peak_mb": round(child, 1) if child else None}))
 """
 
 
