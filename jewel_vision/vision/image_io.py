@@ -362,9 +362,17 @@ def _jpeg_draft(img: Image.Image, max_side: int) -> None:
         pass
 
 
-def _decode_in_child(data: bytes, max_pixels: int, max_side: int, max_aspect: float) -> Image.Image:
+def _can_start_children() -> bool:
+    """Whether ``sys.executable`` is a Python that can run the decoder (not, say, a uWSGI binary)."""
+    return bool(sys.executable) and os.path.basename(sys.executable).lower().startswith(("python", "pypy"))
+
+
+def _decode_in_child(data: bytes, max_pixels: int, max_side: int, max_aspect: float) -> Image.Image | None:
     """``load_image`` of ``data`` in a child process (:mod:`.decode_process`): the full-size decode's
-    memory is the child's, returned to the system when it exits."""
+    memory is the child's, returned to the system when it exits. None when no child can be started
+    (the caller then decodes in process)."""
+    if not _can_start_children():
+        return None
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     env.setdefault("OMP_NUM_THREADS", "1")
     try:
@@ -374,6 +382,8 @@ def _decode_in_child(data: bytes, max_pixels: int, max_side: int, max_aspect: fl
         )
     except subprocess.TimeoutExpired:
         raise ImageDecodeError(f"image took longer than {ISOLATED_DECODE_TIMEOUT} s to decode") from None
+    except OSError:  # no process could be started (limits, a sandbox): decode here
+        return None
     if proc.returncode == DECODE_ERROR:
         raise ImageDecodeError(proc.stderr.decode("utf-8", "replace").strip() or "cannot decode image")
     head = len(MAGIC) + 8
@@ -422,8 +432,10 @@ def load_image(
         img = _open(data, max_pixels, max_aspect)
         if (isolate_pixels is not None and img.format not in ("JPEG", "MPO")
                 and img.size[0] * img.size[1] > isolate_pixels):
-            img.close()
-            return _decode_in_child(data, max_pixels, max_side, max_aspect)
+            decoded = _decode_in_child(data, max_pixels, max_side, max_aspect)
+            if decoded is not None:
+                img.close()
+                return decoded
         _jpeg_draft(img, max_side)
         _load(img, max_pixels)  # decodes the first frame only (animated GIF/WebP/TIFF pages)
         # Only after load(): some plugins (PNG) load pixels lazily inside getexif(), and

@@ -76,6 +76,14 @@ def test_a_child_that_dies_is_a_decode_error(monkeypatch):
         load_image(_png(), isolate_pixels=10_000)
 
 
+@pytest.mark.parametrize("executable", ["/usr/bin/uwsgi", ""])
+def test_without_a_python_to_start_it_decodes_in_process(children, monkeypatch, executable):
+    """Under uWSGI, sys.executable is not a Python: the photo is still decoded, here."""
+    monkeypatch.setattr(image_io.sys, "executable", executable)
+    img = load_image(_png(), max_side=320, isolate_pixels=10_000)
+    assert children == [] and img.size == (320, 240)
+
+
 PEAK = textwrap.dedent("""
     import sys
     from jewel_vision.vision.image_io import load_image
