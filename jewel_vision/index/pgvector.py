@@ -193,7 +193,7 @@ class PgVectorIndex(VectorIndex):
         f = filters or Filters()
         if f.types or f.metals or f.metal_tones or f.price_min is not None or f.price_max is not None:
             # A selective filter needs a wider beam for the same recall: bench-similar at 1M photos
-            # (filter 4.5 %), recall@10 0.93 at 2x ef_search, 0.97 at 4x, p95 under 10 ms.
+            # (filter 4.5 %), recall@10 0.93 at 2x ef_search, 0.97 at 4x (p95 9.9-10.3 ms there).
             ef *= 4
         # enable_seqscan off: the vectors live in TOAST, so the planner prices a scan of the small
         # main table as cheap and, from ef_search ~200 (or a filter), picks it over HNSW: an exact

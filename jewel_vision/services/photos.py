@@ -15,7 +15,8 @@ from typing import Any
 from PIL import Image
 
 from jewel_vision.conf import jv_settings
-from jewel_vision.vision.image_io import DEFAULT_ISOLATE_PIXELS, DEFAULT_MAX_ASPECT, DEFAULT_MAX_SIDE, MIN_SIDE, load_image
+from jewel_vision.registry import pipeline_config
+from jewel_vision.vision.image_io import MIN_SIDE, load_image
 from jewel_vision.vision.types import ImageDecodeError
 
 
@@ -74,17 +75,17 @@ def read_upload(upload: Any) -> bytes:
 
 
 def decode_upload(data: bytes) -> Image.Image:
-    """Decode within the upload limits; ImageDecodeError becomes PhotoRejected or PhotoTooLarge."""
-    max_side = int(jv_settings.PIPELINE.get("max_side") or DEFAULT_MAX_SIDE)
-    max_aspect = float(jv_settings.PIPELINE.get("max_aspect") or DEFAULT_MAX_ASPECT)
+    """Decode within the upload limits, as the pipeline decodes (its max_side, max_aspect and
+    isolate_pixels); ImageDecodeError becomes PhotoRejected or PhotoTooLarge."""
+    cfg = pipeline_config()
     try:
         return load_image(
             data,
             max_pixels=jv_settings.UPLOAD_MAX_PIXELS,
             max_bytes=jv_settings.UPLOAD_MAX_BYTES,
-            max_side=max_side,
-            max_aspect=max_aspect,
-            isolate_pixels=jv_settings.PIPELINE.get("isolate_pixels", DEFAULT_ISOLATE_PIXELS),
+            max_side=cfg.max_side,
+            max_aspect=cfg.max_aspect,
+            isolate_pixels=cfg.isolate_pixels,
         )
     except ImageDecodeError as exc:
         message = str(exc)

@@ -68,7 +68,6 @@ def test_a_corrupt_large_png_is_a_clear_error_from_the_child(children):
 
 def test_a_child_that_dies_is_a_decode_error(monkeypatch):
     """A decoder crash (a hostile file) takes the child down, not the worker: a clear error."""
-    monkeypatch.setattr(image_io.sys, "executable", sys.executable)
     real_run = subprocess.run
     crash = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"]
     monkeypatch.setattr(image_io.subprocess, "run", lambda args, **kw: real_run(crash, **kw))
