@@ -285,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queries", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--database-url", help="PostgreSQL with pgvector to use (its index table is emptied; default: an embedded server of its own)")
+    p.add_argument("--shared-buffers", metavar="SIZE",
+                   help="the embedded server's shared_buffers, e.g. 10GB (default: enough for the table and its indexes)")
     p.add_argument("--json", metavar="OUT.json", help="also write the figures as JSON")
     p.add_argument("--blas-threads", type=int, default=1,
                    help="BLAS threads for the exact scan (default 1, as in a web worker process; 0: library default)")
