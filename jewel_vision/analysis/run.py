@@ -45,6 +45,7 @@ from django.utils import timezone
 
 from jewel_vision.conf import jv_settings
 from jewel_vision.analysis import start
+from jewel_vision.analysis.soft_limit import soft_limit_held
 from jewel_vision.analysis.store import mark_failed, store_result
 from jewel_vision.models import Analysis
 from jewel_vision.registry import configured_pipeline
@@ -237,7 +238,10 @@ def _run_claimed(batch: list[Analysis], pipeline: Any) -> dict[int, str]:
         readable.append((analysis, data))
     if not readable:
         return outcomes
-    results = _infer(pipeline or configured_pipeline(), [data for _, data in readable])
+    pipeline = pipeline or configured_pipeline()
+    with soft_limit_held():  # the time limit waits for the models to load whole
+        pipeline.warmup()
+    results = _infer(pipeline, [data for _, data in readable])
     own = batch[0].pk
     # The task's own photo last: should it raise, its batch-mates are stored already.
     pairs = sorted(zip((a for a, _ in readable), results), key=lambda pair: pair[0].pk == own)

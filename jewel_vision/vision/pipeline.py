@@ -205,6 +205,7 @@ class Pipeline:
         self._facet_lock = threading.Lock()
         self._checked = False
         self._check_lock = threading.Lock()
+        self._warmed: list[FacetHead] | None = None  # the facet heads of the last warmup
 
     # -- identity -------------------------------------------------------------------------
     @property
@@ -296,7 +297,14 @@ class Pipeline:
             self._checked = True
 
     def warmup(self) -> None:
-        """Load every model now (e.g. when a worker starts) instead of on first use."""
+        """Load every model now (e.g. when a worker starts) instead of on first use.
+
+        Cheap once done (a worker calls it before each batch): it loads again only when the
+        facet heads changed on disk.
+        """
+        heads = self.facet_heads
+        if self._warmed is heads:
+            return
         self._check_compatible()
         self.embedder.load()
         self.type_classifier.load()
@@ -307,8 +315,9 @@ class Pipeline:
             self.hallmarks.gate(Image.new("RGB", (64, 64), (200, 200, 200)))
             if self.hallmarks.stamp_gate is not None:
                 self.hallmarks.stamp_gate.load()
-        for head in self.facet_heads:
+        for head in heads:
             head.load()
+        self._warmed = heads
 
     # -- running --------------------------------------------------------------------------
     def decode(self, image: ImageSource):

@@ -37,6 +37,9 @@ class CountingPipeline:
         self.batches: list[int] = []
         self.runs = 0
 
+    def warmup(self):
+        self.inner.warmup()
+
     def run_batch(self, photos, return_exceptions=False):
         self.batches.append(len(photos))
         return self.inner.run_batch(photos, return_exceptions=return_exceptions)
