@@ -1,7 +1,8 @@
 """The CUDA path, measured in one run of under 5 minutes: embedding fp32 vs fp16, the full pipeline, the worker's batches.
 
     python benchmarks/gpu_bench.py [--images DIR] [--n 256] [--batch-sizes 1,16,64]
-        [--precisions fp32,fp16] [--fp16] [--worker-path] [--budget 240] [--json OUT.json] [--device cuda]
+        [--precisions fp32,fp16] [--fp16] [--worker-path] [--processes 1,4,8] [--budget 240]
+        [--json OUT.json] [--device cuda]
 
 The prepared device check (issue 12.3): ``python benchmarks/gpu_bench.py --device cuda --fp16
 --worker-path --budget 240``.
@@ -20,7 +21,9 @@ the fp16 embedding runs. ``--worker-path``: for each batch size, the worker's ow
 (:func:`jewel_vision.analysis.run.run_analysis` with ``batch_size``: claim in the database,
 ``Pipeline.run_batch``, store each photo) in-process on a throw-away SQLite shop, photos per
 second from the first claim to the last store (Celery and a broker left out: nothing to run
-beside the script on a lent machine).
+beside the script on a lent machine). ``--processes 1,4,8``: that many processes, each with its
+own pipeline on the device, run every photo in batches of the last ``--batch-sizes`` at once;
+their photos per second together (what ``celery worker --concurrency P`` on one GPU can give).
 """
 
 from __future__ import annotations
@@ -97,6 +100,58 @@ def worker_path_rates(paths: list[Path], pipeline, sizes: list[int], over_budget
     return rates
 
 
+def _process_run(device: str, paths: list[str], batch_size: int, ready, go, results) -> None:
+    """One worker process: load the pipeline, decode, warm up, wait for the others, run the batches."""
+    from jewel_vision.vision.pipeline import Pipeline, PipelineConfig
+
+    pipeline = Pipeline(PipelineConfig(device=device))
+    pipeline.embedder.batch_size = batch_size
+    photos = [Path(p).read_bytes() for p in paths]
+    pipeline.run_batch(photos[:batch_size], return_exceptions=True)
+    ready.put(1)
+    go.wait()
+    t0 = time.time()
+    done = 0
+    for i in range(0, len(photos), batch_size):
+        done += sum(not isinstance(r, Exception) for r in pipeline.run_batch(photos[i:i + batch_size], return_exceptions=True))
+    results.put((t0, time.time(), done))
+
+
+def process_rates(paths: list[Path], device: str, batch_size: int, counts: list[int], over_budget) -> list[dict]:
+    """Photos per second of P worker processes sharing the device, each running every photo in batches.
+
+    A GPU worker is bound by the pipeline's CPU stages (attributes, the packshot mask, stones)
+    long before the GPU is busy, so a GPU host runs several worker processes per GPU
+    (``celery worker --concurrency P``); this measures what that buys.
+    """
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")  # CUDA cannot be used in a forked child
+    rates = []
+    for count in counts:
+        if over_budget(f"processes {count}"):
+            continue
+        threads = max(1, (os.cpu_count() or 1) // count)  # the host's cores shared out, as a worker pool should
+        os.environ["OMP_NUM_THREADS"] = str(threads)  # read by each child as it starts
+        ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+        procs = [ctx.Process(target=_process_run, args=(device, [str(p) for p in paths], batch_size, ready, go, results))
+                 for _ in range(count)]
+        for proc in procs:
+            proc.start()
+        for _ in procs:
+            ready.get(timeout=300)
+        go.set()
+        ends = [results.get(timeout=600) for _ in procs]
+        for proc in procs:
+            proc.join()
+        seconds = max(e[1] for e in ends) - min(e[0] for e in ends)
+        done = sum(e[2] for e in ends)
+        rates.append({"processes": count, "threads_each": threads, "batch_size": batch_size, "photos": done, "seconds": seconds,
+                      "images_per_second": done / seconds})
+        print(f"processes {count:2d}  batch {batch_size:3d}  {done / seconds:8.1f} img/s  ({done} photos)", flush=True)
+    return rates
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=Path, default=None, help="folder of photos (default: jewelry-types)")
@@ -105,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precisions", default="fp32,fp16")
     parser.add_argument("--fp16", action="store_true", help="the pipeline's embedder in fp16; only the fp16 embedding runs")
     parser.add_argument("--worker-path", action="store_true", help="also the worker's batch path (in-process, SQLite)")
+    parser.add_argument("--processes", default="",
+                        help="e.g. 1,4,8: that many pipeline processes sharing the device, batches of the last --batch-sizes")
     parser.add_argument("--budget", type=float, default=240.0, help="seconds; later runs are skipped after it")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--json", type=Path, default=None)
@@ -159,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
               + "  ".join(f"{k} {v:.1f}" for k, v in res["stage_ms"].items()), flush=True)
     if args.worker_path:
         out["worker_path"] = worker_path_rates(paths, pipeline, sizes, over_budget)
+    if args.processes:
+        counts = [int(c) for c in args.processes.split(",") if c]
+        out["processes"] = process_rates(paths, args.device, sizes[-1], counts, over_budget)
     if args.device.startswith("cuda"):
         out["gpu_peak_memory_mb"] = torch.cuda.max_memory_allocated() / 2**20
     out["seconds"] = time.perf_counter() - started

@@ -87,3 +87,22 @@ def test_the_worker_batch_path_runs_in_a_throwaway_shop(tmp_path) -> None:
     # Batch 1: one task per photo; batch 3: the first task claims and stores all three.
     assert [(w["batch_size"], w["photos"], w["tasks"]) for w in res["worker_path"]] == [(1, 3, 3), (3, 3, 1)]
     assert all(w["images_per_second"] > 0 for w in res["worker_path"])
+
+
+def test_several_processes_share_the_device(tmp_path) -> None:
+    """``--processes``: P pipelines at once, every photo each; their photos per second together."""
+    import os
+    import subprocess
+    import sys
+
+    photos = _rings(tmp_path / "photos", 2)
+    out = tmp_path / "gpu.json"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--device", "cpu", "--precisions", "fp32", "--batch-sizes", "2", "--n", "2",
+         "--images", str(photos), "--processes", "1,2", "--json", str(out)],
+        env={**os.environ, "JEWEL_VISION_VAR_DIR": str(tmp_path / "var")}, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    res = json.loads(out.read_text())
+    assert [(p["processes"], p["batch_size"], p["photos"]) for p in res["processes"]] == [(1, 2, 2), (2, 2, 4)]
+    assert all(p["images_per_second"] > 0 for p in res["processes"])

@@ -134,6 +134,32 @@ def test_a_batch_finds_what_each_photo_finds_alone(detector: Detector, monkeypat
             assert (a.mask ^ b.mask).sum() <= 0.001 * a.mask.size
 
 
+def test_on_cuda_inputs_take_a_few_fixed_shapes_and_find_the_same_pieces(detector: Detector, monkeypatch) -> None:
+    """On CUDA every new input shape is costly once, so inputs are padded to a few fixed shapes
+    (square coarse inputs, power-of-two calls); the pieces found stay the ones the CPU path finds."""
+    photos = [hand_with_ring(0)[0], hand_with_ring(7, size=(480, 640))[0], hand_with_ring(3, size=(900, 300))[0]]
+    plain = detector.detect(photos)
+    shapes = []
+    probs = Detector._probs
+
+    def spy(self, batch):
+        shapes.append(batch.shape)
+        return probs(self, batch)
+
+    monkeypatch.setattr(Detector, "fixed_shapes", property(lambda self: True))
+    monkeypatch.setattr(Detector, "_probs", spy)
+    fixed = detector.detect(photos)
+    sides = {detector.coarse_side, detector.config.refine_size}
+    assert shapes and {(s[1], s[2]) for s in shapes} <= {(side, side) for side in sides}
+    assert {s[0] for s in shapes} <= {1, 2, 4, 8, 16} and (3 not in {s[0] for s in shapes})
+    assert sum(map(len, plain)) >= 3
+    for got, ref in zip(fixed, plain):
+        assert len(got) == len(ref)
+        for a, b in zip(got, ref):
+            assert a.score == pytest.approx(b.score, abs=0.05)
+            assert (a.mask & b.mask).sum() / (a.mask | b.mask).sum() > 0.9
+
+
 def test_plain_images_have_no_confident_detections(detector: Detector) -> None:
     rng = np.random.default_rng(1)
     plain = [

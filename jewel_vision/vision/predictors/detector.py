@@ -69,6 +69,14 @@ STD = np.array([0.229, 0.224, 0.225], dtype=np.float32) * 255.0
 FINE_BATCH = 16
 
 
+def shape_bucket(n: int) -> int:
+    """``n`` network inputs rounded up to a power of two, at most :data:`FINE_BATCH`."""
+    b = 1
+    while b < n:
+        b *= 2
+    return min(b, FINE_BATCH)
+
+
 @dataclass
 class DetectedItem:
     """One piece of jewelry: ``box`` (x0, y0, x1, y1) normalised 0-1, ``mask`` bool HxW of the whole image."""
@@ -445,6 +453,36 @@ class Detector(LazyLoadMixin):
         self._net = fuse_batchnorm(net).to(self.device, memory_format=torch.channels_last)
         self.config = config
         self.metadata = metadata
+        if self.fixed_shapes:  # pay for every input shape now, not on a shop's first photos
+            for side in (self.coarse_side, config.refine_size):
+                for n in sorted({shape_bucket(k) for k in range(1, FINE_BATCH + 1)}):
+                    self._probs(np.zeros((n, side, side, 3), np.uint8))
+
+    # -- input shapes ----------------------------------------------------------------
+    # On CUDA each new input shape is costly the first time it is seen (the convolution
+    # kernels are chosen, or compiled, per shape): on an H200 a fresh worker's detector took
+    # ~330 ms a photo over 192 photos of varied aspect ratios, and ~22 ms once every shape
+    # had been seen. There, inputs take a handful of fixed shapes: coarse inputs are padded
+    # to a square of ``coarse_side``, and a call's inputs to a power of two (blank inputs,
+    # whose outputs are dropped). On the CPU (oneDNN) shapes cost nothing extra, and padding
+    # would cost compute, so inputs keep their own shapes there.
+    @property
+    def fixed_shapes(self) -> bool:
+        """Whether network inputs take fixed shapes (on CUDA)."""
+        return self.device.startswith("cuda")
+
+    @property
+    def coarse_side(self) -> int:
+        """The side of the square every coarse input is padded to when :attr:`fixed_shapes`."""
+        return -(-self.config.coarse_long // 16) * 16
+
+    def _probs_fixed(self, batch: np.ndarray) -> np.ndarray:
+        """:meth:`_probs` with the call padded to :func:`shape_bucket` inputs (blank ones) when :attr:`fixed_shapes`."""
+        n = len(batch)
+        size = shape_bucket(n) if self.fixed_shapes else n
+        if size > n:
+            batch = np.concatenate([batch, np.zeros((size - n, *batch.shape[1:]), batch.dtype)])
+        return self._probs(batch)[:n]
 
     def __repr__(self) -> str:
         return f"Detector({self.weights_path!r}, device={self._device_setting!r}, score_threshold={self.score_threshold})"
@@ -484,7 +522,7 @@ class Detector(LazyLoadMixin):
 
     def _batched_probs(self, arrays: Sequence[np.ndarray], batch: int) -> np.ndarray:
         """_probs over same-shaped arrays, at most ``batch`` at a time (bounded memory)."""
-        return np.concatenate([self._probs(np.stack(arrays[i : i + batch])) for i in range(0, len(arrays), batch)])
+        return np.concatenate([self._probs_fixed(np.stack(arrays[i : i + batch])) for i in range(0, len(arrays), batch)])
 
     def _frame(self, image: Image.Image) -> "_Frame | None":
         """The photo as RGB and its coarse-pass input (long side ``coarse_long``, padded to 16)."""
@@ -503,11 +541,24 @@ class Detector(LazyLoadMixin):
         return _Frame(rgb=rgb, s=s, cw=cw, ch=ch, small=small)
 
     def _coarse_pass(self, frames: Sequence["_Frame"]) -> None:
-        """Sets each frame's coarse probabilities, one photo per call: on a CPU, stacking 384 px
-        inputs was slower, not faster (oneDNN, 2 cores)."""
-        for f in frames:
-            f.coarse_out = self._probs(f.small[None])[0][:, : f.ch, : f.cw]
-            f.small = None  # not needed any more
+        """Sets each frame's coarse probabilities, one photo per call on the CPU (there, stacking
+        384 px inputs was slower, not faster: oneDNN, 2 cores); on CUDA up to ``FINE_BATCH`` photos
+        a call, each padded to the square :attr:`coarse_side` (see :attr:`fixed_shapes`)."""
+        import cv2
+
+        if not self.fixed_shapes:
+            for f in frames:
+                f.coarse_out = self._probs(f.small[None])[0][:, : f.ch, : f.cw]
+                f.small = None  # not needed any more
+            return
+        side = self.coarse_side
+        for i in range(0, len(frames), FINE_BATCH):
+            chunk = frames[i : i + FINE_BATCH]
+            batch = np.stack([cv2.copyMakeBorder(f.small, 0, side - f.small.shape[0], 0, side - f.small.shape[1],
+                                                 cv2.BORDER_REPLICATE) for f in chunk])
+            for f, out in zip(chunk, self._probs_fixed(batch)):
+                f.coarse_out = out[:, : f.ch, : f.cw]
+                f.small = None
 
     def _refine_jobs(self, frame: "_Frame") -> list[tuple]:
         """Candidates of the coarse pass, best first, each (peak, component, window or None,
