@@ -225,31 +225,26 @@ def _captured_sql(using: str, fn) -> list[str]:
 def _load_shipped_table(using: str, cat: Catalogue) -> float:
     """Empty the shipped index table and COPY the catalogue into it (its own schema, ``halfvec`` column)."""
     from django.db import connections
-    from django.utils import timezone
-    from pgvector import HalfVector
     from pgvector.psycopg import register_vector
 
     from jewel_vision.index import pgvector
 
     conn = connections[using]
     t = time.perf_counter()
-    pgvector.install(using, cat.vectors.shape[1], create_index=False)  # extension + halfvec column
+    n, dim = cat.vectors.shape
+    pgvector.install(using, dim, create_index=False)  # extension + halfvec column
     conn.ensure_connection()
     register_vector(conn.connection)
-    now = timezone.now()
+    # bulk_load's steps, each timed by the caller: the projection a rebuild of n photos gets, then COPY.
+    short_dim = pgvector.projection_dim_for(n, dim)
+    fitted = pgvector.fit_projection(cat.vectors, short_dim) if short_dim else None
     with conn.cursor() as cur:
-        cur.execute(f"DROP INDEX IF EXISTS {pgvector.HNSW_INDEX}")
+        pgvector.drop_hnsw_indexes(cur)
         cur.execute(f"TRUNCATE {pgvector.TABLE}")  # a scratch table (bulk_load DELETEs, in its transaction)
-        pgvector.create_type_indexes(cur, 0)  # on the empty table: drops the per-type indexes, creates none
-        with cur.cursor.copy(
-            f"COPY {pgvector.TABLE} (analysis_id, image_id, product_id, in_stock, price, item_type, metal, metal_tone, "
-            "updated_at, embedding) FROM STDIN WITH (FORMAT BINARY)"
-        ) as copy:
-            copy.set_types(["int8", "varchar", "varchar", "bool", "float8", "varchar", "varchar", "varchar", "timestamptz",
-                            pgvector.COLUMN_TYPE])
-            for i in range(cat.vectors.shape[0]):
-                copy.write_row((i, str(i), f"p{i}", bool(cat.in_stock[i]), float(cat.prices[i]), str(cat.types[i]),
-                                "gold", "yellow", now, HalfVector(cat.vectors[i])))
+        projection = pgvector.prepare_projection(using, cur, fitted, n)
+        rows = ((i, str(i), f"p{i}", bool(cat.in_stock[i]), float(cat.prices[i]), str(cat.types[i]), "gold", "yellow",
+                 cat.vectors[i]) for i in range(n))
+        pgvector.copy_rows(cur, rows, projection)
     return time.perf_counter() - t
 
 
@@ -265,20 +260,20 @@ def _build_shipped_indexes(using: str, n: int) -> dict:
     with connections[using].cursor() as cur:
         cur.execute(f"SET maintenance_work_mem = '{mem_mb}MB'")
         cur.execute("SET max_parallel_maintenance_workers = 1")
+        short = pgvector.current_projection(using, cur) is not None
         t = time.perf_counter()
-        pgvector.install(using, DIM)  # CREATE INDEX ... USING hnsw (embedding halfvec_ip_ops) WITH (m, ef_construction)
+        name = pgvector.create_main_index(cur, short)  # CREATE INDEX ... USING hnsw (col halfvec_ip_ops) WITH (m, ef_construction)
         main = time.perf_counter() - t
         t = time.perf_counter()
-        created = pgvector.create_type_indexes(cur, n)
+        created = pgvector.create_type_indexes(cur, n, short=short)
         partial = time.perf_counter() - t
         cur.execute(f"ANALYZE {pgvector.TABLE}")
-        cur.execute("SELECT pg_relation_size(%s::regclass), pg_total_relation_size(%s::regclass)",
-                    [pgvector.HNSW_INDEX, pgvector.TABLE])
+        cur.execute("SELECT pg_relation_size(%s::regclass), pg_total_relation_size(%s::regclass)", [name, pgvector.TABLE])
         index_bytes, total_bytes = cur.fetchone()
         cur.execute("SELECT COALESCE(sum(pg_relation_size(indexname::regclass)), 0) FROM pg_indexes "
-                    "WHERE tablename = %s AND indexname LIKE %s", [pgvector.TABLE, f"{pgvector.HNSW_INDEX}_t%"])
+                    "WHERE tablename = %s AND indexname LIKE %s", [pgvector.TABLE, f"{name}_t%"])
         partial_bytes = int(cur.fetchone()[0])
-        cur.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", [pgvector.HNSW_INDEX])
+        cur.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", [name])
         indexdef = cur.fetchone()[0]
     return {
         "index_build_seconds": round(main, 2),
@@ -289,6 +284,7 @@ def _build_shipped_indexes(using: str, n: int) -> dict:
         "table_with_indexes_mb": round(total_bytes / 2**20, 1),
         "maintenance_work_mem_mb": mem_mb,
         "index_definition": indexdef,
+        "projection_dim": pgvector.projection_dim_for(n, DIM),
     }
 
 
@@ -350,7 +346,7 @@ def bench_pgvector(
     shipped = _shipped_queries(using, cat, expected, expected_f)
     with transaction.atomic(using=using), connections[using].cursor() as cur:
         index._configure(cur, filters())
-        sql, params = pgvector.build_query(cat.queries[0], 10, filters())
+        sql, params = pgvector.build_query(cat.queries[0], 10, filters(), pgvector.current_projection(using, cur))
         cur.execute("EXPLAIN " + sql, params)
         plan = re.sub(r"'\[[^\]]*\]'", "'[query]'", "\n".join(r[0] for r in cur.fetchall()))
     sweep = {}
@@ -379,7 +375,7 @@ def bench_pgvector(
         "build_seconds": round(load + build["index_build_seconds"] + build["type_indexes_build_seconds"], 2),
         "prewarm_seconds": round(prewarm_s, 2),
         "filtered_plan": plan,
-        "filtered_plan_uses_type_index": f"{pgvector.HNSW_INDEX}_t" in plan,
+        "filtered_plan_uses_type_index": re.search(rf"{pgvector.HNSW_INDEX}(_short)?_t", plan) is not None,
         "sql": {"plain": sql_plain, "filtered": sql_filtered},
         "ef_search_sweep": sweep,
         "exact_scan_ms_5_queries": [round(t, 1) for t in scan_times],
@@ -387,15 +383,13 @@ def bench_pgvector(
 
 
 def default_shared_buffers(n: int) -> str:
-    """Room in shared buffers for the table's main fork and every HNSW index (~8 KB a photo at 1280-d halfvec).
+    """The embedded server's shared_buffers: 2GB up to 300k photos, 3GB above.
 
-    pgvector's advice: an HNSW index answers fast only from memory. At a million photos the
-    two halfvec graphs are 3.9 + 3.9 GB; with 3 GB of buffers a query copies pages in from the
-    OS cache (bench-similar-1m.json), which a tuned server would not do.
+    More is not faster here: at a million photos 10GB (room for both 3.9 GB graphs) gave
+    p95 8.2 / 13.9 ms against 6.2 / 10.3 with 3GB (2026-12-04, ``--shared-buffers 10GB``; that
+    run's JSON was lost with its session's scratch folder; 4 KB pages, no huge pages here).
     """
-    if n <= 300_000:
-        return "2GB"
-    return f"{max(3, math.ceil(n * 9.5 / 1e6))}GB"
+    return "2GB" if n <= 300_000 else "3GB"
 
 
 def _bench_database(explicit: str | None, n: int, shared_buffers: str | None = None) -> tuple[str, callable]:
@@ -421,20 +415,29 @@ def _bench_database(explicit: str | None, n: int, shared_buffers: str | None = N
     databases = connections.configure_settings({"default": dict(settings.DATABASES["default"]),
                                                 BENCH_ALIAS: dj_database_url.parse(url)})
     connections.settings[BENCH_ALIAS] = databases[BENCH_ALIAS]
-    from jewel_vision.models import VectorItem
+    from jewel_vision.models import VectorItem, VectorProjection
 
-    with connections[BENCH_ALIAS].cursor() as cur:
-        cur.execute("SELECT to_regclass(%s)", [VectorItem._meta.db_table])
-        exists = cur.fetchone()[0] is not None
-    if not exists:  # the shipped schema: the model's table (its migrations' result), then install() adds the column
-        with connections[BENCH_ALIAS].schema_editor() as editor:
-            editor.create_model(VectorItem)
+    for model in (VectorItem, VectorProjection):
+        with connections[BENCH_ALIAS].cursor() as cur:
+            cur.execute("SELECT to_regclass(%s)", [model._meta.db_table])
+            exists = cur.fetchone()[0] is not None
+        if not exists:  # the shipped schema: the models' tables (their migrations' result); install() adds the columns
+            with connections[BENCH_ALIAS].schema_editor() as editor:
+                editor.create_model(model)
     return BENCH_ALIAS, lambda: (connections[BENCH_ALIAS].close(), stop())
 
 
 def run(n: int, backends: list[str], *, queries: int = 200, database_url: str | None = None, seed: int = 0,
-        shared_buffers: str | None = None, log=print) -> dict:
+        shared_buffers: str | None = None, projection_from: int | None = None, log=print) -> dict:
     setup_django()
+    if projection_from is not None:  # the shop's HNSW["projection_from"], for this run
+        from django.conf import settings
+
+        from jewel_vision.conf import jv_settings
+
+        jv = getattr(settings, "JEWEL_VISION", {})
+        settings.JEWEL_VISION = {**jv, "HNSW": {**jv.get("HNSW", {}), "projection_from": projection_from}}
+        jv_settings.reload()
     log(f"generating {n} synthetic {DIM}-d vectors and {queries} queries ...")
     cat = synthetic(n, queries, seed=seed)
     expected = truth(cat)
@@ -472,7 +475,8 @@ def run(n: int, backends: list[str], *, queries: int = 200, database_url: str | 
 def main(args) -> int:
     backends = [args.backend] if args.backend else ["exact", "pgvector"]
     result = run(args.n, backends, queries=args.queries, database_url=args.database_url, seed=args.seed,
-                 shared_buffers=getattr(args, "shared_buffers", None), log=lambda m: print(m, file=sys.stderr))
+                 shared_buffers=getattr(args, "shared_buffers", None),
+                 projection_from=getattr(args, "projection_from", None), log=lambda m: print(m, file=sys.stderr))
     text = json.dumps(result, indent=2)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

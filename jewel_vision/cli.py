@@ -287,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--database-url", help="PostgreSQL with pgvector to use (its index table is emptied; default: an embedded server of its own)")
     p.add_argument("--shared-buffers", metavar="SIZE",
                    help="the embedded server's shared_buffers, e.g. 10GB (default: enough for the table and its indexes)")
+    p.add_argument("--projection-from", type=int, metavar="N",
+                   help="HNSW['projection_from'] for this run: graphs on a PCA projection from N photos (default: the setting)")
     p.add_argument("--json", metavar="OUT.json", help="also write the figures as JSON")
     p.add_argument("--blas-threads", type=int, default=1,
                    help="BLAS threads for the exact scan (default 1, as in a web worker process; 0: library default)")

@@ -96,8 +96,12 @@ DEFAULTS: dict[str, Any] = {
     # Exact backend: how often (seconds) a process looks for index changes made
     # by other processes (workers, other web processes); 0 = before every query.
     "INDEX_REFRESH_SECONDS": 1.0,
-    # pgvector HNSW parameters: graph degree, build beam, query beam.
-    "HNSW": {"m": 16, "ef_construction": 64, "ef_search": 100},
+    # pgvector HNSW parameters: graph degree, build beam, query beam. projection_from (None: never):
+    # a rebuild of a catalogue of at least that many photos builds the graphs on a PCA projection
+    # of the embeddings (projection_dim numbers, fitted on the catalogue) and re-ranks their
+    # candidates on the full embedding: graphs 5x smaller, for a server whose memory cannot hold
+    # full ones; at 1M photos it lost recall and was no faster (bench-similar-1m-projection256.json).
+    "HNSW": {"m": 16, "ef_construction": 64, "ef_search": 100, "projection_dim": 256, "projection_from": None},
     # Fields of the shop's product model read for filters and cards. None: not
     # available (no price filter / every product counts as in stock / str(product)).
     # A numeric stock field means "in stock" when > 0; a boolean one when True.
@@ -290,6 +294,8 @@ class JewelVisionSettings:
         if unknown:
             raise ImproperlyConfigured(f"{SETTING_NAME}['HNSW'] has unknown key(s) {', '.join(unknown)}.")
         for key, value in self.HNSW.items():
+            if key == "projection_from" and value is None:
+                continue
             if not isinstance(value, int) or isinstance(value, bool) or value < 2:
                 raise ImproperlyConfigured(f"{SETTING_NAME}['HNSW']['{key}'] must be an integer >= 2, got {value!r}.")
         for scope, rate in self.API_THROTTLE_RATES.items():

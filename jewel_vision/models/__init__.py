@@ -10,7 +10,7 @@
 """
 
 from jewel_vision.models.analysis import Analysis, StoredDetection, StoredEmbedding, StoredRegion, StoredText
-from jewel_vision.models.index import IndexChange, VectorItem
+from jewel_vision.models.index import IndexChange, VectorItem, VectorProjection
 from jewel_vision.models.products import ProductLock, ProductView
 from jewel_vision.models.tags import Prediction, ProductTag, Tag, display_threshold
 from jewel_vision.models.backoffice import BackfillRun, Inventory, ModelVersion, Review, TaughtHead  # issue 11
@@ -33,5 +33,6 @@ __all__ = [
     "Tag",
     "TaughtHead",
     "VectorItem",
+    "VectorProjection",
     "display_threshold",
 ]

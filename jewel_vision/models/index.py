@@ -66,3 +66,27 @@ class IndexChange(models.Model):
 
     def __str__(self) -> str:
         return f"index change {self.pk}: product {self.product_id}"
+
+
+class VectorProjection(models.Model):
+    """The PCA basis of pgvector's short column, fitted on the catalogue when the index is rebuilt.
+
+    A large catalogue's HNSW graphs are built on ``embedding_short``, this projection of
+    each photo's embedding (256 numbers instead of 1280), and the candidates they return are
+    re-ranked on the full embedding: the graphs are 5x smaller and cheaper to walk
+    (``jewel_vision.index.pgvector``). One row at a time; a rebuild replaces it in the same
+    transaction that rewrites the short column, so a basis never meets another's vectors.
+    """
+
+    dim_in = models.PositiveIntegerField()
+    dim_out = models.PositiveIntegerField()
+    mean = models.BinaryField()  # float32, dim_in
+    components = models.BinaryField()  # float32, dim_in x dim_out, row-major
+    fitted_rows = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        app_label = "jewel_vision"
+
+    def __str__(self) -> str:
+        return f"projection {self.dim_in}->{self.dim_out} fitted on {self.fitted_rows} photos"

@@ -108,3 +108,91 @@ def test_prewarm_loads_table_and_index_into_shared_buffers(rows):
         # pg_prewarm returns the blocks it read; the index is now in the buffer cache
         cur.execute("SELECT pg_prewarm(%s::regclass)", [pgvector.HNSW_INDEX])
         assert cur.fetchone()[0] > 0
+
+
+def clustered(n: int, seed: int = 3) -> np.ndarray:
+    """Unit vectors around 20 centres on a power-law spectrum, like real embeddings (a PCA has something to keep)."""
+    rng = np.random.default_rng(seed)
+    scale = (np.arange(1280) + 1.0) ** -0.6
+    centres = rng.standard_normal((20, 1280)) * scale
+    v = 0.5 + centres[rng.integers(0, 20, n)] + rng.standard_normal((n, 1280)) * scale * 0.6
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def index_rows(vectors, types):
+    return [(i + 1, str(i), f"p{i}", i % 3 != 0, float(i), types[i], "gold", "yellow", vectors[i]) for i in range(len(vectors))]
+
+
+@pytest.fixture
+def projected(settings):
+    """A rebuild of 600 photos with projection_from lowered to 500: the graphs are on a 256-d projection."""
+    settings.JEWEL_VISION = {**getattr(settings, "JEWEL_VISION", {}),
+                             "HNSW": {"m": 16, "ef_construction": 64, "ef_search": 100, "projection_dim": 256, "projection_from": 500}}
+    vectors = clustered(610)[:600]  # the last 10: queries from the same clusters (QUERIES)
+    types = [("ring", "necklace")[i % 2] for i in range(600)]
+    assert pgvector.bulk_load("default", index_rows(vectors, types), 1280) == 600
+    return vectors, types
+
+
+def index_names():
+    with connection.cursor() as cur:
+        cur.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexdef LIKE %s",
+                    [pgvector.TABLE, "%USING hnsw%"])
+        return dict(cur.fetchall())
+
+
+def test_a_large_rebuild_builds_its_graphs_on_a_projection_fitted_on_the_catalogue(projected):
+    projection = pgvector.current_projection()
+    assert projection is not None and projection.components.shape == (1280, 256)
+    assert pgvector.column(name=pgvector.SHORT_COLUMN) == ("halfvec", 256)
+    names = index_names()
+    assert pgvector.SHORT_INDEX in names and pgvector.HNSW_INDEX not in names  # no full-size graph to keep in memory
+    assert f"USING hnsw ({pgvector.SHORT_COLUMN} halfvec_ip_ops)" in names[pgvector.SHORT_INDEX]
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {pgvector.TABLE} WHERE {pgvector.SHORT_COLUMN} IS NOT NULL")
+        assert cur.fetchone()[0] == 600
+    # The axes are the catalogue's principal ones: the first keeps more of its variance than a random axis.
+    vectors, _ = projected
+    centred = vectors - projection.mean
+    first = np.var(centred @ projection.components[:, 0])
+    random_axis = np.random.default_rng(0).standard_normal(1280)
+    assert first > 5 * np.var(centred @ (random_axis / np.linalg.norm(random_axis)))
+
+
+def test_projected_queries_rerank_on_the_full_embedding(projected):
+    vectors, types = projected
+    index = pgvector.PgVectorIndex()
+    sql, _ = pgvector.build_query(vectors[0], 10, None, pgvector.current_projection())
+    assert f"ORDER BY {pgvector.SHORT_COLUMN} <#>" in sql and "LIMIT %s) AS candidates ORDER BY distance" in sql
+    with connection.cursor() as cur:
+        cur.execute("SET enable_seqscan = off")
+    hits_found = 0
+    for q in clustered(610)[600:]:
+        hits = index.search(q, 10)
+        exact = np.argsort(-(vectors @ q))[:10]
+        hits_found += len({h.key - 1 for h in hits} & set(exact.tolist()))
+        # Scores are the full embedding's cosines, not the projection's.
+        for h in hits:
+            assert h.score == pytest.approx(float(vectors[h.key - 1] @ q), abs=2e-3)
+    assert hits_found >= 95  # recall@10 over 10 queries >= 0.95
+    f = Filters(in_stock=True, types=("ring",), price_min=100, price_max=400)
+    q = vectors[7]
+    got = [h.key - 1 for h in index.search(q, 5, f)]
+    ok = [i for i in range(600) if i % 3 != 0 and types[i] == "ring" and 100 <= i <= 400]
+    assert got == sorted(ok, key=lambda i: -float(vectors[i] @ q))[:5]
+
+
+def test_new_photos_enter_the_short_column_and_a_small_rebuild_drops_the_projection(projected, settings):
+    vectors, _ = projected
+    extra = clustered(610)[605]
+    VectorItem.objects.create(analysis_id=10_001, image_id="x", product_id="px", item_type="ring")
+    pgvector.set_embeddings("default", [(10_001, extra)])
+    with connection.cursor() as cur:
+        cur.execute("SET enable_seqscan = off")
+    assert pgvector.PgVectorIndex().search(extra, 1)[0].product_id == "px"
+    # Fewer photos than projection_from: the full-size graph comes back and the basis goes.
+    assert pgvector.bulk_load("default", index_rows(vectors[:100], ["ring"] * 100), 1280) == 100
+    assert pgvector.current_projection() is None
+    names = index_names()
+    assert pgvector.HNSW_INDEX in names and pgvector.SHORT_INDEX not in names
+    assert pgvector.PgVectorIndex().search(vectors[5], 1)[0].key == 6
