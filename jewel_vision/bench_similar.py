@@ -345,8 +345,9 @@ def bench_pgvector(
     sql_filtered = _captured_sql(using, lambda: index.search(cat.queries[0], 10, filters()))
     shipped = _shipped_queries(using, cat, expected, expected_f)
     with transaction.atomic(using=using), connections[using].cursor() as cur:
-        index._configure(cur, filters())
-        sql, params = pgvector.build_query(cat.queries[0], 10, filters(), pgvector.current_projection(using, cur))
+        projection = pgvector.current_projection(using, cur)
+        index._configure(cur, filters(), 10, projection)
+        sql, params = pgvector.build_query(cat.queries[0], 10, filters(), projection)
         cur.execute("EXPLAIN " + sql, params)
         plan = re.sub(r"'\[[^\]]*\]'", "'[query]'", "\n".join(r[0] for r in cur.fetchall()))
     sweep = {}

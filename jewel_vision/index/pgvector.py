@@ -100,9 +100,13 @@ def save_projection(using: str, mean: np.ndarray, components: np.ndarray, fitted
 def current_projection(using: str = "default", cursor=None) -> Projection | None:
     """The projection the short column holds, or None (the graphs are on the full embedding).
 
-    One small query each call: a rebuild in another process replaces the basis, and a stale
-    one would project queries into the wrong space. The basis itself is cached by its key.
+    None without a query while ``HNSW["projection_from"]`` is None (the default: after
+    changing the setting, rebuild the index). Else one small query each call: a rebuild in
+    another process replaces the basis, and a stale one would project queries into the wrong
+    space. The basis itself is cached by its key.
     """
+    if jv_settings.HNSW["projection_from"] is None:
+        return None
     conn = connections[using]
     if cursor is None:
         with conn.cursor() as cur:
@@ -288,7 +292,7 @@ class PgVectorIndex(VectorIndex):
     def __init__(self, using: str = "default") -> None:
         self.using = using
 
-    def _configure(self, cursor, filters: Filters | None, k: int = 10) -> None:
+    def _configure(self, cursor, filters: Filters | None, k: int = 10, projection: Projection | None = None) -> None:
         """The query's settings, ``SET LOCAL``: they end with its transaction, never leak to the connection's other queries."""
         ef = int(jv_settings.HNSW["ef_search"])
         f = filters or Filters()
@@ -296,7 +300,8 @@ class PgVectorIndex(VectorIndex):
             # A selective filter needs a wider beam for the same recall: bench-similar at 1M photos
             # (filter 4.5 %), recall@10 0.93 at 2x ef_search, 0.97 at 4x (p95 9.9-10.3 ms there).
             ef *= 4
-        ef = max(ef, int(k) * RERANK)  # the re-ranked candidates come from one beam
+        if projection is not None:
+            ef = max(ef, int(k) * RERANK)  # the re-ranked candidates come from one beam
         # enable_seqscan off: the vectors live in TOAST, so the planner prices a scan of the small
         # main table as cheap and, from ef_search ~200 (or a filter), picks it over HNSW: an exact
         # scan that detoasts every vector (~190 ms at 100k photos; bench-similar).
@@ -309,8 +314,9 @@ class PgVectorIndex(VectorIndex):
             return []
         conn = connections[self.using]
         with transaction.atomic(using=self.using), conn.cursor() as cur:
-            self._configure(cur, filters, k)
-            sql, params = build_query(q, k, filters, current_projection(self.using, cur))
+            projection = current_projection(self.using, cur)
+            self._configure(cur, filters, k, projection)
+            sql, params = build_query(q, k, filters, projection)
             cur.execute(sql, params)
             rows = cur.fetchall()
         # relaxed_order may return rows slightly out of order.
