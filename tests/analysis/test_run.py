@@ -84,6 +84,9 @@ class _CountingPipeline:
         self.inner = configured_pipeline()
         self.runs = 0
 
+    def warmup(self):
+        self.inner.warmup()
+
     def run(self, data):
         self.runs += 1
         return self.inner.run(data)
@@ -231,6 +234,9 @@ def test_the_soft_time_limit_ends_the_analysis_failed_with_a_true_message(
     analysis = _analysis_of(image)
 
     class Slow:
+        def warmup(self):
+            pass
+
         def run(self, data):
             raise SoftTimeLimitExceeded()
 
