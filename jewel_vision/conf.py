@@ -96,12 +96,16 @@ DEFAULTS: dict[str, Any] = {
     # Exact backend: how often (seconds) a process looks for index changes made
     # by other processes (workers, other web processes); 0 = before every query.
     "INDEX_REFRESH_SECONDS": 1.0,
-    # pgvector HNSW parameters: graph degree, build beam, query beam. projection_from (None: never):
+    # pgvector HNSW parameters: graph degree, build beam, query beam; type_ef_construction: the
+    # build beam of the per-type partial graphs, which answer filtered queries (a better graph
+    # there lets a narrower beam reach the same recall: 200 against 64 at 1M photos, 3x the
+    # build time of those graphs; benchmarks/hnsw_type_index_sweep.py). projection_from (None: never):
     # a rebuild of a catalogue of at least that many photos builds the graphs on a PCA projection
     # of the embeddings (projection_dim numbers, fitted on the catalogue) and re-ranks their
     # candidates on the full embedding: graphs 5x smaller, for a server whose memory cannot hold
     # full ones; at 1M photos it lost recall and was no faster (bench-similar-1m-projection256.json).
-    "HNSW": {"m": 16, "ef_construction": 64, "ef_search": 100, "projection_dim": 256, "projection_from": None},
+    "HNSW": {"m": 16, "ef_construction": 64, "type_ef_construction": 200, "ef_search": 100, "projection_dim": 256,
+             "projection_from": None},
     # Fields of the shop's product model read for filters and cards. None: not
     # available (no price filter / every product counts as in stock / str(product)).
     # A numeric stock field means "in stock" when > 0; a boolean one when True.

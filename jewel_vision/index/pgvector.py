@@ -286,6 +286,24 @@ def build_query(q: np.ndarray, k: int, filters: Filters | None, projection: Proj
     return sql, params
 
 
+def beam_factor(filters: Filters | None) -> float:
+    """How many times ``HNSW["ef_search"]`` a query with these filters walks."""
+    f = filters or Filters()
+    if len(f.types) == 1:
+        # One type: its partial index (built with type_ef_construction) does most of the
+        # filtering, the rest is what the beam must cover. At 1M photos (in stock + type +
+        # price, 4.5 %; benchmarks/hnsw_type_index_sweep.py, seed 0) a type graph built with
+        # ef_construction 200 gave recall@10 0.973 at a beam of 148 (p95 8.7 ms), where the
+        # graph built with 64 needed 400 for 0.974 (p95 11.2 ms). A type too rare for its own
+        # graph (under 5 % of photos) is found by the iterative scan walking on.
+        return 1.5
+    if f.types or f.metals or f.metal_tones or f.price_min is not None or f.price_max is not None:
+        # A selective filter on the main graph needs a wider beam for the same recall:
+        # bench-similar at 1M photos, recall@10 0.93 at 2x ef_search, 0.97 at 4x.
+        return 4
+    return 1
+
+
 class PgVectorIndex(VectorIndex):
     name = "pgvector"
 
@@ -294,12 +312,7 @@ class PgVectorIndex(VectorIndex):
 
     def _configure(self, cursor, filters: Filters | None, k: int = 10, projection: Projection | None = None) -> None:
         """The query's settings, ``SET LOCAL``: they end with its transaction, never leak to the connection's other queries."""
-        ef = int(jv_settings.HNSW["ef_search"])
-        f = filters or Filters()
-        if f.types or f.metals or f.metal_tones or f.price_min is not None or f.price_max is not None:
-            # A selective filter needs a wider beam for the same recall: bench-similar at 1M photos
-            # (filter 4.5 %), recall@10 0.93 at 2x ef_search, 0.97 at 4x (p95 9.9-10.3 ms there).
-            ef *= 4
+        ef = int(round(int(jv_settings.HNSW["ef_search"]) * beam_factor(filters)))
         if projection is not None:
             ef = max(ef, int(k) * RERANK)  # the re-ranked candidates come from one beam
         # enable_seqscan off: the vectors live in TOAST, so the planner prices a scan of the small
@@ -521,7 +534,7 @@ def create_type_indexes(cur, total: int, short: bool = False) -> list[str]:
         name = f"{prefix}_t{hashlib.sha1(item_type.encode()).hexdigest()[:10]}"
         cur.execute(
             f'CREATE INDEX "{name}" ON {TABLE} USING hnsw ({col} {OPS}) '
-            f"WITH (m = {int(hnsw['m'])}, ef_construction = {int(hnsw['ef_construction'])}) WHERE item_type = %s",
+            f"WITH (m = {int(hnsw['m'])}, ef_construction = {int(hnsw['type_ef_construction'])}) WHERE item_type = %s",
             [item_type],
         )
         created.append(name)
