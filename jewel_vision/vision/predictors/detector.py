@@ -459,10 +459,11 @@ class Detector(LazyLoadMixin):
                     self._probs(np.zeros((n, side, side, 3), np.uint8))
 
     # -- input shapes ----------------------------------------------------------------
-    # On CUDA each new input shape is costly the first time it is seen (the convolution
-    # kernels are chosen, or compiled, per shape): on an H200 a fresh worker's detector took
-    # ~330 ms a photo over 192 photos of varied aspect ratios, and ~22 ms once every shape
-    # had been seen. There, inputs take a handful of fixed shapes: coarse inputs are padded
+    # On CUDA each new input shape looked costly the first time it was seen (probably the
+    # convolution kernels being chosen or compiled per shape; not profiled): on an H200 a fresh
+    # worker's detector took ~330 ms a photo over 192 photos of varied aspect ratios, and
+    # ~22 ms on a second pass over the same photos. Whether fixed shapes remove that cost is
+    # not measured on a GPU yet. There, inputs take a handful of fixed shapes: coarse inputs are padded
     # to a square of ``coarse_side``, and a call's inputs to a power of two (blank inputs,
     # whose outputs are dropped). On the CPU (oneDNN) shapes cost nothing extra, and padding
     # would cost compute, so inputs keep their own shapes there.
