@@ -100,6 +100,10 @@ class ReaderConfig:
     locate_small: float = 5.0
     locate_max: int = 3
     locate_min_score: float = 0.5
+    # the looks _locate takes, in order, until one finds a box: ``<highpass|raw>_x<scale>``
+    # (scale bounded by locate_up_side). The high-pass that helps reading hides tiny debossed
+    # text from the detector, which finds it on the raw photo at 2x (tune split, cross specs)
+    locate_looks: tuple[str, ...] = ("highpass_x1", "raw_x1", "raw_x2", "highpass_x2")
     zoom_box_px: float = 90.0
     # after a pass that read only half of a gold pair (a karat or a fineness), this many more
     # passes may add the other half
@@ -328,15 +332,19 @@ class HallmarkReader:
         if max(w, h) < cfg.locate_from:
             return []
         eng = self.engine if isinstance(self.engine, RapidOcrEngine) else get_engine("rapidocr")
-        hp = highpass_normalise(img)
-        boxes = [(b, sc) for b, sc in eng.detect(hp, limit_side=min(max(w, h), cfg.locate_side))  # type: ignore[attr-defined]
-                 if sc >= cfg.locate_min_score]
-        if not boxes and max(w, h) * 1.5 <= cfg.locate_up_side:
-            # nothing at the photo's own size: once more at 2x (at most locate_up_side px)
-            f = min(2.0, cfg.locate_up_side / max(w, h))
-            up = hp.resize((int(round(w * f)), int(round(h * f))), Image.BICUBIC)
-            boxes = [(b, sc) for b, sc in eng.detect(up, limit_side=max(up.size))  # type: ignore[attr-defined]
+        boxes: list[tuple[Box, float]] = []
+        for look in cfg.locate_looks:
+            kind, _, scale = look.partition("_x")
+            f = min(float(scale or 1), cfg.locate_up_side / max(w, h))
+            if float(scale or 1) > 1 and f < 1.5:
+                continue  # a zoomed look that locate_up_side would barely let zoom
+            src = img if f <= 1.01 else img.resize((int(round(w * f)), int(round(h * f))), Image.BICUBIC)
+            src = highpass_normalise(src) if kind == "highpass" else src
+            side = max(src.size) if f > 1.01 else min(max(w, h), cfg.locate_side)
+            boxes = [(b, sc) for b, sc in eng.detect(src, limit_side=side)  # type: ignore[attr-defined]
                      if sc >= cfg.locate_min_score]
+            if boxes:
+                break
         if not boxes:
             return []
         px = [(b[0] * w, b[1] * h, b[2] * w, b[3] * h, sc) for b, sc in boxes]

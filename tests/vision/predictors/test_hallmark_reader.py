@@ -125,3 +125,17 @@ def test_tiny_stamp_on_curved_band_is_read(reader, index, marks):
 def test_no_lexicon_snapping_by_default():
     """Readings are parsed by rules, never snapped to a closed list of whole marks."""
     assert ReaderConfig().lexicon_passes == ()
+
+
+def test_locate_finds_tiny_stamp_the_high_pass_hides(reader):
+    """A 14 px raised '925' in a ~560 px photo: the high-passed looks find no box, the raw look at 2x does."""
+    from jewel_vision.vision.stamps import make_cross_specs, render_spec
+
+    spec = make_cross_specs(200, 7, "tune")[190]
+    assert spec.margin is not None and spec.size_px <= 14 and spec.text == "925"
+    img = render_spec(spec)
+    high_pass_only = HallmarkReader("rapidocr", config=ReaderConfig(locate_looks=("highpass_x1", "highpass_x2")))
+    assert high_pass_only._locate(img) == []
+    assert reader._locate(img), "the default looks found no text box"
+    found = reader.read(img, force=True)
+    assert {f.normalised for f in found if f.normalised} == {"S925"}, [f.raw for f in found]
