@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                        "p95_ms": round(bs._percentile(times, 95), 3), "recall_at_10": round(bs._recall(found, expected), 4)}
                 out["runs"].append(run)
                 print(json.dumps(run), flush=True)
-        with transaction.atomic(using=using), connections[using].cursor() as cur:
+        with transaction.atomic(using=using), pgvector.query_cursor(using) as cur:
             index._configure(cur, bs.filters())
             sql, params = pgvector.build_query(cat.queries[0], 10, bs.filters())
             cur.execute("EXPLAIN " + sql, params)

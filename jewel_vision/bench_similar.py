@@ -344,7 +344,7 @@ def bench_pgvector(
     sql_plain = _captured_sql(using, lambda: index.search(cat.queries[0], 10))
     sql_filtered = _captured_sql(using, lambda: index.search(cat.queries[0], 10, filters()))
     shipped = _shipped_queries(using, cat, expected, expected_f)
-    with transaction.atomic(using=using), connections[using].cursor() as cur:
+    with transaction.atomic(using=using), pgvector.query_cursor(using) as cur:
         projection = pgvector.current_projection(using, cur)
         index._configure(cur, filters(), 10, projection)
         sql, params = pgvector.build_query(cat.queries[0], 10, filters(), projection)
@@ -357,7 +357,7 @@ def bench_pgvector(
             sweep[str(ef)] = _shipped_queries(using, cat, expected, expected_f)
     # PostgreSQL's exact answer to the same SQL (index scans off), a few queries: what HNSW replaces.
     scan_times = []
-    with connections[using].cursor() as cur:
+    with pgvector.query_cursor(using) as cur:
         cur.execute("SET enable_indexscan = off")
         for q in cat.queries[:5]:
             sql, params = pgvector.build_query(q, 10, None)

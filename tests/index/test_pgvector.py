@@ -33,7 +33,7 @@ def rows():
 
 
 def plan(sql_params):
-    with connection.cursor() as cur:
+    with pgvector.query_cursor() as cur:
         cur.execute("SET enable_seqscan = off")  # a 200-row table would otherwise be scanned
         cur.execute("EXPLAIN " + sql_params[0], sql_params[1])
         text = "\n".join(r[0] for r in cur.fetchall())
@@ -61,11 +61,45 @@ def test_a_float32_column_of_an_earlier_version_becomes_halfvec_in_place(rows):
     before = backend_sql(Filters())
     assert pgvector.install(dim=1280) is False  # converted, not recreated: no refill needed
     assert pgvector.column() == ("halfvec", 1280)
-    with connection.cursor() as cur:
+    with pgvector.query_cursor() as cur:
         cur.execute(f"SELECT count(*) FROM {pgvector.TABLE} WHERE embedding IS NOT NULL")
         assert cur.fetchone()[0] > 0
         cur.execute(*before)
         assert cur.fetchall()  # the shipped query runs on the converted column
+
+
+def test_the_query_vector_is_bound_in_binary(rows, monkeypatch):
+    """No Python text formatting of 1,280 floats per query: the vector goes as a binary halfvec."""
+    import weakref
+
+    from django.db.backends.postgresql.base import ServerBindingCursor
+    from pgvector import HalfVector
+
+    vectors, _ = rows
+    monkeypatch.setattr(pgvector, "_vector_types_on", weakref.WeakSet())  # as on a new connection
+    seen = []
+
+    def wrapper(execute, sql, params, many, context):
+        seen.append((sql, params, type(context["cursor"].cursor)))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(wrapper):
+        hits = pgvector.PgVectorIndex().search(vectors[3], 5)
+    assert hits[0].key == 4 and hits[0].score == pytest.approx(1.0, abs=1e-3)
+    sql, params, cursor_type = next(q for q in seen if "<#>" in q[0])
+    assert "<#>" in sql and isinstance(params[0], HalfVector) and issubclass(cursor_type, ServerBindingCursor)
+    assert np.allclose(params[0].to_numpy(), vectors[3], atol=1e-3)
+
+
+def test_repeated_filtered_queries_keep_custom_plans(rows):
+    """psycopg prepares a server-bound query after 5 runs; a generic plan would miss the per-type indexes."""
+    vectors, types = rows
+    index = pgvector.PgVectorIndex()
+    answers = [index.search(vectors[i], 5, Filters(types=("ring",))) for i in range(8)]
+    assert all(types[h.key - 1] == "ring" for hits in answers for h in hits)
+    with connection.cursor() as cur:  # SET LOCAL lasts until the test's transaction ends
+        cur.execute("SHOW plan_cache_mode")
+        assert cur.fetchone()[0] == "force_custom_plan"
 
 
 def test_filtered_queries_use_the_hnsw_index(rows):
