@@ -136,6 +136,8 @@ def query_cursor(using: str = "default"):
     The query vector then travels in binary (``halfvec_recv``): writing 1,280 floats as
     text in Python took ~1 ms a query, a tenth of the 10 ms budget at a million photos.
     Django's execute wrappers still see the query. Types are looked up once per connection.
+    No prepared statements unless the shop sets ``prepare_threshold`` (Django's default is
+    none, which connection poolers such as PgBouncer in transaction mode need).
     """
     conn = connections[using]
     conn.ensure_connection()
@@ -345,8 +347,9 @@ class PgVectorIndex(VectorIndex):
         # enable_seqscan off: the vectors live in TOAST, so the planner prices a scan of the small
         # main table as cheap and, from ef_search ~200 (or a filter), picks it over HNSW: an exact
         # scan that detoasts every vector (~190 ms at 100k photos; bench-similar).
-        # force_custom_plan: psycopg prepares a query bound on the server after 5 runs, and a
-        # generic plan (item_type = $2) could not use the per-type partial indexes.
+        # force_custom_plan: where the shop's DATABASES OPTIONS set prepare_threshold (Django
+        # leaves it off, for poolers), psycopg prepares this server-bound query after that many
+        # runs, and a generic plan (item_type = $2) could not use the per-type partial indexes.
         cursor.execute(f"SET LOCAL hnsw.ef_search = {min(ef, 1000)}; SET LOCAL hnsw.iterative_scan = relaxed_order; "
                        "SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_custom_plan")
 

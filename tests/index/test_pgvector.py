@@ -92,7 +92,7 @@ def test_the_query_vector_is_bound_in_binary(rows, monkeypatch):
 
 
 def test_repeated_filtered_queries_keep_custom_plans(rows):
-    """psycopg prepares a server-bound query after 5 runs; a generic plan would miss the per-type indexes."""
+    """With prepare_threshold set, psycopg prepares a server-bound query; a generic plan would miss the per-type indexes."""
     vectors, types = rows
     index = pgvector.PgVectorIndex()
     answers = [index.search(vectors[i], 5, Filters(types=("ring",))) for i in range(8)]
