@@ -63,13 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         user = getattr(settings, "JEWEL_VISION", {})
         for config in args.configs.split(","):
             m, efc = (int(v) for v in config.split("x"))
-            name = f"{pgvector.HNSW_INDEX}_sweep"
-            with connections[using].cursor() as cur:
-                cur.execute(f'DROP INDEX IF EXISTS "{name}"')
+            with override_settings(JEWEL_VISION={**user, "HNSW": {**jv_settings.HNSW, "m": m, "type_ef_construction": efc}}), \
+                    connections[using].cursor() as cur:
                 cur.execute("SET maintenance_work_mem = '2GB'")
                 t = time.perf_counter()
-                cur.execute(f'CREATE INDEX "{name}" ON {pgvector.TABLE} USING hnsw (embedding {pgvector.OPS}) '
-                            f"WITH (m = {m}, ef_construction = {efc}) WHERE item_type = 'ring'")
+                (name,) = pgvector.create_type_indexes(cur, args.n, only=("ring",))  # the shipped DDL, ring only
                 build = time.perf_counter() - t
                 cur.execute("SELECT pg_relation_size(%s) / 1048576.0", [name])
                 size = float(cur.fetchone()[0])

@@ -140,13 +140,22 @@ def query_cursor(using: str = "default"):
     none, which connection poolers such as PgBouncer in transaction mode need).
     """
     conn = connections[using]
+    cursor = ServerBindingCursor(vector_types(using))
+    return conn.make_debug_cursor(cursor) if conn.queries_logged else conn.make_cursor(cursor)
+
+
+def vector_types(using: str = "default"):
+    """The open psycopg connection of ``using``, pgvector's types registered on it (once per connection).
+
+    Cursors opened afterwards copy its adapters: register before opening one.
+    """
+    conn = connections[using]
     conn.ensure_connection()
     raw = conn.connection
     if raw not in _vector_types_on:
         register_vector(raw)
         _vector_types_on.add(raw)
-    cursor = ServerBindingCursor(raw)
-    return conn.make_debug_cursor(cursor) if conn.queries_logged else conn.make_cursor(cursor)
+    return raw
 
 
 def query_vector(vector: np.ndarray) -> HalfVector:
@@ -494,8 +503,7 @@ def bulk_load(using: str, rows: Iterable[tuple], dim: int) -> int:
     fitted = fit_projection(sample_vectors(rows), short_dim) if short_dim else None
     with transaction.atomic(using=using):
         install(using, dim, create_index=False)
-        conn.ensure_connection()
-        register_vector(conn.connection)  # before the cursor: it copies the adapters
+        vector_types(using)  # before the cursor: it copies the adapters
         with conn.cursor() as cur:
             drop_hnsw_indexes(cur)
             cur.execute(f"DELETE FROM {TABLE}")
@@ -544,12 +552,13 @@ TYPE_INDEX_MIN_ROWS = 2000
 TYPE_INDEX_MIN_SHARE = 0.05
 
 
-def create_type_indexes(cur, total: int, short: bool = False) -> list[str]:
+def create_type_indexes(cur, total: int, short: bool = False, only: Sequence[str] | None = None) -> list[str]:
     """Partial HNSW indexes for the common types (``WHERE item_type = 'ring'``).
 
     A query filtered to one type then walks a graph of that type only instead
     of skipping through everyone else's neighbours (measured with
-    ``bench-similar``). New rows enter them automatically.
+    ``bench-similar``). New rows enter them automatically. ``only``: of the
+    common types, just these (``benchmarks/hnsw_type_index_sweep.py``).
     """
     hnsw = jv_settings.HNSW
     prefix, col = (SHORT_INDEX, SHORT_COLUMN) if short else (HNSW_INDEX, "embedding")
@@ -560,7 +569,7 @@ def create_type_indexes(cur, total: int, short: bool = False) -> list[str]:
     cur.execute(f"SELECT item_type, count(*) FROM {TABLE} WHERE item_type <> '' GROUP BY item_type")
     created = []
     for item_type, n in cur.fetchall():
-        if n < TYPE_INDEX_MIN_ROWS or n < TYPE_INDEX_MIN_SHARE * total:
+        if n < TYPE_INDEX_MIN_ROWS or n < TYPE_INDEX_MIN_SHARE * total or (only is not None and item_type not in only):
             continue
         name = f"{prefix}_t{hashlib.sha1(item_type.encode()).hexdigest()[:10]}"
         cur.execute(

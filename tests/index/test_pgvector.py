@@ -135,6 +135,10 @@ def test_common_types_get_partial_indexes(rows, monkeypatch):
     with connection.cursor() as cur:  # the type graphs get their own, wider, build beam
         cur.execute("SELECT indexdef FROM pg_indexes WHERE indexname = ANY(%s)", [created])
         assert all("ef_construction='200'" in row[0] for row in cur.fetchall())
+    with connection.cursor() as cur:  # only: the sweep benchmark builds one type's graph
+        (ring,) = pgvector.create_type_indexes(cur, 200, only=("ring", "watch"))
+        cur.execute("SELECT indexname FROM pg_indexes WHERE indexname LIKE %s", [f"{pgvector.HNSW_INDEX}_t%"])
+        assert [r[0] for r in cur.fetchall()] == [ring]
 
 
 def test_prewarm_loads_table_and_index_into_shared_buffers(rows):
