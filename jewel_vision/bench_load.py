@@ -102,6 +102,7 @@ def _free_port() -> int:
 
 
 def _with_db(url: str, name: str) -> str:
+    """``url`` with its database name replaced by ``name``."""
     return url.rsplit("/", 1)[0] + "/" + name
 
 

