@@ -65,7 +65,7 @@ SOURCES = ("princesegzy01", "tanishq", "pcjeweller", "ring-hands", "people-parsi
 #: Sources split train / validation / test: the scored ones, and photos of nothing.
 SPLIT_SOURCES = (*SOURCES, "blank")
 #: Bump a kind's recipe when the way its views are made changes: it keys the embedding cache.
-RECIPES = {"packshot": "r1", "worn": "r2", "negative": "r2", "composite": "r2"}
+RECIPES = {"packshot": "r2", "worn": "r2", "negative": "r2", "composite": "r2"}
 #: Heads tried (L2 strength, hidden units; 0 = softmax regression), chosen on validation.
 HEAD_GRID = ((1e-4, 0), (1e-3, 0), (1e-2, 0), (1e-3, 256))
 
@@ -141,21 +141,27 @@ def embed_samples(samples: list[Sample], embedder, copy: int, seed: int, cache_d
     return out
 
 
+def make_views(part: list[Sample], copy: int, seed: int) -> tuple[list, np.ndarray]:
+    """The images of copy ``copy`` (0: plain) of ``part``, and which samples could be made."""
+    imgs, ok = [], []
+    for s in part:
+        rng = _rng(seed, s.key, copy)
+        try:
+            img = s.make(rng)
+            imgs.append(augment_sample(s, img, rng) if copy else img)
+            ok.append(True)
+        except Exception as exc:  # noqa: BLE001 - a sample that cannot be made is left out
+            log(f"    skipped {s.key}: {exc}")
+            ok.append(False)
+    return imgs, np.array(ok, bool)
+
+
 def _embed_chunk(part: list[Sample], embedder, copy: int, seed: int, cache_dir: Path) -> np.ndarray:
     def compute() -> np.ndarray:
-        imgs, ok = [], []
-        for s in part:
-            rng = _rng(seed, s.key, copy)
-            try:
-                img = s.make(rng)
-                imgs.append(augment_sample(s, img, rng) if copy else img)
-                ok.append(True)
-            except Exception as exc:  # noqa: BLE001 - a sample that cannot be made is left out
-                log(f"    skipped {s.key}: {exc}")
-                ok.append(False)
+        imgs, ok = make_views(part, copy, seed)
         out = np.full((len(part), embedder.dim), np.nan, np.float32)
         if imgs:
-            out[np.array(ok)] = embedder.embed(imgs)
+            out[ok] = embedder.embed(imgs)
         return out
 
     key = {"what": "type-samples", "recipe": RECIPES[part[0].kind], "embedder": embedder.full_name,

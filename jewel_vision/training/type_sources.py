@@ -449,9 +449,27 @@ def swap_background(img: Image.Image, rng: np.random.Generator) -> Image.Image:
     return bg
 
 
+def zoom_out(img: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """The packshot as a shop that stands further back frames it: on a larger canvas of its own
+    border colour (1.2-2.6x, aspect 3:4 to 16:9), the piece off-centre. A ring seen side-on,
+    small in a wide white frame, is then not a new sight."""
+    arr = np.asarray(img.convert("RGB"))
+    h, w = arr.shape[:2]
+    border = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
+    colour = tuple(int(v) for v in np.median(border, axis=0))
+    scale, aspect = rng.uniform(1.2, 2.6), float(np.exp(rng.uniform(np.log(0.75), np.log(16 / 9))))
+    side = scale * np.sqrt(w * h)
+    width, height = max(w, round(side * np.sqrt(aspect))), max(h, round(side / np.sqrt(aspect)))
+    canvas = Image.new("RGB", (width, height), colour)
+    canvas.paste(img.convert("RGB"), (int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1))))
+    return canvas
+
+
 def augment_sample(sample: Sample, img: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """Training copy: geometry (flip, crop) from ``common.augment``, background swap for
-    packshots, then the strong photometric changes."""
+    """Training copy: geometry (flip, crop) from ``common.augment``; for packshots a zoom-out
+    and a background swap; then the strong photometric changes."""
+    if sample.kind == "packshot" and rng.random() < 0.5:
+        img = zoom_out(img, rng)
     if sample.kind == "packshot" and rng.random() < 0.4:
         img = swap_background(img, rng)
     img = augment(img, rng, AugmentSpec(brightness=0.0, contrast=0.2, saturation=0.3, hue=0.02))

@@ -14,6 +14,7 @@ from jewel_vision.training.type_sources import (
     paste,
     photometric,
     swap_background,
+    zoom_out,
 )
 
 from ._images import draw_ring
@@ -74,6 +75,17 @@ def test_background_swap_keeps_the_piece_and_changes_the_background():
     assert tuple(corner_before) == (255, 255, 255) and tuple(corner_after) != (255, 255, 255)
     gold = np.all(np.abs(np.asarray(out, np.int16) - (212, 175, 55)) < 30, axis=-1)
     assert gold.sum() > 0.5 * np.all(np.abs(np.asarray(ring, np.int16) - (212, 175, 55)) < 30, axis=-1).sum()
+
+
+def test_zoom_out_shows_the_whole_piece_smaller_on_its_own_background():
+    ring = draw_ring(size=(240, 180))
+    gold = lambda img: np.all(np.abs(np.asarray(img, np.int16) - (212, 175, 55)) < 30, axis=-1)
+    for seed in range(5):
+        out = zoom_out(ring, np.random.default_rng(seed))
+        assert out.size[0] >= ring.size[0] and out.size[1] >= ring.size[1]
+        assert out.size[0] * out.size[1] >= 1.4 * ring.size[0] * ring.size[1]  # >= 1.2x a side
+        assert gold(out).sum() == gold(ring).sum()  # every pixel of the piece, none cut off
+        assert tuple(np.asarray(out)[0, 0]) == (255, 255, 255)  # the padding is the photo's white
 
 
 def test_photometric_changes_colour_cast_deterministically():

@@ -80,6 +80,24 @@ def _fit_image(img: Image.Image, pre: Preprocessing) -> Image.Image:
     return canvas
 
 
+def run_trunk(model, batch, split: int):
+    """Stem and blocks ``[0, split)`` of an EfficientNet-Lite (no drop-connect: inference)."""
+    x = model._swish(model._bn0(model._conv_stem(batch)))
+    for block in model._blocks[:split]:
+        x = block(x)
+    return x
+
+
+def run_tail(model, x, split: int):
+    """Blocks ``[split, end)``, the head convolution, average pooling, L2 normalisation."""
+    import torch
+
+    for block in model._blocks[split:]:
+        x = block(x)
+    x = model._swish(model._bn1(model._conv_head(x)))
+    return torch.nn.functional.normalize(x.float().mean(dim=(2, 3)), p=2, dim=1, eps=1e-12)
+
+
 class Embedder(LazyLoadMixin):
     """EfficientNet-Lite image embedder.
 
@@ -199,15 +217,21 @@ class Embedder(LazyLoadMixin):
         arr = (arr - np.asarray(pre.mean, dtype=np.float32)) / np.asarray(pre.std, dtype=np.float32)
         return np.ascontiguousarray(arr.transpose(2, 0, 1))
 
-    def _forward(self, images: Sequence[Image.Image], head: bool) -> np.ndarray:
+    def _batches(self, images: list[Image.Image]):
+        """The images preprocessed, ``batch_size`` at a time, as tensors on the device (loads the model)."""
         import torch
 
         self.load()
-        outputs = []
         for start in range(0, len(images), self.batch_size):
             chunk = images[start : start + self.batch_size]
             batch = torch.from_numpy(np.stack([self.preprocess(img) for img in chunk]))
-            batch = batch.to(device=self.device, dtype=self._dtype)
+            yield batch.to(device=self.device, dtype=self._dtype)
+
+    def _forward(self, images: Sequence[Image.Image], head: bool) -> np.ndarray:
+        import torch
+
+        outputs = []
+        for batch in self._batches(images):
             with torch.inference_mode():
                 if head:
                     out = self._model(batch)
@@ -220,6 +244,38 @@ class Embedder(LazyLoadMixin):
         if not outputs:
             return np.zeros((0, width), dtype=np.float32)
         return np.concatenate(outputs, axis=0).astype(np.float32, copy=False)
+
+    def trunk_features(self, images: Sequence[Image.Image], split: int) -> np.ndarray:
+        """The input of block ``split`` [N, C, H, W] (float32): where a fine-tuned tail starts.
+
+        ``embed_from_trunk(trunk_features(x, k), k)`` equals ``embed(x)``; a head that
+        fine-tunes blocks ``k..`` (see ``TypeTail``) reuses the same trunk pass.
+        """
+        import torch
+
+        outputs = []
+        for batch in self._batches(list(images)):
+            with torch.inference_mode():
+                outputs.append(run_trunk(self._model, batch, split).float().cpu().numpy())
+        if not outputs:
+            return np.zeros((0, 0, 0, 0), dtype=np.float32)
+        return np.concatenate(outputs, axis=0)
+
+    def embed_from_trunk(self, features: np.ndarray, split: int) -> np.ndarray:
+        """Embeddings [N, 1280] from ``trunk_features(..., split)``: the frozen rest of the network."""
+        import torch
+
+        self.load()
+        x = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)).to(self.device, self._dtype)
+        with torch.inference_mode():
+            out = run_tail(self._model, x, split)
+        return out.float().cpu().numpy()
+
+    @property
+    def network(self):
+        """The loaded torch module (frozen, eval mode): for training code that copies its tail."""
+        self.load()
+        return self._model
 
     def embed(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Embeddings [N, 1280], float32, each row L2-normalised."""

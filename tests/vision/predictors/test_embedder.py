@@ -41,6 +41,15 @@ def test_deterministic_and_batch_independent(embedder, ring_image, necklace_imag
     assert np.allclose(a[1], a[3], atol=1e-5) and np.allclose(a[0], a[4], atol=1e-5)
 
 
+@pytest.mark.parametrize("split", [15, 16])
+def test_trunk_then_tail_is_the_embedding(embedder, ring_image, necklace_image, split):
+    """A fine-tuned tail starts from trunk_features; the frozen rest gives back embed() exactly."""
+    feats = embedder.trunk_features([ring_image, necklace_image], split)
+    assert feats.shape == (2, {15: 192, 16: 320}[split], 7, 7) and feats.dtype == np.float32
+    assert np.allclose(embedder.embed_from_trunk(feats, split), embedder.embed([ring_image, necklace_image]), atol=1e-5)
+    assert not np.allclose(feats[0], feats[1])
+
+
 def test_empty_batch(embedder):
     assert embedder.embed([]).shape == (0, 1280)
 
