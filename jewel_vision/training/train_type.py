@@ -314,7 +314,8 @@ def score_baseline(path: Path, samples: list[Sample], rows: "Rows") -> dict:
     thresholds = np.ones(len(CLASSES), np.float32)
     for c, t in head.thresholds.items():
         thresholds[CLASSES.index(c)] = t
-    out = {"head": head.full_name}
+    out = {"head": head.full_name,
+           "trained_on": sorted({k.partition("/")[0] for k in head.metadata.get("samples", {})})}
     for source in SOURCES:
         idx = rows.select(np.array([s.source == source and s.kind != "composite" for s in samples]), plain_only=True)
         if not len(idx):
