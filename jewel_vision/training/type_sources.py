@@ -465,10 +465,11 @@ def zoom_out(img: Image.Image, rng: np.random.Generator) -> Image.Image:
     return canvas
 
 
-def augment_sample(sample: Sample, img: Image.Image, rng: np.random.Generator) -> Image.Image:
+def augment_sample(sample: Sample, img: Image.Image, rng: np.random.Generator, zoom_out_p: float = 0.0) -> Image.Image:
     """Training copy: geometry (flip, crop) from ``common.augment``; for packshots a zoom-out
-    and a background swap; then the strong photometric changes."""
-    if sample.kind == "packshot" and rng.random() < 0.5:
+    (with probability ``zoom_out_p``; off in the shipped recipe, see MODEL_CARD.md) and a
+    background swap; then the strong photometric changes."""
+    if sample.kind == "packshot" and zoom_out_p > 0 and rng.random() < zoom_out_p:
         img = zoom_out(img, rng)
     if sample.kind == "packshot" and rng.random() < 0.4:
         img = swap_background(img, rng)

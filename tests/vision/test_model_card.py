@@ -43,4 +43,4 @@ def test_previous_head_not_compared_on_a_source_it_trained_on(meta):
     meta["baseline"]["trained_on"] = ["pcjeweller", "princesegzy01"]
     card = _render(meta)
     assert "| before |" not in card
-    assert "trained on every source, so it has no out-of-source figure" in card
+    assert "so it has no out-of-source figure" in card

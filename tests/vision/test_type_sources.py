@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jewel_vision.training.train_type import CLASSES, SOURCES, row_weights, split_samples
+from jewel_vision.training import type_sources
+from jewel_vision.training.train_type import CLASSES, RECIPES, SOURCES, recipe_key, row_weights, split_samples
 from jewel_vision.training.type_sources import (
     PP_SKIN,
     Sample,
+    augment_sample,
     body_parts,
     paste,
     photometric,
@@ -86,6 +88,24 @@ def test_zoom_out_shows_the_whole_piece_smaller_on_its_own_background():
         assert out.size[0] * out.size[1] >= 1.4 * ring.size[0] * ring.size[1]  # >= 1.2x a side
         assert gold(out).sum() == gold(ring).sum()  # every pixel of the piece, none cut off
         assert tuple(np.asarray(out)[0, 0]) == (255, 255, 255)  # the padding is the photo's white
+
+
+def test_zoom_out_is_off_unless_asked_and_keys_its_own_cache(monkeypatch):
+    calls = []
+    real = type_sources.zoom_out
+    monkeypatch.setattr(type_sources, "zoom_out", lambda img, rng: calls.append(1) or real(img, rng))
+    ring = draw_ring(size=(240, 180))
+    packshot = Sample("k", "ring", ("princesegzy01",), "g", "packshot", lambda rng: ring)
+    worn = Sample("w", "ring", ("ring-hands",), "h", "worn", lambda rng: ring)
+    for seed in range(10):
+        augment_sample(packshot, ring, np.random.default_rng(seed))
+        augment_sample(worn, ring, np.random.default_rng(seed), zoom_out_p=1.0)
+    assert calls == []  # the shipped recipe: no zoom-out, and never on worn views
+    for seed in range(10):
+        augment_sample(packshot, ring, np.random.default_rng(seed), zoom_out_p=1.0)
+    assert len(calls) == 10
+    assert recipe_key("packshot") == RECIPES["packshot"]
+    assert recipe_key("packshot", 0.5) != recipe_key("packshot") and recipe_key("worn", 0.5) == RECIPES["worn"]
 
 
 def test_photometric_changes_colour_cast_deterministically():
