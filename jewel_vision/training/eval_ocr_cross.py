@@ -24,6 +24,7 @@ Writes ``benchmarks/results/ocr-eval-cross-renderer.json`` (``--out``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import statistics
@@ -34,8 +35,10 @@ from typing import Any
 from PIL import Image
 
 from jewel_vision.vision.predictors.embedder import Embedder
-from jewel_vision.vision.predictors.hallmark_reader import HallmarkReader
+from jewel_vision.vision.predictors.hallmark_reader import HallmarkReader, ReaderConfig
+from jewel_vision.vision.predictors.ocr_engines import HALLMARK_ALPHABET
 from jewel_vision.vision.predictors.stamp_gate import StampGate
+from jewel_vision.vision.predictors.stamp_recogniser import StampRecogniser
 from jewel_vision.vision.stamps import (
     TWO_PART_TEXTS,
     make_cross_specs,
@@ -91,6 +94,7 @@ def evaluate(items: list[dict[str, Any]], reader, embedder, name: str, verbose: 
             marks = sorted({f.normalised for f in found if f.normalised})
             ok = marks == sorted(set(it["truth"]))
             rows.append({"text": it["text"], "truth": list(it["truth"]), "pred": marks, "correct": ok,
+                         "read_by": sorted({f.engine.partition("@")[0] for f in found if f.normalised}),
                          "gate": g.reason if g else None, "gate_passed": bool(g.passed) if g else True,
                          "raw": [f.raw for f in found][:4], "ms": round(ms, 1), "size": list(img.size),
                          "categories": it["categories"], "spec": it["spec"]})
@@ -107,6 +111,8 @@ def evaluate(items: list[dict[str, Any]], reader, embedder, name: str, verbose: 
         "wrong_or_extra": sum(1 for r in rows if r["pred"] and not r["correct"]),
         "ms_per_image_mean": round(statistics.fmean(r["ms"] for r in rows), 1) if rows else None,
         "per_category": per_category(rows),
+        "read_by_recogniser": sum(1 for r in rows if StampRecogniser.name in r["read_by"]),
+        "right_by_recogniser": sum(1 for r in rows if r["correct"] and StampRecogniser.name in r["read_by"]),
         "misses": [{k: r[k] for k in ("text", "truth", "pred", "raw", "gate", "size")} |
                    {"categories": [c for c, v in r["categories"].items() if v]} for r in rows if not r["correct"]],
     }
@@ -136,15 +142,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-packshots", type=int, default=100)
     ap.add_argument("--engine", default="rapidocr")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/ocr-eval-cross-renderer.json"))
+    ap.add_argument("--recogniser", type=Path, default=None,
+                    help="stamp recogniser weights (default: the shipped file, when there is one)")
+    ap.add_argument("--no-recogniser", action="store_true", help="no last-resort stamp recogniser")
+    ap.add_argument("--recogniser-min-score", type=float, default=None)
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
 
     embedder = Embedder(device="cpu")
-    reader = HallmarkReader(args.engine, stamp_gate=StampGate())
+    recogniser: StampRecogniser | None | str = "default"
+    if args.no_recogniser:
+        recogniser = None
+    elif args.recogniser:
+        recogniser = StampRecogniser(args.recogniser, allowlist=HALLMARK_ALPHABET)
+    config = ReaderConfig()
+    if args.recogniser_min_score is not None:
+        config = dataclasses.replace(config, stamp_recogniser_min_score=args.recogniser_min_score)
+    reader = HallmarkReader(args.engine, stamp_gate=StampGate(), recogniser=recogniser, config=config)
     reader.read(Image.new("RGB", (96, 48), (200, 200, 200)), force=True)  # load
     report: dict[str, Any] = {
         "split": args.split, "seed": args.seed, "engine": reader.engine_id,
         "stamp_gate": reader.stamp_gate.full_name if reader.stamp_gate else None,
+        "stamp_recogniser": f"{reader.recogniser.name}@{reader.recogniser.version}" if reader.recogniser else None,
         "reader_config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(reader.config).items()}
         if hasattr(reader.config, "__dict__") else None,
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, python {platform.python_version()}",

@@ -245,6 +245,9 @@ class Pipeline:
             versions["stones"] = self.stones.full_name
         if self.hallmarks is not None:
             versions["ocr"] = self.hallmarks.engine_id
+            rec = self.hallmarks.recogniser
+            if rec is not None:
+                versions["stamp_recogniser"] = f"{rec.name}@{rec.version}"
             if self.hallmarks.stamp_gate is not None:
                 versions["stamp_gate"] = self.hallmarks.stamp_gate.full_name
         for head in self.facet_heads:

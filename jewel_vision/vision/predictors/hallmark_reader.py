@@ -48,6 +48,7 @@ from .ocr_engines import HALLMARK_ALPHABET, Box, OcrEngine, OcrLine, RapidOcrEng
 from .ocr_lexicon import ctc_log_likelihood, hallmark_lexicon
 from .ocr_preprocess import clahe_normalise, highpass_normalise, scale_min_side, unsharp
 from .stamp_gate import StampGate
+from .stamp_recogniser import StampRecogniser
 
 __all__ = ["GateResult", "HallmarkReader", "ReaderConfig"]
 
@@ -108,6 +109,11 @@ class ReaderConfig:
     # after a pass that read only half of a gold pair (a karat or a fineness), this many more
     # passes may add the other half
     pair_extra_passes: int = 2
+    # last resort when no pass read a mark: the stamp recogniser (stamp_recogniser.py) on each
+    # line the detector finds in the located crops (else the photo), high-passed; a line's
+    # reading counts when its mean character probability reaches this (chosen on tune renders)
+    stamp_recogniser_min_score: float = 0.0
+    line_pad: float = 0.1  # a line crop's margin, in line heights
 
 
 class HallmarkReader:
@@ -119,8 +125,14 @@ class HallmarkReader:
     """
 
     def __init__(self, engine: str | OcrEngine = "rapidocr", *, config: ReaderConfig | None = None,
-                 gate_engine: str | OcrEngine | None = "rapidocr", stamp_gate: StampGate | None = None) -> None:
+                 gate_engine: str | OcrEngine | None = "rapidocr", stamp_gate: StampGate | None = None,
+                 recogniser: StampRecogniser | None | str = "default") -> None:
         self.engine = get_engine(engine) if isinstance(engine, str) else engine
+        # the last-resort line recogniser; "default": the shipped weights when the file exists
+        if recogniser == "default":
+            shipped = StampRecogniser(allowlist=HALLMARK_ALPHABET)
+            recogniser = shipped if shipped.available else None
+        self.recogniser: StampRecogniser | None = recogniser  # type: ignore[assignment]
         # a StampGate (p(stamp close-up) from the photo's embedding): used when read() gets one
         self.stamp_gate = stamp_gate
         self.config = config or ReaderConfig()
@@ -404,9 +416,7 @@ class HallmarkReader:
         t0 = time.perf_counter()
         img, _ = scale_min_side(image, cfg.min_side, cfg.max_side)
         eng = self.engine
-        if isinstance(eng, RapidOcrEngine):
-            eng.ocr.text_det.limit_side_len = cfg.det_limit
-            eng.ocr.text_det.limit_type = "min"
+        self._set_detector()
         engine_id = self.engine_id
         findings: list[TextFinding] = []
         seen_raw: list[TextFinding] = []
@@ -414,19 +424,12 @@ class HallmarkReader:
         # 1. locate, then zoom: where the text is small in a large photo, read the crops first.
         # On the photo at its own resolution (only brought down to max_side): the passes' copy
         # has its short side brought to min_side, which would shrink a tiny stamp away.
-        full = image
-        if max(image.size) > cfg.max_side:
-            f = cfg.max_side / max(image.size)
-            full = image.resize((max(1, int(round(image.width * f))), max(1, int(round(image.height * f)))), Image.LANCZOS)
-        for group in self._locate(full):
-            crop, cbox = self._zoom_crop(full, group)
+        regions = self._located(image)
+        for crop, cbox in regions:
             found, n, _, _ = self._read_passes(crop, engine_id, seen_raw)
             passes_run += n + 1
             if found:
-                cx0, cy0, cx1, cy1 = cbox
-                findings += [TextFinding(f.raw, f.normalised, (cx0 + f.box[0] * (cx1 - cx0), cy0 + f.box[1] * (cy1 - cy0),
-                                                              cx0 + f.box[2] * (cx1 - cx0), cy0 + f.box[3] * (cy1 - cy0)),
-                                         f.score, f.engine, f.metal, f.purity) for f in found]
+                findings += [self._in_box(f, cbox) for f in found]
                 break
         # 2. the passes on the whole photo
         read_any = bool(seen_raw) or bool(findings)
@@ -437,6 +440,19 @@ class HallmarkReader:
         if not findings and self.config.lexicon_passes and isinstance(eng, RapidOcrEngine) and (read_any or force):
             findings = self._lexicon_read(img)
             passes_run += len(self.config.lexicon_passes)
+        if self.recogniser is not None and (not findings or self._half_gold_pair(findings)):
+            # 3. last resort: the stamp recogniser on each detected line, when no pass read a mark
+            # or only half of a gold pair ("18K" of "18K 750": then only the other half is taken)
+            for region, cbox in regions or [(img, (0.0, 0.0, 1.0, 1.0))]:
+                hits = [self._in_box(f, cbox) for f in self._recogniser_read(region)]
+                passes_run += 1
+                if not findings:
+                    findings = hits
+                else:
+                    kinds = {self._gold_kind(f) for f in findings}
+                    findings += [h for h in hits if self._gold_kind(h) not in kinds | {None}][:1]
+                if findings and not self._half_gold_pair(findings):
+                    break
         timings["ocr_ms"] = (time.perf_counter() - t0) * 1000
         timings["passes"] = float(passes_run)
         if findings:
@@ -447,6 +463,77 @@ class HallmarkReader:
             if f.raw not in {o.raw for o in out}:
                 out.append(f)
         return sorted(out, key=lambda f: -f.score)[:10]
+
+    def _set_detector(self) -> None:
+        if isinstance(self.engine, RapidOcrEngine):
+            self.engine.ocr.text_det.limit_side_len = self.config.det_limit
+            self.engine.ocr.text_det.limit_type = "min"
+
+    def _located(self, image: Image.Image) -> list[tuple[Image.Image, Box]]:
+        """The zoomed crops of the text groups ``_locate`` finds (on the photo at its own size,
+        only brought down to max_side), with their place in the photo."""
+        cfg = self.config
+        full = image
+        if max(image.size) > cfg.max_side:
+            f = cfg.max_side / max(image.size)
+            full = image.resize((max(1, int(round(image.width * f))), max(1, int(round(image.height * f)))), Image.LANCZOS)
+        return [self._zoom_crop(full, group) for group in self._locate(full)]
+
+    def regions(self, image: Image.Image) -> list[tuple[Image.Image, Box]]:
+        """Where the stamp recogniser looks for lines: the located crops, else the photo as the passes see it."""
+        image = image.convert("RGB") if image.mode != "RGB" else image
+        self._set_detector()
+        return self._located(image) or [(scale_min_side(image, self.config.min_side, self.config.max_side)[0],
+                                         (0.0, 0.0, 1.0, 1.0))]
+
+    @staticmethod
+    def _in_box(f: TextFinding, cbox: Box) -> TextFinding:
+        """``f`` found in a crop whose place in the photo is ``cbox``, with its box in photo terms."""
+        cx0, cy0, cx1, cy1 = cbox
+        box = (cx0 + f.box[0] * (cx1 - cx0), cy0 + f.box[1] * (cy1 - cy0),
+               cx0 + f.box[2] * (cx1 - cx0), cy0 + f.box[3] * (cy1 - cy0))
+        return TextFinding(f.raw, f.normalised, box, f.score, f.engine, f.metal, f.purity)
+
+    def line_crops(self, region: Image.Image) -> list[tuple[Image.Image, Box]]:
+        """The text lines the detector finds in ``region`` (high-passed), left to right, each cut
+        from the high-passed region with a margin, grey: what the stamp recogniser reads (and
+        what ``training/train_stamp_reader.py`` trains it on)."""
+        eng = self.engine if isinstance(self.engine, RapidOcrEngine) else get_engine("rapidocr")
+        hp = highpass_normalise(region)
+        w, h = region.size
+        out = []
+        for (x0, y0, x1, y1), _ in sorted(eng.detect(hp), key=lambda b: b[0][0]):  # type: ignore[attr-defined]
+            pad = self.config.line_pad * (y1 - y0) * h
+            px = (max(0, int(x0 * w - pad)), max(0, int(y0 * h - pad)), min(w, int(np.ceil(x1 * w + pad))),
+                  min(h, int(np.ceil(y1 * h + pad))))
+            if px[2] - px[0] >= 4 and px[3] - px[1] >= 4:
+                out.append((hp.crop(px).convert("L"), (px[0] / w, px[1] / h, px[2] / w, px[3] / h)))
+        return out
+
+    def _recogniser_read(self, region: Image.Image) -> list[TextFinding]:
+        """Marks the stamp recogniser reads on ``region``'s lines (boxes relative to the region)."""
+        assert self.recogniser is not None
+        crops = self.line_crops(region)
+        if not crops:
+            return []
+        reads = self.recogniser.recognise([c for c, _ in crops])
+        rid = f"{self.recogniser.name}@{self.recogniser.version}"
+        hits: list[TextFinding] = []
+        for (text, score), (_, box) in zip(reads, crops):
+            if score < self.config.stamp_recogniser_min_score:
+                continue
+            marks = self._parse_marks(text)
+            for hm, sub in zip(marks, self._split_box(box, text, marks)):
+                if all(h.normalised != hm.mark for h in hits):
+                    hits.append(TextFinding(text, hm.mark, sub, score, rid, hm.metal, hm.purity))
+        if not hits and len(reads) > 1 and min(sc for _, sc in reads) >= self.config.stamp_recogniser_min_score:
+            joined = " ".join(t for t, _ in reads)
+            hm = parse_hallmark(joined)
+            if hm is not None:
+                boxes = [b for _, b in crops]
+                box = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+                hits.append(TextFinding(joined, hm.mark, box, min(sc for _, sc in reads), rid, hm.metal, hm.purity))
+        return sorted(hits, key=lambda f: -f.score)
 
     def _read_passes(self, img: Image.Image, engine_id: str,
                      seen_raw: list[TextFinding]) -> tuple[list[TextFinding], int, bool, bool]:
@@ -521,5 +608,8 @@ class HallmarkReader:
             if f.normalised:
                 hm = parse_hallmark(f.raw) or self._parse_line(f.raw)
                 if hm is not None:
+                    rec = self.recogniser
+                    if rec is not None and f.engine == f"{rec.name}@{rec.version}":
+                        return hallmark_tags(hm, f.score, rec.name, rec.version)
                     return hallmark_tags(hm, f.score, self.engine.name, self.engine.version)
         return []

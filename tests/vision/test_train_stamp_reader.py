@@ -1,0 +1,34 @@
+"""Training data of the stamp recogniser: labels per detected line, crops cut the reader's way."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jewel_vision.training.train_stamp_reader import _seeds, line_labels, load_crops, render_crops
+
+
+@pytest.fixture(autouse=True)
+def _media_root():
+    """Overrides tests/conftest.py's Django settings fixture: these tests need no Django."""
+    yield
+
+
+def test_line_labels_whole_text_word_per_line_or_nothing():
+    assert line_labels("18K 750", 1) == ["18K 750"]
+    assert line_labels("18K 750", 2) == ["18K", "750"]
+    assert line_labels("18K 750", 3) is None
+    assert line_labels("S925", 2) is None
+    assert _seeds("21-23,30") == [21, 22, 23, 30]
+
+
+def test_render_crops_are_grey_lines_with_labels_and_cache_round_trips(tmp_path):
+    arrays = render_crops(31, 4)
+    n = len(arrays["labels"])
+    assert n >= 3 and arrays["tiny"].shape == (n,)
+    for i in range(n):
+        hp, raw = arrays[f"hp{i}"], arrays[f"raw{i}"]
+        assert hp.ndim == 2 and hp.shape == raw.shape and hp.shape[1] > hp.shape[0]  # a line: wider than tall
+    crops = load_crops([31], 4, tmp_path, processes=1)
+    assert [c["label"] for c in crops] == list(arrays["labels"])
+    assert np.array_equal(np.asarray(crops[0]["hp"]), arrays["hp0"])
