@@ -22,7 +22,10 @@ The reader wraps an engine for hallmark photos:
    beats every word of another mark (``lexicon_max_gap``/``lexicon_min_margin``);
 3. **parse** - every line is parsed with :func:`~jewel_vision.vision.hallmarks.parse_hallmark`
    (a maker's mark glued onto the end, "333AR", is split off; a mark split over two boxes is
-   joined) into :class:`TextFinding`; raw text is kept (``normalised=""``) when nothing parses.
+   joined) into :class:`TextFinding`; raw text is kept (``normalised=""``) when nothing parses;
+4. **last resort** - when no pass read a mark, or only half of a gold pair, the
+   :class:`~.stamp_recogniser.StampRecogniser` (a CRNN fine-tuned on tiny rendered stamps)
+   reads the lines the detector finds (:meth:`HallmarkReader.line_crops`).
 
 All choices (passes and their order, upscaling, gate thresholds, lexicon thresholds) were made
 on the ``tune`` split of :mod:`jewel_vision.vision.stamps` and on packshots disjoint from the
@@ -448,9 +451,11 @@ class HallmarkReader:
                 passes_run += 1
                 if not findings:
                     findings = hits
-                else:
+                else:  # the other half only, and only one that agrees ("18K" + "750", never "18K" + "375")
                     kinds = {self._gold_kind(f) for f in findings}
-                    findings += [h for h in hits if self._gold_kind(h) not in kinds | {None}][:1]
+                    findings += [h for h in hits if self._gold_kind(h) not in kinds | {None}
+                                 and h.purity is not None and findings[0].purity is not None
+                                 and abs(h.purity - findings[0].purity) < 0.01][:1]
                 if findings and not self._half_gold_pair(findings):
                     break
         timings["ocr_ms"] = (time.perf_counter() - t0) * 1000

@@ -101,3 +101,21 @@ def test_weights_file_of_another_shape_is_refused(tmp_path):
     np.savez(bad, **{"Prediction.weight": np.zeros((3, 3), np.float16)})
     with pytest.raises(ValueError, match="not a stamp recogniser"):
         StampRecogniser(bad).load()
+
+
+class _Says(StampRecogniser):
+    """A recogniser that reads every line as ``text`` (to test the reader's rules around it)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(trained=False)
+        self.text = text
+
+    def recognise(self, crops):
+        return [(self.text, 0.99) for _ in crops]
+
+
+@pytest.mark.parametrize("says,marks", [("375", {"18K"}), ("750", {"18K", "750"})])
+def test_half_pair_is_completed_only_by_a_fineness_that_agrees(says, marks):
+    spec = make_cross_specs(120, 40, "tune")[81]  # the passes read "18K" only (test above)
+    found = HallmarkReader(recogniser=_Says(says)).read(render_spec(spec), force=True)
+    assert {f.normalised for f in found if f.normalised} == marks
