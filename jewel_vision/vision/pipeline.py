@@ -245,6 +245,7 @@ class Pipeline:
             versions["stones"] = self.stones.full_name
         if self.hallmarks is not None:
             versions["ocr"] = self.hallmarks.engine_id
+            versions["hallmark_reader"] = self.hallmarks.config_id
             rec = self.hallmarks.recogniser
             if rec is not None:
                 versions["stamp_recogniser"] = f"{rec.name}@{rec.version}"

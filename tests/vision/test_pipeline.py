@@ -62,6 +62,7 @@ def test_run_returns_every_stage(pipeline, ring_jpeg):
     assert versions["type"].startswith("type@") and versions["detector"].startswith("jewelry-detector@")
     assert versions["ocr"].startswith("rapidocr@") and versions["stones"].startswith("stones@")
     assert versions["stamp_recogniser"].startswith("stamp-crnn@")  # new weights -> a new pipeline version
+    assert versions["hallmark_reader"].startswith("reader@")  # new reading rules -> a new pipeline version
 
 
 def _scene(ring_image, colour):

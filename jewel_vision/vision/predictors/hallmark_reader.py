@@ -38,8 +38,10 @@ Measured figures (accuracy per condition, gate recall/false positives, ms/image)
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import numpy as np
@@ -93,6 +95,9 @@ class ReaderConfig:
     # when the 256 px look finds nothing (a tiny stamp vanishes at 256 px)
     gate_zoom_from: int = 480
     gate_zoom_side: int = 768
+    # the looks of that second look, in order until one passes: the high-pass that helps reading
+    # hides tiny debossed text from the detector, which finds it on the raw photo (as _locate does)
+    gate_zoom_looks: tuple[str, ...] = ("highpass", "raw")
     # locate, then zoom: on photos with a long side >= locate_from, text boxes found at up to
     # locate_side px are grouped; where the text is small in the photo (box height < photo
     # height / locate_small), each group (at most locate_max) is cropped, scaled so its detected
@@ -149,6 +154,13 @@ class HallmarkReader:
     def engine_id(self) -> str:
         return f"{self.engine.name}@{self.engine.version}"
 
+    @property
+    def config_id(self) -> str:
+        """``reader@<hash of the ReaderConfig>``: a change of reading rules (gate looks, passes,
+        thresholds) is a new version in the pipeline's provenance, like a change of weights."""
+        digest = hashlib.sha256(json.dumps(asdict(self.config), sort_keys=True, default=str).encode())
+        return f"reader@{digest.hexdigest()[:10]}"
+
     # ---- gate -----------------------------------------------------------------------------
     def gate(self, image: Image.Image) -> GateResult:
         """Is there stamp-like text? The PP-OCRv4 detector alone, on a small high-passed copy.
@@ -176,9 +188,15 @@ class HallmarkReader:
             big = image.convert("RGB")
             if f2 < 1.0:
                 big = big.resize((max(1, int(round(w * f2))), max(1, int(round(h * f2)))), Image.BILINEAR)
-            more = det_engine.detect(highpass_normalise(big), limit_side=cfg.gate_zoom_side)
-            keep, best = self._gate_boxes(more, big.size, min_px=cfg.gate_min_box_px * 2)
-            boxes = boxes + more
+            for look in cfg.gate_zoom_looks:
+                if look not in ("highpass", "raw"):
+                    raise ValueError(f"unknown gate look {look!r}")
+                src = highpass_normalise(big) if look == "highpass" else big
+                more = det_engine.detect(src, limit_side=cfg.gate_zoom_side)
+                keep, best = self._gate_boxes(more, big.size, min_px=cfg.gate_min_box_px * 2)
+                boxes = boxes + more
+                if keep:
+                    break
         ms = (time.perf_counter() - t0) * 1000
         passed = bool(keep)
         reason = "text-like boxes found" if passed else ("no text-like boxes" if boxes else "no text detected")

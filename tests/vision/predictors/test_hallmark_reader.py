@@ -139,3 +139,31 @@ def test_locate_finds_tiny_stamp_the_high_pass_hides(reader):
     assert reader._locate(img), "the default looks found no text box"
     found = reader.read(img, force=True)
     assert {f.normalised for f in found if f.normalised} == {"S925"}, [f.raw for f in found]
+
+
+def test_text_gate_finds_tiny_stamp_on_the_raw_photo(reader):
+    """A 16 px punched '750' in a 704 px photo: the high-passed gate looks find no line, the raw look does."""
+    from jewel_vision.vision.stamps import make_cross_specs, render_spec
+
+    spec = make_cross_specs(120, 41, "tune")[100]
+    assert spec.margin is not None and spec.size_px <= 16 and spec.text == "750"
+    img = render_spec(spec)
+    high_pass_only = HallmarkReader("rapidocr", config=ReaderConfig(gate_zoom_looks=("highpass",)))
+    assert not high_pass_only.gate(img).passed
+    assert reader.gate(img).passed
+    assert {f.normalised for f in reader.read(img) if f.normalised} == {"750"}
+
+
+def test_unknown_gate_look_is_refused():
+    from jewel_vision.vision.stamps import make_cross_specs, render_spec
+
+    img = render_spec(make_cross_specs(120, 41, "tune")[100])
+    with pytest.raises(ValueError, match="gate look"):
+        HallmarkReader("rapidocr", config=ReaderConfig(gate_zoom_looks=("sepia",))).gate(img)
+
+
+def test_config_id_follows_the_reading_rules():
+    a = HallmarkReader("rapidocr", recogniser=None)
+    b = HallmarkReader("rapidocr", recogniser=None, config=ReaderConfig(gate_zoom_looks=("highpass",)))
+    assert a.config_id.startswith("reader@") and a.config_id != b.config_id
+    assert a.config_id == HallmarkReader("rapidocr", recogniser=None).config_id
