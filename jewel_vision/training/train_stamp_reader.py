@@ -114,6 +114,20 @@ def load_crops(seeds: list[int], n: int, cache_dir: Path, processes: int = 2) ->
     return out
 
 
+def slant_stretch(crop: Image.Image, rng: np.random.Generator, max_shear: float = 0.3,
+                  stretch: tuple[float, float] = (0.75, 1.3)) -> Image.Image:
+    """``crop`` (grey) slanted like an oblique face and stretched or squeezed sideways: letter
+    shapes our renderer's upright fonts never show (generic text-recogniser augmentation)."""
+    w, h = crop.size
+    sh = float(rng.uniform(-max_shear, max_shear))
+    sx = float(rng.uniform(*stretch))
+    nw = max(4, int(round(w * sx + abs(sh) * h)))
+    fill = int(np.median(np.concatenate([np.asarray(crop)[:, 0], np.asarray(crop)[:, -1]])))
+    # output (x, y) <- input ((x + sh * y - max(sh, 0) * h) / sx, y): every input column lands in frame
+    return crop.transform((nw, h), Image.AFFINE, (1 / sx, sh / sx, -max(sh, 0.0) * h / sx, 0, 1, 0),
+                          resample=Image.BICUBIC, fillcolor=fill)
+
+
 def _features(model, crops: list[Image.Image]) -> list:
     """Frozen VGG features, one [T, 256] tensor per crop at its own width."""
     import torch
@@ -178,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", type=Path, default=Path("benchmarks/results/stamp-recogniser.json"))
     ap.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR)
     ap.add_argument("--processes", type=int, default=2)
+    ap.add_argument("--slant-copies", type=int, default=0,
+                    help="extra slanted / stretched copies of each training line (slant_stretch)")
     args = ap.parse_args(argv)
 
     import torch
@@ -193,8 +209,13 @@ def main(argv: list[str] | None = None) -> int:
     log(f"{len(train)} training lines ({len(train_seeds)} seeds), {len(val)} validation lines")
 
     model = StampRecogniser.base_model()
-    x_train = _features(model, [c["hp"] for c in train] + [c["raw"] for c in train])
+    aug_rng = np.random.default_rng(args.seed + 1)
+    x_imgs = [c["hp"] for c in train] + [c["raw"] for c in train]
     y_train = [c["label"] for c in train] * 2
+    for _ in range(args.slant_copies):
+        x_imgs += [slant_stretch(c[k], aug_rng) for k in ("hp", "raw") for c in train]
+        y_train += [c["label"] for c in train] * 2
+    x_train = _features(model, x_imgs)
     x_val = _features(model, [c["hp"] for c in val])
     y_val, tiny_val = [c["label"] for c in val], np.array([c["tiny"] for c in val])
     log(f"features in {time.perf_counter() - t0:.0f}s")
@@ -243,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
                  "val_seed": args.val_seed, "renders_per_seed": args.n, "train_lines": len(train),
                  "val_lines": len(val), "crops": "HallmarkReader.regions + line_crops (high-passed; raw as augmentation)"},
         "training": {"trained": list(TRAINED_PREFIXES), "frozen": "FeatureExtraction (english_g2 as shipped)",
-                     "epochs": args.epochs, "lr": args.lr, "batch": args.batch, "loss": "CTC"},
+                     "epochs": args.epochs, "lr": args.lr, "batch": args.batch, "loss": "CTC",
+                     "slant_copies": args.slant_copies},
         "decisions": {"epoch": f"best exact line reading on the validation seed's high-passed crops: epoch {chosen['epoch']}"},
         "history": history, "seconds": round(time.perf_counter() - t0, 1),
     }
