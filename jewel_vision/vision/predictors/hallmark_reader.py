@@ -123,6 +123,15 @@ class ReaderConfig:
     stamp_recogniser_min_score: float = 0.0
     line_pad: float = 0.1  # a line crop's margin, in line heights
 
+    def __post_init__(self) -> None:
+        for look in self.gate_zoom_looks:
+            if look not in ("highpass", "raw"):
+                raise ValueError(f"unknown gate look {look!r} (highpass or raw)")
+        for look in self.locate_looks:
+            kind, _, scale = look.partition("_x")
+            if kind not in ("highpass", "raw") or (scale and not scale.replace(".", "", 1).isdigit()):
+                raise ValueError(f"unknown locate look {look!r} (<highpass|raw>_x<scale>)")
+
 
 class HallmarkReader:
     """Reads hallmark stamps in photos; see the module docstring.
@@ -189,8 +198,6 @@ class HallmarkReader:
             if f2 < 1.0:
                 big = big.resize((max(1, int(round(w * f2))), max(1, int(round(h * f2)))), Image.BILINEAR)
             for look in cfg.gate_zoom_looks:
-                if look not in ("highpass", "raw"):
-                    raise ValueError(f"unknown gate look {look!r}")
                 src = highpass_normalise(big) if look == "highpass" else big
                 more = det_engine.detect(src, limit_side=cfg.gate_zoom_side)
                 keep, best = self._gate_boxes(more, big.size, min_px=cfg.gate_min_box_px * 2)

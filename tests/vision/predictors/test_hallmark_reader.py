@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from jewel_vision.vision.predictors.hallmark_reader import HallmarkReader, ReaderConfig
-from jewel_vision.vision.stamps import render_packshot, render_stamp
+from jewel_vision.vision.stamps import make_cross_specs, render_packshot, render_spec, render_stamp
 from jewel_vision.vision.types import TextFinding
 
 
@@ -111,8 +111,6 @@ def test_two_part_mark_gives_two_findings(reader):
 @pytest.mark.parametrize("index,marks", [(26, {"S925"}), (72, {"14K", "585"})])
 def test_tiny_stamp_on_curved_band_is_read(reader, index, marks):
     """A 14-16 px stamp on a curved band, a few % of a ~700 px photo: found (locate, then zoom) and read."""
-    from jewel_vision.vision.stamps import make_cross_specs, render_spec
-
     spec = make_cross_specs(90, 0, "tune")[index]
     assert spec.margin is not None and spec.curved and spec.size_px <= 16
     img = render_spec(spec)
@@ -129,8 +127,6 @@ def test_no_lexicon_snapping_by_default():
 
 def test_locate_finds_tiny_stamp_the_high_pass_hides(reader):
     """A 14 px raised '925' in a ~560 px photo: the high-passed looks find no box, the raw look at 2x does."""
-    from jewel_vision.vision.stamps import make_cross_specs, render_spec
-
     spec = make_cross_specs(200, 7, "tune")[190]
     assert spec.margin is not None and spec.size_px <= 14 and spec.text == "925"
     img = render_spec(spec)
@@ -143,8 +139,6 @@ def test_locate_finds_tiny_stamp_the_high_pass_hides(reader):
 
 def test_text_gate_finds_tiny_stamp_on_the_raw_photo(reader):
     """A 16 px punched '750' in a 704 px photo: the high-passed gate looks find no line, the raw look does."""
-    from jewel_vision.vision.stamps import make_cross_specs, render_spec
-
     spec = make_cross_specs(120, 41, "tune")[100]
     assert spec.margin is not None and spec.size_px <= 16 and spec.text == "750"
     img = render_spec(spec)
@@ -154,12 +148,14 @@ def test_text_gate_finds_tiny_stamp_on_the_raw_photo(reader):
     assert {f.normalised for f in reader.read(img) if f.normalised} == {"750"}
 
 
-def test_unknown_gate_look_is_refused():
-    from jewel_vision.vision.stamps import make_cross_specs, render_spec
-
-    img = render_spec(make_cross_specs(120, 41, "tune")[100])
+def test_unknown_looks_are_refused_when_the_config_is_made():
     with pytest.raises(ValueError, match="gate look"):
-        HallmarkReader("rapidocr", config=ReaderConfig(gate_zoom_looks=("sepia",))).gate(img)
+        ReaderConfig(gate_zoom_looks=("sepia",))
+    with pytest.raises(ValueError, match="locate look"):
+        ReaderConfig(locate_looks=("raw_x2", "sepia_x1"))
+    with pytest.raises(ValueError, match="locate look"):
+        ReaderConfig(locate_looks=("raw_xbig",))
+    assert ReaderConfig(locate_looks=("raw", "highpass_x1.5")).gate_zoom_looks == ("highpass", "raw")
 
 
 def test_config_id_follows_the_reading_rules():
