@@ -133,6 +133,18 @@ sessions: 0.979 -> 0.901, 30 of 332 called bracelets) and catalogue photos (0.97
 3 of `pcjeweller`'s 29 worn photos (macro-F1 0.698 -> 0.798) and nothing on its packshots
 (0.741 -> 0.742). Two augmented copies instead of one did no better (`type-head-loso-copies2.json`;
 held-out sessions 0.916). The held-out ring sessions therefore made this decision too.
+A sixth round (2026-12-05, later) **tried and did not ship** a flattened
+packshot (`--flatten P`: the photo squashed to 0.45-0.85 of its height on its own canvas, as a
+camera nearer the table sees it), after looking at which of `pcjeweller`'s ring packshots the
+leave-one-out head gets wrong (front views at eye level, the band a flat ellipse: 10 called
+bracelets, 9 earrings). Three runs in one session, same seed (`type-head-loso-flatten.json`):
+the shipped recipe retrained, P = 0.5, P = 1.0. Validation chose among them (macro-F1 0.849 /
+0.853 / 0.840); P = 0.5 moved `pcjeweller`'s packshots 0.742 -> 0.764 (2 more of 46 rings right),
+its worn photos 0.687 -> 0.683, princesegzy01 0.478 -> 0.487, the mean over sources with more
+than one type 0.425 -> 0.433. Those steps are the size of the noise between two runs of the same
+recipe and seed (the shipped head's own figures against this session's rerun: `pcjeweller` worn
+0.736 / 0.687, ring-hands 0.106 / 0.124, validation 0.855 / 0.849), so a new head and a re-analysis
+of every shop's photos were not worth it; P = 1.0 cost worn photos (0.604) and ring-hands (0.081).
 Fine-tuning the backbone's last block with the
 head convolution (`python -m jewel_vision.training.train_type_tail`) raised the validation
 macro-F1 (0.83 -> 0.88) but lowered `pcjeweller`'s (0.731 -> 0.682, worn 0.604 -> 0.507):

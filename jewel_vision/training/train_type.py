@@ -55,7 +55,7 @@ from .common import (
 )
 from .data import default_data_root
 from .model_card import render_type_card
-from .type_sources import NONE, Sample, all_samples, augment_sample
+from .type_sources import NONE, PackshotGeometry, Sample, all_samples, augment_sample
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "vision" / "weights" / "type_head.npz"
 EPOCHS = 300
@@ -123,7 +123,7 @@ def _rng(seed: int, key: str, copy: int) -> np.random.Generator:
 
 
 def embed_samples(samples: list[Sample], embedder, copy: int, seed: int, cache_dir: Path,
-                  chunk: int = 256, zoom_out: float = 0.0) -> np.ndarray:
+                  chunk: int = 256, geometry: PackshotGeometry = PackshotGeometry()) -> np.ndarray:
     """[N, D] embeddings of copy ``copy`` (0: the plain view); NaN rows where a sample failed.
 
     Cached by chunks of one (kind, source) block each, so changing one source's samples
@@ -136,24 +136,25 @@ def embed_samples(samples: list[Sample], embedder, copy: int, seed: int, cache_d
     for (kind, source), members in blocks.items():
         for start in range(0, len(members), chunk):
             rows = members[start : start + chunk]
-            out[rows] = _embed_chunk([samples[i] for i in rows], embedder, copy, seed, cache_dir, zoom_out)
+            out[rows] = _embed_chunk([samples[i] for i in rows], embedder, copy, seed, cache_dir, geometry)
         log(f"  copy {copy}: {kind}/{source} ({len(members)})")
     return out
 
 
-def recipe_key(kind: str, zoom_out: float = 0.0) -> str:
-    """What keys a kind's cached views: its recipe, and the zoom-out when packshots get one."""
-    return f"{RECIPES[kind]}+zoom{zoom_out:g}" if kind == "packshot" and zoom_out > 0 else RECIPES[kind]
+def recipe_key(kind: str, geometry: PackshotGeometry = PackshotGeometry()) -> str:
+    """What keys a kind's cached views: its recipe, and the extra geometry packshots get."""
+    return f"{RECIPES[kind]}+{geometry.key}" if kind == "packshot" and geometry.key else RECIPES[kind]
 
 
-def make_views(part: list[Sample], copy: int, seed: int, zoom_out: float = 0.0) -> tuple[list, np.ndarray]:
+def make_views(part: list[Sample], copy: int, seed: int,
+               geometry: PackshotGeometry = PackshotGeometry()) -> tuple[list, np.ndarray]:
     """The images of copy ``copy`` (0: plain) of ``part``, and which samples could be made."""
     imgs, ok = [], []
     for s in part:
         rng = _rng(seed, s.key, copy)
         try:
             img = s.make(rng)
-            imgs.append(augment_sample(s, img, rng, zoom_out) if copy else img)
+            imgs.append(augment_sample(s, img, rng, geometry) if copy else img)
             ok.append(True)
         except Exception as exc:  # noqa: BLE001 - a sample that cannot be made is left out
             log(f"    skipped {s.key}: {exc}")
@@ -162,15 +163,15 @@ def make_views(part: list[Sample], copy: int, seed: int, zoom_out: float = 0.0) 
 
 
 def _embed_chunk(part: list[Sample], embedder, copy: int, seed: int, cache_dir: Path,
-                 zoom_out: float = 0.0) -> np.ndarray:
+                 geometry: PackshotGeometry = PackshotGeometry()) -> np.ndarray:
     def compute() -> np.ndarray:
-        imgs, ok = make_views(part, copy, seed, zoom_out)
+        imgs, ok = make_views(part, copy, seed, geometry)
         out = np.full((len(part), embedder.dim), np.nan, np.float32)
         if imgs:
             out[ok] = embedder.embed(imgs)
         return out
 
-    key = {"what": "type-samples", "recipe": recipe_key(part[0].kind, zoom_out), "embedder": embedder.full_name,
+    key = {"what": "type-samples", "recipe": recipe_key(part[0].kind, geometry), "embedder": embedder.full_name,
            "pre": repr(embedder.preprocessing), "copy": copy, "seed": seed, "keys": [s.key for s in part]}
     return cached_embeddings(cache_dir, key, compute)
 
@@ -373,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--copies", type=int, default=1, help="augmented copies of each photo")
     parser.add_argument("--zoom-out", type=float, default=0.0,
                         help="probability of a packshot copy's zoom-out (0.5 tried on 2026-12-05, not shipped)")
+    parser.add_argument("--flatten", type=float, default=0.0,
+                        help="probability of a packshot copy's vertical squash (a lower camera; 0.5 and 1.0 tried on 2026-12-05, not shipped)")
     parser.add_argument("--precision-target", type=float, default=0.9)
     parser.add_argument("--dedup-threshold", type=float, default=0.97)
     parser.add_argument("--loso-only", action="store_true", help="measure only; write no head")
@@ -407,7 +410,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{s.source if s.kind != 'composite' else 'composite'}/{s.label}" for s in samples).most_common()))
     embedder = Embedder(device=args.device, batch_size=32)
     plain = embed_samples(samples, embedder, 0, args.seed, args.cache_dir)
-    copies = [embed_samples(samples, embedder, c, args.seed, args.cache_dir, zoom_out=args.zoom_out)
+    geometry = PackshotGeometry(zoom_out=args.zoom_out, flatten=args.flatten)
+    copies = [embed_samples(samples, embedder, c, args.seed, args.cache_dir, geometry=geometry)
               for c in range(1, args.copies + 1)]
     valid = ~np.isnan(plain).any(1)
     rows = Rows(samples, [plain, *copies])
@@ -458,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
                           "test": "read once, for this card; decides nothing"},
             "training": {"head": "softmax regression on the L2-normalised embedding",
                          "loss": "cross-entropy, each (source, class) cell weighted equally, + L2",
-                         "l2": l2, "copies": args.copies, "zoom_out": args.zoom_out, "epochs": EPOCHS,
+                         "l2": l2, "copies": args.copies, "zoom_out": args.zoom_out, "flatten": args.flatten, "epochs": EPOCHS,
                          "machine": f"{platform.machine()} {torch.get_num_threads()} threads, torch {torch.__version__}"},
             "validation": validation,
             "thresholds": threshold_info,

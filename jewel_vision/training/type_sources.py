@@ -449,14 +449,19 @@ def swap_background(img: Image.Image, rng: np.random.Generator) -> Image.Image:
     return bg
 
 
+def border_colour(img: Image.Image) -> tuple[int, int, int]:
+    """The median colour of a photo's outermost pixels: a packshot's background."""
+    arr = np.asarray(img.convert("RGB"))
+    border = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
+    return tuple(int(v) for v in np.median(border, axis=0))  # type: ignore[return-value]
+
+
 def zoom_out(img: Image.Image, rng: np.random.Generator) -> Image.Image:
     """The packshot as a shop that stands further back frames it: on a larger canvas of its own
     border colour (1.2-2.6x, aspect 3:4 to 16:9), the piece off-centre. A ring seen side-on,
     small in a wide white frame, is then not a new sight."""
-    arr = np.asarray(img.convert("RGB"))
-    h, w = arr.shape[:2]
-    border = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
-    colour = tuple(int(v) for v in np.median(border, axis=0))
+    w, h = img.size
+    colour = border_colour(img)
     scale, aspect = rng.uniform(1.2, 2.6), float(np.exp(rng.uniform(np.log(0.75), np.log(16 / 9))))
     side = scale * np.sqrt(w * h)
     width, height = max(w, round(side * np.sqrt(aspect))), max(h, round(side / np.sqrt(aspect)))
@@ -465,12 +470,53 @@ def zoom_out(img: Image.Image, rng: np.random.Generator) -> Image.Image:
     return canvas
 
 
-def augment_sample(sample: Sample, img: Image.Image, rng: np.random.Generator, zoom_out_p: float = 0.0) -> Image.Image:
-    """Training copy: geometry (flip, crop) from ``common.augment``; for packshots a zoom-out
-    (with probability ``zoom_out_p``; off in the shipped recipe, see MODEL_CARD.md) and a
-    background swap; then the strong photometric changes."""
-    if sample.kind == "packshot" and zoom_out_p > 0 and rng.random() < zoom_out_p:
-        img = zoom_out(img, rng)
+def flatten(img: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """The packshot as a camera nearer the table sees it: squashed to 0.45-0.85 of its height
+    on a canvas of its own size and border colour. A ring shown front-on at eye level (a flat
+    ellipse, wider than tall, like a bracelet's photo) is then not a new sight."""
+    rgb = img.convert("RGB")
+    w, h = rgb.size
+    colour = border_colour(rgb)
+    factor = float(np.exp(rng.uniform(np.log(0.45), np.log(0.85))))
+    squashed = rgb.resize((w, max(1, round(h * factor))), Image.Resampling.BICUBIC)
+    canvas = Image.new("RGB", (w, h), colour)
+    canvas.paste(squashed, (0, int(rng.integers(0, h - squashed.size[1] + 1))))
+    return canvas
+
+
+@dataclass(frozen=True)
+class PackshotGeometry:
+    """Extra geometry for packshot training copies, as probabilities (0: off, the shipped recipe).
+
+    ``zoom_out``: :func:`zoom_out` (0.5 tried on 2026-12-05, not shipped); ``flatten``:
+    :func:`flatten` (0.5 and 1.0 tried on 2026-12-05, not shipped; see MODEL_CARD.md).
+    """
+
+    zoom_out: float = 0.0
+    flatten: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("zoom_out", "flatten"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} is a probability, got {getattr(self, name)}")
+
+    @property
+    def key(self) -> str:
+        """What this geometry adds to a packshot recipe's cache key ('' when off)."""
+        parts = [f"zoom{self.zoom_out:g}" if self.zoom_out else "", f"flat{self.flatten:g}" if self.flatten else ""]
+        return "+".join(p for p in parts if p)
+
+
+def augment_sample(sample: Sample, img: Image.Image, rng: np.random.Generator,
+                   geometry: PackshotGeometry = PackshotGeometry()) -> Image.Image:
+    """Training copy: for packshots the extra geometry of ``geometry`` (off in the shipped
+    recipe, see MODEL_CARD.md) and a background swap; geometry (flip, crop) from
+    ``common.augment``; then the strong photometric changes."""
+    if sample.kind == "packshot":
+        if geometry.zoom_out > 0 and rng.random() < geometry.zoom_out:
+            img = zoom_out(img, rng)
+        if geometry.flatten > 0 and rng.random() < geometry.flatten:
+            img = flatten(img, rng)
     if sample.kind == "packshot" and rng.random() < 0.4:
         img = swap_background(img, rng)
     img = augment(img, rng, AugmentSpec(brightness=0.0, contrast=0.2, saturation=0.3, hue=0.02))

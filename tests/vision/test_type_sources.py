@@ -10,9 +10,11 @@ from jewel_vision.training import type_sources
 from jewel_vision.training.train_type import CLASSES, RECIPES, SOURCES, recipe_key, row_weights, split_samples
 from jewel_vision.training.type_sources import (
     PP_SKIN,
+    PackshotGeometry,
     Sample,
     augment_sample,
     body_parts,
+    flatten,
     paste,
     photometric,
     swap_background,
@@ -90,22 +92,48 @@ def test_zoom_out_shows_the_whole_piece_smaller_on_its_own_background():
         assert tuple(np.asarray(out)[0, 0]) == (255, 255, 255)  # the padding is the photo's white
 
 
-def test_zoom_out_is_off_unless_asked_and_keys_its_own_cache(monkeypatch):
+@pytest.mark.parametrize("name", ["zoom_out", "flatten"])
+def test_packshot_geometry_is_off_unless_asked_and_keys_its_own_cache(monkeypatch, name):
     calls = []
-    real = type_sources.zoom_out
-    monkeypatch.setattr(type_sources, "zoom_out", lambda img, rng: calls.append(1) or real(img, rng))
+    real = getattr(type_sources, name)
+    monkeypatch.setattr(type_sources, name, lambda img, rng: calls.append(1) or real(img, rng))
     ring = draw_ring(size=(240, 180))
     packshot = Sample("k", "ring", ("princesegzy01",), "g", "packshot", lambda rng: ring)
     worn = Sample("w", "ring", ("ring-hands",), "h", "worn", lambda rng: ring)
+    on = PackshotGeometry(**{name: 1.0})
     for seed in range(10):
         augment_sample(packshot, ring, np.random.default_rng(seed))
-        augment_sample(worn, ring, np.random.default_rng(seed), zoom_out_p=1.0)
-    assert calls == []  # the shipped recipe: no zoom-out, and never on worn views
+        augment_sample(worn, ring, np.random.default_rng(seed), on)
+    assert calls == []  # the shipped recipe: no extra geometry, and never on worn views
     for seed in range(10):
-        augment_sample(packshot, ring, np.random.default_rng(seed), zoom_out_p=1.0)
+        augment_sample(packshot, ring, np.random.default_rng(seed), on)
     assert len(calls) == 10
     assert recipe_key("packshot") == RECIPES["packshot"]
-    assert recipe_key("packshot", 0.5) != recipe_key("packshot") and recipe_key("worn", 0.5) == RECIPES["worn"]
+    assert recipe_key("packshot", on) != recipe_key("packshot") and recipe_key("worn", on) == RECIPES["worn"]
+    both = PackshotGeometry(zoom_out=0.5, flatten=0.5)
+    assert len({recipe_key("packshot", g) for g in (on, both, PackshotGeometry(zoom_out=0.5))}) == 3
+
+
+def test_packshot_geometry_refuses_what_is_not_a_probability():
+    with pytest.raises(ValueError, match="flatten"):
+        PackshotGeometry(flatten=1.5)
+    with pytest.raises(ValueError, match="zoom_out"):
+        PackshotGeometry(zoom_out=-0.1)
+
+
+def test_flatten_squashes_the_piece_vertically_on_its_own_background():
+    ring = draw_ring(size=(240, 180))
+    gold = lambda img: np.all(np.abs(np.asarray(img, np.int16) - (212, 175, 55)) < 30, axis=-1)
+    rows_before = np.flatnonzero(gold(ring).any(1))
+    cols_before = np.flatnonzero(gold(ring).any(0))
+    for seed in range(5):
+        out = flatten(ring, np.random.default_rng(seed))
+        assert out.size == ring.size
+        rows, cols = np.flatnonzero(gold(out).any(1)), np.flatnonzero(gold(out).any(0))
+        height, height_before = rows[-1] - rows[0], rows_before[-1] - rows_before[0]
+        assert 0.4 * height_before <= height <= 0.88 * height_before  # 0.45-0.85x, give or take a pixel
+        assert abs((cols[-1] - cols[0]) - (cols_before[-1] - cols_before[0])) <= 2  # as wide as before
+        assert tuple(np.asarray(out)[0, 0]) == (255, 255, 255)  # the padding is the photo's white
 
 
 def test_photometric_changes_colour_cast_deterministically():
