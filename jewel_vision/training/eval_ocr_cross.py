@@ -52,9 +52,9 @@ from .common import log, write_report
 CATEGORIES = ("two_part", "tiny", "curved", "punched", "raised", "laser", "framed")
 
 
-def items_ours(n: int, seed: int, split: str) -> list[dict[str, Any]]:
+def items_ours(n: int, seed: int, split: str, all_tiny: bool = False) -> list[dict[str, Any]]:
     out = []
-    for s in make_cross_specs(n, seed, split):
+    for s in make_cross_specs(n, seed, split, all_tiny=all_tiny):
         cats = {"two_part": s.text in TWO_PART_TEXTS, "tiny": s.margin is not None, "curved": s.curved,
                 "punched": s.style == "debossed", "raised": s.style == "embossed", "laser": False,
                 "framed": s.frame is not None}
@@ -146,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="stamp recogniser weights (default: the shipped file, when there is one)")
     ap.add_argument("--no-recogniser", action="store_true", help="no last-resort stamp recogniser")
     ap.add_argument("--recogniser-min-score", type=float, default=None)
+    ap.add_argument("--locate-looks", default=None,
+                    help="comma-separated ReaderConfig.locate_looks to try instead of the shipped ones")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
 
@@ -156,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.recogniser:
         recogniser = StampRecogniser(args.recogniser, allowlist=HALLMARK_ALPHABET)
     config = ReaderConfig()
+    if args.locate_looks:
+        config = dataclasses.replace(config, locate_looks=tuple(x.strip() for x in args.locate_looks.split(",")))
     if args.recogniser_min_score is not None:
         config = dataclasses.replace(config, stamp_recogniser_min_score=args.recogniser_min_score)
     reader = HallmarkReader(args.engine, stamp_gate=StampGate(), recogniser=recogniser, config=config)
@@ -171,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         "tuned_on": "ours (jewel_vision.vision.stamps, tune splits)",
         "renderers": {},
     }
-    makers = {"ours": items_ours, "alt": items_alt}
+    makers = {"ours": items_ours, "alt": items_alt,
+              "ours_tiny": lambda n, seed, split: items_ours(n, seed, split, all_tiny=True)}
     for name in [r.strip() for r in args.renderers.split(",") if r.strip()]:
         t0 = time.perf_counter()
         items = makers[name](args.n, args.seed, args.split)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import numpy as np
 import pytest
 
@@ -10,6 +11,7 @@ from jewel_vision.vision.stamps import (
     HELD_OUT_FONTS,
     available_fonts,
     cjk_font_path,
+    make_cross_specs,
     make_stamp_set,
     make_stamp_specs,
     render_packshot,
@@ -118,3 +120,12 @@ def test_packshot_has_no_text_and_varies():
     assert a.size == (384, 384)
     assert not np.array_equal(_arr(a), _arr(b))
     assert np.array_equal(_arr(a), _arr(render_packshot(1)))
+
+
+def test_all_tiny_cross_specs_are_all_tiny_and_repeatable():
+    tiny = make_cross_specs(40, 3, "tune", all_tiny=True)
+    assert tiny == make_cross_specs(40, 3, "tune", all_tiny=True)
+    assert all(s.margin is not None and 7 <= s.size_px <= 11 and s.small for s in tiny)
+    assert all(25 <= s.margin[0] <= 40 and 20 <= s.margin[1] <= 32 for s in tiny)
+    assert sum(s.margin is None for s in make_cross_specs(40, 3, "tune")) > 20  # the default set stays mostly not tiny
+    assert not {os.path.basename(s.font_path) for s in tiny} & set(HELD_OUT_FONTS)  # tune: no held-out font
