@@ -121,6 +121,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             f"trained {report['facet']} ({', '.join(report['classes'])}) on {report['images']} photos of "
             f"{sum(report['products'].values())} products; cross-validated accuracy {report['cv_accuracy']:.3f}"
         )
+        if "adapted_from" in report:
+            print(f"adapted from {report['adapted_from']}: on the same products held out in turn, the built-in head "
+                  f"{report['cv_accuracy_builtin']:.3f}")
         print(f"wrote {report['path']} (version {report['version']}); workers pick it up for new analyses")
         print("re-analyse existing photos with: jewel-vision requeue --outdated")
         return 0

@@ -81,6 +81,8 @@ def test_train_facet_without_examples_is_a_clear_error(tmp_path, settings, capsy
     assert main(["train", "facet", "style"]) == 2
     assert "accept or add tags on at least 3 analysed products" in capsys.readouterr().err
     assert main(["train", "facet"]) == 2
+    assert main(["train", "facet", "type"]) == 2  # type is adapted from reviewed type tags: none here
+    assert "to adapt the type head, accept or correct type tags" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("model,option", [("type", "--loso-only"), ("detector", "--hard-fraction"), ("stones", "--gems")])

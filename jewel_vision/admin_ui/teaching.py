@@ -93,12 +93,13 @@ class TrainForm(forms.ModelForm):
     class Meta:
         model = TaughtHead
         fields = ("facet",)
-        help_texts = {"facet": "A facet staff labelled (e.g. style); at least 3 analysed products per value."}
+        help_texts = {"facet": "A facet staff labelled (e.g. style), at least 3 analysed products per value; or "
+                               "type, to adapt the built-in type head to the type tags staff accepted or corrected."}
 
     def clean_facet(self):
         facet = self.cleaned_data["facet"].strip().lower()
-        if facet in heads.BUILT_IN:
-            raise forms.ValidationError(f"'{facet}' is predicted by a built-in model; teach new facets such as style")
+        if not heads.can_train(facet):
+            raise forms.ValidationError(f"'{facet}' is predicted by a built-in model; teach new facets such as style, or adapt type")
         return facet
 
 

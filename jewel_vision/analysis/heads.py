@@ -7,6 +7,8 @@
    stored embeddings, cross-validated (:func:`jewel_vision.services.teaching.train_facet`),
    written beside the live heads as a candidate. Its accuracy and confusion per value
    are in its report before anyone switches it on.
+   ``type`` is adapted, not taught: the built-in type head fine-tuned on the products whose
+   type tags staff accepted or corrected; ``type.npz`` then replaces the built-in head.
 3. :func:`activate` copies it to ``facet_heads_dir/<facet>.npz``, where every worker picks
    it up (the pipeline version changes with it), and re-tags the catalogue through a
    backfill of the photos analysed by the previous version. :func:`roll_back` switches
@@ -33,6 +35,14 @@ from jewel_vision.services.teaching import TeachingError, train_facet
 
 TRAIN_TASK = "jewel_vision.train_facet_head"
 BUILT_IN = frozenset({"type", "metal", "metal_tone", "stone", "hallmark", "purity", "colour", "color", "shape", "texture"})
+#: Built-in facets whose head a shop may adapt to its photos from its reviewed tags
+#: (``type``: staff accept and correct type tags in the review queue; ``type.npz`` then replaces the built-in head).
+ADAPTABLE = frozenset({"type"})
+
+
+def can_train(facet: str) -> bool:
+    """A facet staff may teach (not built in) or adapt (built in, in :data:`ADAPTABLE`)."""
+    return bool(facet) and (facet not in BUILT_IN or facet in ADAPTABLE)
 
 
 def heads_dir() -> Path:
@@ -58,8 +68,8 @@ def label(product_id: str, facet: str, value: str, user: Any = None) -> ProductT
 
 def start_training(facet: str, user: Any = None) -> TaughtHead:
     facet = facet.strip().lower()
-    if not facet or facet in BUILT_IN:
-        raise TeachingError(f"'{facet}' is predicted by a built-in model; teach new facets such as style")
+    if not can_train(facet):
+        raise TeachingError(f"'{facet}' is predicted by a built-in model; teach new facets such as style, or adapt type")
     heads_dir()
     head = TaughtHead.objects.create(facet=facet, created_by=user if getattr(user, "pk", None) else None)
     transaction.on_commit(lambda: current_app.send_task(TRAIN_TASK, args=[head.pk], queue=jv_settings.QUEUE))

@@ -66,7 +66,7 @@ from .predictors.hallmark_reader import HallmarkReader
 from .predictors.segmenter import ItemSegmenter
 from .predictors.stamp_gate import StampGate
 from .predictors.stones import StoneClassifier
-from .predictors.type_classifier import TypeClassifier
+from .predictors.type_classifier import ADAPTED_TYPE_FILE, TypeClassifier
 from .types import AnalysisResult, Detection, Embedding, ImageDecodeError, Region, TagPrediction
 
 __all__ = [
@@ -178,9 +178,11 @@ class Pipeline:
             device=config.device,
             batch_size=config.batch_size,
         )
-        self.type_classifier = TypeClassifier(
+        self._builtin_type = TypeClassifier(
             path=config.type_head_path, device=config.device, label_map=dict(config.type_labels)
         )
+        self._adapted_type: TypeClassifier | None = None
+        self._adapted_key: tuple | None = None
         self.detector = None
         if config.detector:
             self.detector = Detector(
@@ -223,6 +225,26 @@ class Pipeline:
                     self._facet_heads = find_facet_heads(directory, device=self.config.device)
                     self._facet_key = key
         return self._facet_heads
+
+    @property
+    def type_classifier(self) -> TypeClassifier:
+        """The type head: the shop's adaptation of the built-in one (``facet_heads_dir/type.npz``,
+        written by ``jewel-vision train facet type``) when there is one, else the built-in head.
+        Re-read when that file changes, like the facet heads."""
+        directory = self.config.facet_heads_dir
+        path = Path(directory) / ADAPTED_TYPE_FILE if directory else None
+        key: tuple | None = None
+        if path is not None and path.is_file():
+            stat = path.stat()
+            key = (stat.st_mtime_ns, stat.st_size)
+        if key != self._adapted_key:
+            with self._facet_lock:
+                if key != self._adapted_key:
+                    self._adapted_type = None if key is None else TypeClassifier(
+                        path=path, device=self.config.device, label_map=dict(self.config.type_labels))
+                    self._adapted_key = key
+                    self._checked = False  # an adapted head must fit the embedder too
+        return self._adapted_type if self._adapted_type is not None else self._builtin_type
 
     @property
     def model_versions(self) -> dict[str, str]:

@@ -119,3 +119,26 @@ def test_model_versions_page(heads_folder, catalog, client, manager):
     assert {"embedder", "type"} <= set(stages)
     assert response.context["made"][0]["source_detail"]  # the version behind the catalogue's tags
     assert "MODEL_CARD" in {c["name"] for c in response.context["cards"]}
+
+
+def test_the_type_head_is_adapted_switched_on_and_rolled_back(heads_folder, catalog, client, manager,
+                                                              django_capture_on_commit_callbacks):
+    """type is built in, but the shop may adapt it to the types staff accepted or corrected."""
+    for kind, seeds in (("ring", (1, 2, 3)), ("necklace", (4, 5, 6))):
+        for seed in seeds:
+            heads.label(str(catalog(kind, "gold", seed).pk), "type", kind, manager)
+    client.force_login(manager)
+    assert client.post("/admin/jewel_vision/taughthead/add/", {"facet": "metal_tone"}).status_code == 200  # refused
+    client.post("/admin/jewel_vision/taughthead/add/", {"facet": "type"})
+    head = heads.train(TaughtHead.objects.get(facet="type").pk)
+    assert head.status == "ready", head.error
+    assert head.report["adapted_from"].startswith("type@") and head.report["images"] == 6
+    assert 0.0 <= head.report["cv_accuracy_builtin"] <= 1.0 and head.report["classes"] == ["necklace", "ring"]
+    before = heads.backfill.pipeline_version()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/admin/jewel_vision/taughthead/{head.pk}/switch/", {"do": "on"})
+    assert (heads_folder / "type.npz").read_bytes() == Path(head.path).read_bytes()
+    assert BackfillRun.objects.get().pipeline_version != before
+    heads.roll_back("type", manager)
+    assert not (heads_folder / "type.npz").exists() and heads.backfill.pipeline_version() == before
+    assert not TaughtHead.objects.filter(facet="metal_tone").exists()

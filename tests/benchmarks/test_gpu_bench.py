@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_bench.py"
+from ._scripts import BENCHMARKS, load_script
+
+SCRIPT = BENCHMARKS / "gpu_bench.py"
 
 
 @pytest.fixture(autouse=True)
@@ -19,10 +20,7 @@ def _media_root():
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("gpu_bench", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gpu_bench")
 
 
 def _rings(folder: Path, n: int) -> Path:

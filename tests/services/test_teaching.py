@@ -8,7 +8,8 @@ from PIL import Image, ImageDraw
 from jewel_vision.services import review
 from jewel_vision.models import Analysis, ProductTag
 from jewel_vision.analysis.run import run_analysis
-from jewel_vision.services.teaching import TeachingError, train_facet
+from jewel_vision.analysis import heads
+from jewel_vision.services.teaching import TeachingError, _head_class, train_facet
 
 pytestmark = pytest.mark.django_db
 
@@ -77,4 +78,49 @@ def test_too_few_examples_is_a_clear_error(heads_dir, make_product):
 
 def test_builtin_facets_cannot_be_taught(heads_dir):
     with pytest.raises(TeachingError, match="built-in model"):
+        train_facet("metal_tone")
+
+
+def test_the_type_head_adapts_to_the_types_staff_gave(heads_dir, make_product, add_photo, monkeypatch,
+                                                     django_capture_on_commit_callbacks):
+    """Staff say what the built-in head gets wrong on this shop's photos; the adapted head says it
+    too, on products it was not adapted on, and the pipeline uses it for new photos."""
+    import jewel_vision.analysis.start as analyses
+
+    monkeypatch.setattr(analyses, "enqueue", lambda pk: True)
+    for seed in range(4):
+        heads.label(_analysed_product(make_product, add_photo, minimalist, seed, django_capture_on_commit_callbacks).pk,
+                    "type", "watch")
+        heads.label(_analysed_product(make_product, add_photo, ornate, seed, django_capture_on_commit_callbacks).pk,
+                    "type", "necklace")
+
+    report = train_facet("type")
+    assert report["adapted_from"].startswith("type@") and report["classes"] == ["necklace", "watch"]
+    assert report["cv_accuracy"] >= 0.75 > report["cv_accuracy_builtin"]
+    assert (heads_dir / "type.npz").is_file() and not (heads_dir / "type").exists()
+
+    product = _analysed_product(make_product, add_photo, minimalist, 99, django_capture_on_commit_callbacks)
+    shown = ProductTag.objects.filter(product_id=str(product.pk), tag__facet="type").order_by("-confidence").first()
+    assert shown.tag.value == "watch" and shown.source == ProductTag.Source.MODEL
+    assert shown.source_detail == f"type@{report['version']}"
+
+
+def test_adapting_the_type_head_needs_reviewed_types_it_knows(heads_dir, make_product, add_photo, settings, monkeypatch,
+                                                             django_capture_on_commit_callbacks):
+    import jewel_vision.analysis.start as analyses
+
+    monkeypatch.setattr(analyses, "enqueue", lambda pk: True)
+    settings.JEWEL_VISION = {**settings.JEWEL_VISION, "PIPELINE": {**settings.JEWEL_VISION["PIPELINE"],
+                                                                   "type_labels": {"bracelet": "bangle"}}}
+    for seed, value in ((1, "brooch"), (2, "bangle")):
+        product = _analysed_product(make_product, add_photo, minimalist, seed, django_capture_on_commit_callbacks)
+        heads.label(product.pk, "type", value)
+    with pytest.raises(TeachingError, match=r"at least 2 types \(have bracelet: 1\); the head has no type for brooch"):
         train_facet("type")
+
+
+def test_a_shops_type_label_maps_back_to_the_heads_class():
+    classes = ["bracelet", "earring", "necklace", "ring", "watch", "none"]
+    assert _head_class("ring", classes, {}) == "ring"
+    assert _head_class("bangle", classes, {"bracelet": "bangle", "watch": "bangle"}) == "bracelet"
+    assert _head_class("brooch", classes, {}) is None

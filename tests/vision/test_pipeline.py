@@ -142,6 +142,29 @@ def test_taught_facet_heads_are_picked_up(tmp_path, ring_image, pipeline):
     assert p.version != before and "facet:style" in p.model_versions
 
 
+def test_a_shops_adapted_type_head_replaces_the_built_in_one(tmp_path, ring_image, pipeline):
+    """type.npz in facet_heads_dir (jewel-vision train facet type) is the type head, without a restart;
+    it is not a facet head, it re-versions the pipeline, and removing it brings the built-in head back."""
+    heads = tmp_path / "heads"
+    p = Pipeline(PipelineConfig(device="cpu", facet_heads_dir=str(heads), detector=False, attributes=False,
+                                stones=False, ocr_engine=None))
+    p.embedder = pipeline.embedder
+    before, built_in = p.version, p.type_classifier.version
+    assert p.run(ring_image).tags_for("type")[0].value != "watch"
+    shipped = TypeClassifier()
+    layers = shipped.layers
+    layers[-1][1][shipped.classes.index("watch")] += 50.0  # an adaptation that says "watch" for everything
+    version = save_head(heads / "type.npz", layers, shipped.classes,
+                        np.array([shipped.thresholds[c] for c in shipped.classes], np.float32), shipped.embedder_name, {})
+    types = p.run(ring_image).tags_for("type")
+    assert types[0].value == "watch" and types[0].model_version == version
+    assert p.type_classifier.version == version != built_in and p.model_versions["type"] == f"type@{version}"
+    assert p.version != before and not p.facet_heads and "facet:type" not in p.model_versions
+    (heads / "type.npz").unlink()
+    assert p.type_classifier.version == built_in and p.version == before
+    assert p.run(ring_image).tags_for("type")[0].value != "watch"
+
+
 def test_stage_switches(ring_image, pipeline):
     p = Pipeline(PipelineConfig(device="cpu", detector=False, attributes=False, stones=False, ocr_engine=None))
     p.embedder = pipeline.embedder

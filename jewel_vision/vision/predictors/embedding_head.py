@@ -158,6 +158,12 @@ class EmbeddingHead(LazyLoadMixin):
         return self._embedder_name
 
     @property
+    def layers(self) -> Layers:
+        """The affine layers (W [out, in], b [out]), first to last: a copy to adapt or to save."""
+        self.load()
+        return [(w.copy(), b.copy()) for w, b in self._layers]
+
+    @property
     def input_dim(self) -> int:
         self.load()
         return int(self._layers[0][0].shape[1])

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from .embedding_head import ThresholdedHead
+from .type_classifier import ADAPTED_TYPE_FILE
 
 __all__ = ["FacetHead", "find_facet_heads"]
 
@@ -34,4 +35,5 @@ def find_facet_heads(directory: str | os.PathLike[str] | None, device: str = "au
     """One head per ``*.npz`` in ``directory`` (sorted; none if the folder is missing)."""
     if not directory or not Path(directory).is_dir():
         return []
-    return [FacetHead(p, device=device) for p in sorted(Path(directory).glob("*.npz")) if p.stem != "type"]
+    # type.npz is the shop's adapted type head (ADAPTED_TYPE_FILE): the pipeline's type head, not a facet head
+    return [FacetHead(p, device=device) for p in sorted(Path(directory).glob("*.npz")) if p.name != ADAPTED_TYPE_FILE]

@@ -21,9 +21,11 @@ from pathlib import Path
 
 from .embedding_head import ThresholdedHead
 
-__all__ = ["DEFAULT_TYPE_HEAD_PATH", "TypeClassifier"]
+__all__ = ["ADAPTED_TYPE_FILE", "DEFAULT_TYPE_HEAD_PATH", "TypeClassifier"]
 
 DEFAULT_TYPE_HEAD_PATH = Path(__file__).resolve().parent.parent / "weights" / "type_head.npz"
+#: A shop's adaptation of the type head, in the pipeline's ``facet_heads_dir``; it replaces the built-in head.
+ADAPTED_TYPE_FILE = "type.npz"
 
 
 class TypeClassifier(ThresholdedHead):
