@@ -12,8 +12,9 @@ labelled examples (:func:`jewel_vision.training.adapt.adapt_last_layer`, the met
 argmax: the head's own thresholds only decide what is shown). Reported: the mean over the folds.
 
 Who decided what: the pull toward the built-in layer was chosen on ``princesegzy01`` (the
-``--dev`` shop: every pull of ``--pulls`` is reported there); ``pcjeweller`` (``--report``)
-is scored once, at the chosen pull, and decides nothing. The embeddings are those
+``--dev`` shop: every pull of ``--pulls`` is reported there); ``pcjeweller`` and
+``people-parsing`` (``--report``: a shop's packshots and worn views; crops of street photos, with
+``none`` crops of bare skin) are scored once, at the chosen pull, and decide nothing. The embeddings are those
 ``train_type`` caches (plain views: the photo, or the crop around a worn piece).
 """
 
@@ -68,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-root", type=Path, default=None)
     ap.add_argument("--loso-dir", type=Path, default=Path("var/loso"))
     ap.add_argument("--dev", default="princesegzy01", help="the new shop that chooses the pull")
-    ap.add_argument("--report", default="pcjeweller", help="the new shop scored at the chosen pull")
+    ap.add_argument("--report", default="pcjeweller,people-parsing",
+                    help="the new shops scored at the chosen pull (comma-separated)")
     ap.add_argument("--budgets", default="0,10,20,40,80,160")
     ap.add_argument("--pulls", default="0,0.0003,0.001,0.003")
     ap.add_argument("--json", type=Path, default=None)
@@ -100,9 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     chosen = max(pulls, key=lambda p: (np.mean([dev[f"{p:g}"][str(k)]["macro_f1"] for k in budgets if k]), p))
     for p in pulls:
         print(f"{args.dev} pull {p:g}: " + ", ".join(f"k={k} {dev[f'{p:g}'][str(k)]['macro_f1']:.3f}" for k in budgets))
-    x, y, groups, head_r = shop(args.report)
-    reported = learning_curve(x, y, groups, head_r.layers, budgets, chosen)
-    print(f"{args.report} pull {chosen:g}: " + ", ".join(f"k={k} {reported[str(k)]['macro_f1']:.3f}" for k in budgets))
+    reported = {}
+    for name in [r.strip() for r in args.report.split(",") if r.strip()]:
+        x, y, groups, head_r = shop(name)
+        curve = learning_curve(x, y, groups, head_r.layers, budgets, chosen)
+        reported[name] = {"shop": name, "photos": len(y), "base_head": head_r.full_name, "pull": chosen, "curve": curve}
+        print(f"{name} pull {chosen:g}: " + ", ".join(f"k={k} {curve[str(k)]['macro_f1']:.3f}" for k in budgets))
     report = {
         "what": __doc__.split("\n\n")[0],
         "date": _dt.date.today().isoformat(),
@@ -113,8 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         "chosen_pull": chosen,
         "dev": {"shop": args.dev, "photos": dev_photos,
                 "base_head": head.full_name, "by_pull": dev},
-        "report": {"shop": args.report, "photos": len(y), "base_head": head_r.full_name, "pull": chosen,
-                   "curve": reported},
+        "report": reported,
         "seconds": round(time.perf_counter() - t0, 1),
     }
     if args.json:
