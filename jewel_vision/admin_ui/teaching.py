@@ -139,8 +139,9 @@ class TaughtHeadAdmin(admin.ModelAdmin):
         classes = report.get("classes", [])
         confusion = [{"value": c, "counts": row, "accuracy": report.get("cv_accuracy_per_value", {}).get(c)}
                      for c, row in zip(classes, report.get("cv_confusion", []))]
+        columns = report.get("cv_confusion_columns", classes)  # an adapted type head: every type it can say
         context = page_context(
-            self, request, str(head), head=head, report=report, classes=classes, confusion=confusion,
+            self, request, str(head), head=head, report=report, classes=columns, confusion=confusion,
             previous=heads.previous(head.facet) if head.status == TaughtHead.Status.ACTIVE else None,
             can_switch=all(request.user.has_perm(p) for p in SWITCH_PERMS),
         )

@@ -134,6 +134,12 @@ def test_the_type_head_is_adapted_switched_on_and_rolled_back(heads_folder, cata
     assert head.status == "ready", head.error
     assert head.report["adapted_from"].startswith("type@") and head.report["images"] == 6
     assert 0.0 <= head.report["cv_accuracy_builtin"] <= 1.0 and head.report["classes"] == ["necklace", "ring"]
+    page = client.get(f"/admin/jewel_vision/taughthead/{head.pk}/change/").content.decode()
+    assert "data-jv-accuracy-builtin>" in page and head.report["adapted_from"] in page
+    start = page.index('<table id="jv-confusion">')
+    header = page[start:page.index("</thead>", start)]
+    assert header.count("<th>") == 1 + len(head.report["cv_confusion_columns"]) + 2  # every type the head can say
+    assert all(len(row) == len(head.report["cv_confusion_columns"]) for row in head.report["cv_confusion"])
     before = heads.backfill.pipeline_version()
     with django_capture_on_commit_callbacks(execute=True):
         client.post(f"/admin/jewel_vision/taughthead/{head.pk}/switch/", {"do": "on"})
