@@ -87,9 +87,17 @@ def save_head(
     for i, (weight, bias) in enumerate(layers):
         arrays[f"W{i}"] = weight
         arrays[f"b{i}"] = bias
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # written beside it, then renamed over it: a worker re-reading heads (facet_heads_dir, an adapted
+    # type.npz) never loads a half-written file; the temporary name does not end in .npz
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return version
 
 

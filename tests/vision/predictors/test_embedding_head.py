@@ -85,3 +85,20 @@ def test_shop_merges_labels(tmp_path):
         assert by_value["necklace"].confidence == pytest.approx(p[0] + p[1], abs=1e-5)
         assert by_value["necklace"].threshold == pytest.approx(max(thr[0], thr[1]))
         assert row[0].confidence >= row[1].confidence
+
+
+def test_a_head_file_is_replaced_whole(tmp_path, monkeypatch):
+    """Workers re-read heads while they run: save_head renames a finished file over the old one."""
+    import os
+
+    layers = [(np.eye(3, 4, dtype=np.float32), np.zeros(3, np.float32))]
+    path = tmp_path / "heads" / "style.npz"
+    first = save_head(path, layers, ["a", "b", "c"], np.full(3, 0.5, np.float32), "emb@1", {})
+    renames = []
+    real = os.replace
+    monkeypatch.setattr(os, "replace", lambda src, dst: renames.append((str(src), str(dst))) or real(src, dst))
+    layers[0][1][0] = 1.0
+    second = save_head(path, layers, ["a", "b", "c"], np.full(3, 0.5, np.float32), "emb@1", {})
+    assert len(renames) == 1 and renames[0][1] == str(path) and not renames[0][0].endswith(".npz")
+    assert second != first and ThresholdedHead(path).version == second
+    assert sorted(p.name for p in path.parent.iterdir()) == ["style.npz"]  # no temporary file left
