@@ -5,8 +5,8 @@
 
 The "new shop" is a source the built-in head never saw: its leave-one-source-out head
 (``var/loso/type-head-without-<shop>.npz``) is the starting point, as the shipped head is for
-a shop that installs us. The shop's photos are split into 5 folds by product (``group``,
-stratified by type); for each fold, k photos drawn from the other four folds are the shop's
+a shop that installs us. The shop's photos are split into 5 folds by product (``group``, near-
+duplicate photos joined, stratified by type); for each fold, k photos drawn from the other four folds are the shop's
 labelled examples (:func:`jewel_vision.training.adapt.adapt_last_layer`, the method behind
 ``jewel-vision train facet type``) and the fold is scored (macro-F1 over the types present,
 argmax: the head's own thresholds only decide what is shown). Reported: the mean over the folds.
@@ -33,7 +33,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from jewel_vision.training.adapt import ADAPT_PULL, adapt_last_layer
-from jewel_vision.training.common import DEFAULT_CACHE_DIR, stratified_group_folds
+from jewel_vision.training.common import (
+    DEFAULT_CACHE_DIR,
+    NEAR_DUPLICATE_COSINE,
+    merge_near_duplicates,
+    stratified_group_folds,
+)
 from jewel_vision.training.data import default_data_root
 from jewel_vision.training.train_type import CLASSES, embed_samples, present_metrics
 from jewel_vision.training.type_sources import all_samples
@@ -47,7 +52,9 @@ FOLDS = 5
 def learning_curve(x: np.ndarray, y: np.ndarray, groups: list[str], base, budgets: list[int],
                    pull: float) -> dict[str, dict]:
     """k -> mean macro-F1 (and per fold) over the folds, adapting on k photos of the other folds."""
-    fold_of = stratified_group_folds([CLASSES[i] for i in y], groups, FOLDS, 0)
+    # near-duplicate photos (a model shot reused across products) join one group, as in train_type
+    merged, _ = merge_near_duplicates(groups, x, NEAR_DUPLICATE_COSINE)
+    fold_of = stratified_group_folds([CLASSES[i] for i in y], merged, FOLDS, 0)
     out: dict[str, dict] = {}
     for k in budgets:
         f1s, accs, used = [], [], []

@@ -16,9 +16,15 @@ import numpy as np
 
 from jewel_vision.conf import jv_settings
 from jewel_vision.models import Analysis, ProductTag, StoredEmbedding
-from jewel_vision.registry import product_content_type
+from jewel_vision.registry import pipeline_config, product_content_type
 from jewel_vision.training.adapt import ADAPT_PULL, adapt_last_layer
-from jewel_vision.training.common import stratified_group_folds
+from jewel_vision.training.common import (
+    NEAR_DUPLICATE_COSINE,
+    merge_near_duplicates,
+    stratified_group_folds,
+    train_head,
+)
+from jewel_vision.training.train_type import choose_thresholds
 from jewel_vision.vision.predictors.embedding_head import head_proba, save_head
 from jewel_vision.vision.predictors.type_classifier import ADAPTED_TYPE_FILE, TypeClassifier
 
@@ -60,9 +66,6 @@ def train_facet(facet: str, out_dir: str | Path | None = None, *, min_products: 
 
     ``type`` is not trained from scratch: the built-in type head is adapted (:func:`adapt_type_head`).
     """
-    from jewel_vision.training.common import train_head
-    from jewel_vision.training.train_type import choose_thresholds
-
     facet = facet.strip().lower()
     if facet in {"metal", "metal_tone", "stone", "hallmark", "purity"}:
         raise TeachingError(f"'{facet}' is predicted by a built-in model; teach new facets such as style")
@@ -124,11 +127,6 @@ def _products_per_value(labels: list[str], groups: list[str]) -> dict[str, set[s
     return out
 
 
-def builtin_type_head() -> TypeClassifier:
-    """The type head the pipeline ships with (or the one ``PIPELINE['type_head_path']`` names)."""
-    return TypeClassifier(path=jv_settings.PIPELINE.get("type_head_path"))
-
-
 def _head_class(label: str, classes: list[str], label_map: dict[str, str]) -> str | None:
     """The head's class for a shop's type label: the class of that name, else the first class
     the shop's merges (``PIPELINE['type_labels']``) turn into it; None when the head has none."""
@@ -145,10 +143,10 @@ def adapt_type_head(out_dir: str | Path, *, min_products: int = 3, seed: int = 0
     the built-in head and the adapted one give each photo the type a person gave its product,
     so staff see what switching it on would change before they do.
     """
-    base = builtin_type_head()
+    config = pipeline_config()
+    base = TypeClassifier(path=config.type_head_path)  # the built-in head (or the one the settings name)
     classes = base.classes
-    pairs = jv_settings.PIPELINE.get("type_labels") or {}
-    label_map = dict(pairs.items() if isinstance(pairs, dict) else pairs)
+    label_map = dict(config.type_labels)
     x, labels, groups, embedder = facet_examples("type")
     if len(labels) and embedder != base.embedder_name:
         raise TeachingError(f"the photos were embedded by {embedder}, the type head expects {base.embedder_name}; re-analyse first")
@@ -164,8 +162,12 @@ def adapt_type_head(out_dir: str | Path, *, min_products: int = 3, seed: int = 0
                                 f"; the head has no type for {', '.join(unknown)}" if unknown else "")
     y = np.array([classes.index(v) for v in labels])
     layers0 = base.layers
-    n_folds = int(min(5, min(products.values())))
-    folds = stratified_group_folds(labels, groups, n_folds, seed)
+    # the same photo under two products (a reused model shot) stays on one side of each fold
+    merged, _ = merge_near_duplicates(groups, x, NEAR_DUPLICATE_COSINE)
+    n_folds = int(min(5, min(len(g) for g in _products_per_value(labels, merged).values())))
+    if n_folds < 2:
+        raise TeachingError("the photos of one type are all copies of one photo: review more products of it")
+    folds = stratified_group_folds(labels, merged, n_folds, seed)
     before, after = np.zeros(len(y), np.int64), np.zeros(len(y), np.int64)
     for k in range(n_folds):
         train, test = folds != k, folds == k

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from jewel_vision.vision.predictors.embedding_head import Layers
+from jewel_vision.vision.predictors.embedding_head import Layers, hidden_features
 
 __all__ = ["ADAPT_LR", "ADAPT_PULL", "ADAPT_STEPS", "adapt_last_layer"]
 
-ADAPT_PULL = 0.0003  # L2 strength toward the built-in last layer (weights and biases); chosen on princesegzy01
+ADAPT_PULL = 0.001  # L2 strength toward the built-in last layer (weights and biases); chosen on princesegzy01
 ADAPT_STEPS = 300
 ADAPT_LR = 0.02
 
@@ -45,9 +45,7 @@ def adapt_last_layer(
     n_classes = layers[-1][0].shape[0]
     if y.min() < 0 or y.max() >= n_classes:
         raise ValueError(f"labels must be class indices in [0, {n_classes})")
-    feats = x
-    for weight, bias in layers[:-1]:
-        feats = np.maximum(feats @ weight.T + bias, 0.0)
+    feats = hidden_features(layers, x)
     torch.manual_seed(seed)
     w0, b0 = (torch.from_numpy(np.asarray(a, np.float32).copy()) for a in layers[-1])
     w, b = w0.clone().requires_grad_(True), b0.clone().requires_grad_(True)

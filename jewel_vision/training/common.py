@@ -62,6 +62,11 @@ class UnionFind:
             self.parent[max(ri, rj)] = min(ri, rj)
 
 
+#: Cosine of two embeddings at/above which two photos count as the same photo (re-published,
+#: resized, re-encoded) and join one group in every split.
+NEAR_DUPLICATE_COSINE = 0.97
+
+
 def merge_near_duplicates(
     group_ids: Sequence[str], embeddings: np.ndarray, threshold: float
 ) -> tuple[list[str], int]:

@@ -45,6 +45,7 @@ from jewel_vision.vision.predictors.type_classifier import TypeClassifier
 
 from .common import (
     DEFAULT_CACHE_DIR,
+    NEAR_DUPLICATE_COSINE,
     cached_embeddings,
     confusion,
     log,
@@ -377,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flatten", type=float, default=0.0,
                         help="probability of a packshot copy's vertical squash (a lower camera; 0.5 and 1.0 tried on 2026-12-05, not shipped)")
     parser.add_argument("--precision-target", type=float, default=0.9)
-    parser.add_argument("--dedup-threshold", type=float, default=0.97)
+    parser.add_argument("--dedup-threshold", type=float, default=NEAR_DUPLICATE_COSINE)
     parser.add_argument("--loso-only", action="store_true", help="measure only; write no head")
     parser.add_argument("--loso-heads", type=Path, default=None,
                         help="also write each leave-one-source-out head here (for `jewel-vision eval --type-head`)")

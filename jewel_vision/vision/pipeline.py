@@ -181,8 +181,7 @@ class Pipeline:
         self._builtin_type = TypeClassifier(
             path=config.type_head_path, device=config.device, label_map=dict(config.type_labels)
         )
-        self._adapted_type: TypeClassifier | None = None
-        self._adapted_key: tuple | None = None
+        self._adapted_type: TypeClassifier | None = None  # facet_heads_dir/type.npz, see type_classifier
         self.detector = None
         if config.detector:
             self.detector = Detector(
@@ -210,9 +209,9 @@ class Pipeline:
         self._warmed: list[FacetHead] | None = None  # the facet heads of the last warmup
 
     # -- identity -------------------------------------------------------------------------
-    @property
-    def facet_heads(self) -> list[FacetHead]:
-        """Heads found in ``facet_heads_dir``; re-read when its files change (no restart needed)."""
+    def _read_heads_folder(self) -> None:
+        """Re-read ``facet_heads_dir`` when its ``*.npz`` files change (no restart needed): the
+        facet heads a shop taught, and its adaptation of the type head (``type.npz``)."""
         directory = self.config.facet_heads_dir
         key: tuple = ()
         if directory and Path(directory).is_dir():
@@ -223,27 +222,24 @@ class Pipeline:
             with self._facet_lock:
                 if key != self._facet_key:
                     self._facet_heads = find_facet_heads(directory, device=self.config.device)
+                    adapted = Path(directory) / ADAPTED_TYPE_FILE if directory else None
+                    self._adapted_type = TypeClassifier(
+                        path=adapted, device=self.config.device, label_map=dict(self.config.type_labels)
+                    ) if adapted is not None and adapted.is_file() else None
+                    self._checked = False  # an adapted type head must fit the embedder too
                     self._facet_key = key
+
+    @property
+    def facet_heads(self) -> list[FacetHead]:
+        """Heads found in ``facet_heads_dir`` (:meth:`_read_heads_folder`)."""
+        self._read_heads_folder()
         return self._facet_heads
 
     @property
     def type_classifier(self) -> TypeClassifier:
         """The type head: the shop's adaptation of the built-in one (``facet_heads_dir/type.npz``,
-        written by ``jewel-vision train facet type``) when there is one, else the built-in head.
-        Re-read when that file changes, like the facet heads."""
-        directory = self.config.facet_heads_dir
-        path = Path(directory) / ADAPTED_TYPE_FILE if directory else None
-        key: tuple | None = None
-        if path is not None and path.is_file():
-            stat = path.stat()
-            key = (stat.st_mtime_ns, stat.st_size)
-        if key != self._adapted_key:
-            with self._facet_lock:
-                if key != self._adapted_key:
-                    self._adapted_type = None if key is None else TypeClassifier(
-                        path=path, device=self.config.device, label_map=dict(self.config.type_labels))
-                    self._adapted_key = key
-                    self._checked = False  # an adapted head must fit the embedder too
+        written by ``jewel-vision train facet type``) when there is one, else the built-in head."""
+        self._read_heads_folder()
         return self._adapted_type if self._adapted_type is not None else self._builtin_type
 
     @property

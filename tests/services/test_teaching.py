@@ -124,3 +124,18 @@ def test_a_shops_type_label_maps_back_to_the_heads_class():
     assert _head_class("ring", classes, {}) == "ring"
     assert _head_class("bangle", classes, {"bracelet": "bangle", "watch": "bangle"}) == "bracelet"
     assert _head_class("brooch", classes, {}) is None
+
+
+def test_adapting_needs_more_than_copies_of_one_photo(heads_dir, make_product, add_photo, monkeypatch,
+                                                      django_capture_on_commit_callbacks):
+    """Three products of a type showing the same photo are one example: held out together, never split."""
+    import jewel_vision.analysis.start as analyses
+
+    monkeypatch.setattr(analyses, "enqueue", lambda pk: True)
+    for seed in range(3):
+        heads.label(_analysed_product(make_product, add_photo, minimalist, 7, django_capture_on_commit_callbacks).pk,
+                    "type", "watch")
+        heads.label(_analysed_product(make_product, add_photo, ornate, seed, django_capture_on_commit_callbacks).pk,
+                    "type", "necklace")
+    with pytest.raises(TeachingError, match="all copies of one photo"):
+        train_facet("type")

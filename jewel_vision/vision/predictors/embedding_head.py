@@ -36,17 +36,20 @@ __all__ = ["EmbeddingHead", "ThresholdedHead", "head_proba", "head_version", "sa
 Layers = list[tuple[np.ndarray, np.ndarray]]
 
 
-def head_proba(layers: Layers, embeddings: np.ndarray) -> np.ndarray:
-    """The forward pass of a head: class probabilities [N, C] (float32, rows sum to 1)."""
+def hidden_features(layers: Layers, embeddings: np.ndarray) -> np.ndarray:
+    """What a head's last layer sees: the embeddings [N, D] through its hidden ReLU layers."""
     h = np.asarray(embeddings, dtype=np.float32)
     if h.ndim == 1:
         h = h[None, :]
-    last = len(layers) - 1
-    for i, (weight, bias) in enumerate(layers):
-        h = h @ weight.T + bias
-        if i < last:
-            h = np.maximum(h, 0.0)
-    logits = h.astype(np.float64)
+    for weight, bias in layers[:-1]:
+        h = np.maximum(h @ weight.T + bias, 0.0)
+    return h
+
+
+def head_proba(layers: Layers, embeddings: np.ndarray) -> np.ndarray:
+    """The forward pass of a head: class probabilities [N, C] (float32, rows sum to 1)."""
+    weight, bias = layers[-1]
+    logits = (hidden_features(layers, embeddings) @ weight.T + bias).astype(np.float64)
     logits -= logits.max(axis=1, keepdims=True)
     np.exp(logits, out=logits)
     logits /= logits.sum(axis=1, keepdims=True)

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 from dataclasses import asdict, dataclass
 from typing import Sequence
@@ -110,12 +109,9 @@ class ReaderConfig:
     locate_small: float = 5.0
     locate_max: int = 3
     locate_min_score: float = 0.5
-    # the looks _locate takes, in order, until one finds a box: ``<highpass|raw>_x<scale>``, the
-    # whole photo (scale bounded by locate_up_side), or ``<highpass|raw>_t<scale>``, the photo
-    # scaled and cut into tiles of LOCATE_TILE px (at most LOCATE_MAX_TILES; the scale shrinks to
-    # fit). The high-pass that helps reading hides tiny debossed text from the detector, which
-    # finds it on the raw photo at 2x. Tiles ("raw_t2" first) find some text ~9 px high in a
-    # 500-900 px photo that no whole-photo look finds, but were not worth their cost (OCR_CARD.md)
+    # the looks _locate takes, in order, until one finds a box: ``<highpass|raw>_x<scale>``
+    # (scale bounded by locate_up_side). The high-pass that helps reading hides tiny debossed
+    # text from the detector, which finds it on the raw photo at 2x (tune split, cross specs)
     locate_looks: tuple[str, ...] = ("highpass_x1", "raw_x1", "raw_x2", "highpass_x2")
     zoom_box_px: float = 90.0
     # after a pass that read only half of a gold pair (a karat or a fineness), this many more
@@ -132,26 +128,9 @@ class ReaderConfig:
             if look not in ("highpass", "raw"):
                 raise ValueError(f"unknown gate look {look!r} (highpass or raw)")
         for look in self.locate_looks:
-            kind, how, scale = parse_locate_look(look)
-            if kind not in ("highpass", "raw") or how not in ("x", "t") or scale <= 0:
-                raise ValueError(f"unknown locate look {look!r} (<highpass|raw>_<x|t><scale>)")
-
-
-#: ``<highpass|raw>_t<scale>`` locate looks: tile side (px) and most tiles per photo. Constants,
-#: not ReaderConfig fields, so that adding them did not re-version the shipped reader's tags.
-LOCATE_TILE = 640
-LOCATE_MAX_TILES = 16
-
-
-def parse_locate_look(look: str) -> tuple[str, str, float]:
-    """``"raw_x2"`` -> ``("raw", "x", 2.0)`` (whole photo), ``"highpass_t2"`` -> tiles; scale 1 when
-    absent, -1 when it is not a number."""
-    kind, _, rest = look.partition("_")
-    how, scale = (rest[:1], rest[1:]) if rest else ("x", "")
-    try:
-        return kind, how, float(scale or 1)
-    except ValueError:
-        return kind, how, -1.0
+            kind, _, scale = look.partition("_x")
+            if kind not in ("highpass", "raw") or (scale and not scale.replace(".", "", 1).isdigit()):
+                raise ValueError(f"unknown locate look {look!r} (<highpass|raw>_x<scale>)")
 
 
 class HallmarkReader:
@@ -395,14 +374,9 @@ class HallmarkReader:
         eng = self.engine if isinstance(self.engine, RapidOcrEngine) else get_engine("rapidocr")
         boxes: list[tuple[Box, float]] = []
         for look in cfg.locate_looks:
-            kind, how, scale = parse_locate_look(look)
-            if how == "t":
-                boxes = [(b, sc) for b, sc in self._tiled_boxes(eng, img, kind, scale) if sc >= cfg.locate_min_score]
-                if boxes:
-                    break
-                continue
-            f = min(scale, cfg.locate_up_side / max(w, h))
-            if scale > 1 and f < 1.5:
+            kind, _, scale = look.partition("_x")
+            f = min(float(scale or 1), cfg.locate_up_side / max(w, h))
+            if float(scale or 1) > 1 and f < 1.5:
                 continue  # a zoomed look that locate_up_side would barely let zoom
             src = img if f <= 1.01 else img.resize((int(round(w * f)), int(round(h * f))), Image.BICUBIC)
             src = highpass_normalise(src) if kind == "highpass" else src
@@ -431,36 +405,6 @@ class HallmarkReader:
                 groups.append([x0, y0, x1, y1, sc, bh])
         groups.sort(key=lambda g: -g[4] * (g[2] - g[0]))
         return [(g[0] / w, g[1] / h, g[2] / w, g[3] / h, g[5]) for g in groups[: cfg.locate_max]]  # type: ignore[misc]
-
-    def _tiled_boxes(self, eng: RapidOcrEngine, img: Image.Image, kind: str, scale: float) -> list[tuple[Box, float]]:
-        """Text boxes (normalised to ``img``) found on overlapping tiles of ``img`` scaled by ``scale``:
-        each tile is :data:`LOCATE_TILE` px, so text a few pixels high reaches the detector at
-        ``scale`` times its size, which no single look at a bounded side can give a large photo. At
-        most :data:`LOCATE_MAX_TILES` tiles (the scale shrinks to fit)."""
-        w, h = img.size
-        tile = LOCATE_TILE
-        step = int(tile * 0.8)  # a fifth of overlap: a word cut by one tile is whole in the next
-
-        def count(f: float) -> int:
-            return (max(0, math.ceil((w * f - tile) / step)) + 1) * (max(0, math.ceil((h * f - tile) / step)) + 1)
-
-        f = scale
-        while f > 1.0 and count(f) > LOCATE_MAX_TILES:
-            f -= 0.25
-        if count(f) > LOCATE_MAX_TILES:
-            return []
-        src = img if abs(f - 1.0) < 0.01 else img.resize((int(round(w * f)), int(round(h * f))), Image.BICUBIC)
-        sw, sh = src.size
-        found: list[tuple[Box, float]] = []
-        for top in sorted({*range(0, max(1, sh - tile + 1), step), max(0, sh - tile)}):
-            for left in sorted({*range(0, max(1, sw - tile + 1), step), max(0, sw - tile)}):
-                part = src.crop((left, top, min(sw, left + tile), min(sh, top + tile)))
-                pw, ph = part.size
-                part = highpass_normalise(part) if kind == "highpass" else part
-                for (x0, y0, x1, y1), sc in eng.detect(part, limit_side=max(pw, ph)):
-                    found.append((((left + x0 * pw) / sw, (top + y0 * ph) / sh,
-                                   (left + x1 * pw) / sw, (top + y1 * ph) / sh), sc))
-        return found
 
     def _zoom_crop(self, img: Image.Image, group) -> tuple[Image.Image, Box]:
         """The group's region with a margin, scaled so its boxes are ~zoom_box_px high (bounded)."""

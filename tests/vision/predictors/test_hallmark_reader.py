@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from PIL import Image
 
-from jewel_vision.vision.predictors.hallmark_reader import (
-    LOCATE_MAX_TILES,
-    LOCATE_TILE,
-    HallmarkReader,
-    ReaderConfig,
-    parse_locate_look,
-)
+from jewel_vision.vision.predictors.hallmark_reader import HallmarkReader, ReaderConfig
 from jewel_vision.vision.stamps import make_cross_specs, render_packshot, render_spec, render_stamp
 from jewel_vision.vision.types import TextFinding
 
@@ -153,53 +146,6 @@ def test_text_gate_finds_tiny_stamp_on_the_raw_photo(reader):
     assert not high_pass_only.gate(img).passed
     assert reader.gate(img).passed
     assert {f.normalised for f in reader.read(img) if f.normalised} == {"750"}
-
-
-def test_tiled_look_finds_a_stamp_too_small_for_the_whole_photo_looks():
-    """A 9 px raised '925' in a 554 px photo: no whole-photo look finds a box; tiles at 2x do."""
-    spec = make_cross_specs(60, 41, "tune", all_tiny=True)[59]
-    assert spec.margin is not None and spec.size_px <= 9 and spec.text == "925"
-    img = render_spec(spec)
-    whole = HallmarkReader("rapidocr", config=ReaderConfig(locate_looks=("highpass_x1", "raw_x1", "raw_x2", "highpass_x2")))
-    tiled = HallmarkReader("rapidocr", config=ReaderConfig(locate_looks=("raw_t2", *whole.config.locate_looks)))
-    assert whole._locate(img) == []
-    groups = tiled._locate(img)
-    assert groups and any(g[0] < 0.5 < g[2] and g[1] < 0.5 < g[3] for g in groups), groups  # the stamp is centred
-    assert {f.normalised for f in tiled.read(img, force=True) if f.normalised} == {"S925"}
-
-
-class _CountingDetector:
-    """Stands in for the text detector: one whole-tile box per call, and the tile sizes it saw."""
-
-    def __init__(self) -> None:
-        self.sizes: list[tuple[int, int]] = []
-
-    def detect(self, img, limit_side: int):
-        self.sizes.append(img.size)
-        return [((0.25, 0.25, 0.75, 0.75), 0.9)]
-
-
-def test_tiles_are_bounded_and_their_boxes_map_back_to_the_photo():
-    reader = HallmarkReader("rapidocr", config=ReaderConfig(locate_looks=("raw_t2",)))
-    det = _CountingDetector()
-    boxes = reader._tiled_boxes(det, Image.new("RGB", (1300, 1000), (128, 128, 128)), "raw", 2.0)
-    assert 1 < len(det.sizes) <= LOCATE_MAX_TILES  # 2x would take 20 tiles: the scale shrinks
-    assert all(max(size) <= LOCATE_TILE for size in det.sizes)
-    assert len(boxes) == len(det.sizes)
-    assert all(0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1 for (x0, y0, x1, y1), _ in boxes)
-    assert min(b[0][0] for b in boxes) < 0.2 and max(b[0][2] for b in boxes) > 0.8  # tiles span the photo
-    det = _CountingDetector()
-    assert reader._tiled_boxes(det, Image.new("RGB", (6000, 4000)), "raw", 2.0) == [] and det.sizes == []
-
-
-def test_locate_look_names():
-    assert parse_locate_look("raw_x2") == ("raw", "x", 2.0)
-    assert parse_locate_look("highpass_t1.5") == ("highpass", "t", 1.5)
-    assert parse_locate_look("raw") == ("raw", "x", 1.0)
-    assert ReaderConfig(locate_looks=("raw_t2",)).locate_looks == ("raw_t2",)
-    for bad in ("raw_q2", "raw_tbig", "sepia_t2", "raw_t0"):
-        with pytest.raises(ValueError, match="locate look"):
-            ReaderConfig(locate_looks=(bad,))
 
 
 def test_unknown_looks_are_refused_when_the_config_is_made():
