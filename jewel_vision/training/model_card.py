@@ -149,6 +149,17 @@ With the shipped recipe (`--ring-hands 100000 --flatten 0.5`, run apart from the
 not a same-session pair): validation 0.855 -> 0.856, `pcjeweller` packshots 0.741 -> 0.776, its worn
 photos 0.736 -> 0.706, princesegzy01 0.475 -> 0.492, ring-hands 0.106 -> 0.139, people-parsing
 0.044 -> 0.041: no clearer.
+A seventh round (2026-12-05, evening) **tried and did not ship** bracelets composited on the wrists
+of `ring-hands` photos (`--hand-composites 600`: the arm found where the hand meets the border, the
+cut-out squashed into a band and laid across it; `type_sources.hand_composite_samples`), because
+worn bracelets are called rings (issue 9) and the only close-up hands in training wear rings. Rule
+written before the run: ship if validation falls by no more than 0.005 and the mean over sources
+with more than one type rises. Same session, same seed, shipped recipe, without -> with
+(`type-head-loso-hand-composites.json`): validation 0.866 -> 0.855; `pcjeweller` worn 0.736 -> 0.441
+(its 5 worn bracelets now all right, but 13 of its 14 worn rings called bracelets), packshots
+0.741 -> 0.732, princesegzy01 0.475 -> 0.470, people-parsing 0.044 -> 0.024, ring-hands 0.123 -> 0.129;
+mean 0.429 -> 0.402. On a hand crop the frozen embedding tells a ring from a bracelet by the
+scene, not the piece: given the same hands for both, it gives up the rings.
 For a shop whose photos the head gets wrong in such a consistent way, adapting the head to the
 shop's reviewed type tags (`jewel-vision train facet type`, below) is the measured remedy.
 Fine-tuning the backbone's last block with the

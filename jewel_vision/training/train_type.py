@@ -184,7 +184,8 @@ def split_samples(samples: list[Sample], groups: list[str], seed: int) -> list[s
     """"train" / "val" / "test" per sample: by group, within each source, stratified by label.
 
     A composite goes where its piece's group went (never "val" or "test": composites are
-    training material); composites of validation or test pieces are not used ("unused").
+    training material); composites of validation or test pieces are not used ("unused"),
+    nor composites on a ring-hands hand whose own crops are validation or test.
     """
     split = ["unused"] * len(samples)
     for source in SPLIT_SOURCES:
@@ -205,11 +206,20 @@ def split_samples(samples: list[Sample], groups: list[str], seed: int) -> list[s
             split[idx[rest[j]]] = "train"
     piece_split = {samples[i].group.partition(":")[2]: split[i] for i in range(len(samples))
                    if samples[i].kind == "packshot"}
+    host_split = {samples[i].group: split[i] for i in range(len(samples)) if samples[i].kind != "composite"}
     for i, s in enumerate(samples):
         if s.kind == "composite":
             piece_group = s.group.removeprefix("comp:").partition(":")[2]
-            split[i] = "train" if piece_split.get(piece_group) == "train" else "unused"
+            on_train_host = host_split.get(s.host, "train") == "train" if _host_decides_split(s) else True
+            split[i] = "train" if piece_split.get(piece_group) == "train" and on_train_host else "unused"
     return split
+
+
+def _host_decides_split(s: Sample) -> bool:
+    """Whether a composite's host photo decides its split too: the ring-hands hands do (their
+    ring crops are scored in their own split). people-parsing hosts do not, as in every head
+    shipped so far: they wear no jewelry, so only a ``none`` crop of theirs is ever scored."""
+    return s.host.startswith("rh:")
 
 
 def row_weights(cells: list[tuple[str, str]]) -> np.ndarray:
@@ -372,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--composites", type=int, default=1500)
     parser.add_argument("--ring-hands", type=int, default=500)
+    parser.add_argument("--hand-composites", type=int, default=0,
+                        help="bracelets composited on the wrists of ring-hands photos (600 tried on 2026-12-05, not shipped)")
     parser.add_argument("--copies", type=int, default=1, help="augmented copies of each photo")
     parser.add_argument("--zoom-out", type=float, default=0.0,
                         help="probability of a packshot copy's zoom-out (0.5 tried on 2026-12-05, not shipped)")
@@ -397,7 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     started = time.perf_counter()
     root = args.data_root or default_data_root()
-    samples = all_samples(root, composites=args.composites, ring_hands=args.ring_hands, seed=args.seed)
+    samples = all_samples(root, composites=args.composites, ring_hands=args.ring_hands,
+                          hand_composites=args.hand_composites, seed=args.seed)
     if args.limit:
         seen: Counter = Counter()
         kept = []
@@ -426,7 +439,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.loso_heads:
         args.loso_heads.mkdir(parents=True, exist_ok=True)
     loso = leave_one_source_out(samples, groups, split, rows, args.seed, args.loso_heads, embedder.full_name)
-    report: dict = {"leave_one_source_out": loso}
+    report: dict = {"leave_one_source_out": loso,
+                    "recipe": {k: getattr(args, k) for k in ("composites", "hand_composites", "ring_hands",
+                                                              "copies", "zoom_out", "flatten", "seed")}}
     if args.baseline:
         report["baseline"] = score_baseline(args.baseline, samples, rows)
 
@@ -463,7 +478,9 @@ def main(argv: list[str] | None = None) -> int:
                           "test": "read once, for this card; decides nothing"},
             "training": {"head": "softmax regression on the L2-normalised embedding",
                          "loss": "cross-entropy, each (source, class) cell weighted equally, + L2",
-                         "l2": l2, "copies": args.copies, "zoom_out": args.zoom_out, "flatten": args.flatten, "epochs": EPOCHS,
+                         "l2": l2, "copies": args.copies, "zoom_out": args.zoom_out, "flatten": args.flatten,
+                         "composites": args.composites, "hand_composites": args.hand_composites,
+                         "ring_hands": args.ring_hands, "epochs": EPOCHS,
                          "machine": f"{platform.machine()} {torch.get_num_threads()} threads, torch {torch.__version__}"},
             "validation": validation,
             "thresholds": threshold_info,

@@ -17,6 +17,8 @@ leave-one-source-out evaluation can keep a source entirely out of training:
   the face, necklaces below it, bracelets and watches on a forearm, rings at the
   end of a hand), under varied scale, rotation, light, blur and occlusion; its
   sources are the piece's shop *and* ``people-parsing``.
+  Bracelets also go on the wrists of ``ring-hands`` photos (``--hand-composites``):
+  their sources are the piece's shop *and* ``ring-hands``.
 
 No photo is copied anywhere: samples are recipes (a path and parameters), and
 only their embeddings are cached (under ``var/``).
@@ -59,6 +61,7 @@ class Sample:
     group: str  # never split across train / validation / test
     kind: str  # "packshot", "worn", "composite", "negative"
     make: Callable[[np.random.Generator], Image.Image] = field(repr=False)
+    host: str = ""  # a composite's host photo's group (it trains only where that photo does)
 
     @property
     def source(self) -> str:
@@ -108,10 +111,7 @@ def catalogue_samples(root: Path) -> list[Sample]:
 
 def ring_hand_samples(root: Path, limit: int = 700, seed: int = 0) -> list[Sample]:
     """Crops around the rings of the detector's *training* sessions (its held-out ones stay unseen)."""
-    if not (root / "ring-hands" / "manifest.csv").is_file():
-        return []
-    train, _ = split_ring_hands(read_ring_hands(root), seed=0)
-    rows = [r for r in train if r.boxes and not r.flagged]
+    rows = _hand_hosts(root)
     rng = np.random.default_rng(seed)
     if len(rows) > limit:
         rows = [rows[i] for i in sorted(rng.choice(len(rows), limit, replace=False))]
@@ -299,16 +299,18 @@ def _place(label: str, parts: BodyParts, size: tuple[int, int], rng: np.random.G
 
 
 def paste(img: Image.Image, rgba: np.ndarray, cx: float, cy: float, long_side: float,
-          rng: np.random.Generator) -> tuple[Image.Image, tuple[float, float, float, float]]:
+          rng: np.random.Generator, max_rotation: float = 35.0,
+          occlude: bool = True) -> tuple[Image.Image, tuple[float, float, float, float]]:
     """Paste a cut-out (rotated, rescaled, relit, partly occluded) centred at (cx, cy); returns its box."""
     piece = Image.fromarray(rgba, "RGBA")
-    piece = piece.rotate(float(rng.uniform(-35, 35)), resample=Image.Resampling.BICUBIC, expand=True)
+    piece = piece.rotate(float(rng.uniform(-max_rotation, max_rotation)), resample=Image.Resampling.BICUBIC,
+                         expand=True)
     scale = max(long_side, 6) / max(piece.size)
     piece = piece.resize((max(2, round(piece.width * scale)), max(2, round(piece.height * scale))),
                          Image.Resampling.LANCZOS)
     rgb, alpha = piece.convert("RGB"), piece.getchannel("A")
     rgb = ImageEnhance.Brightness(rgb).enhance(float(rng.uniform(0.7, 1.15)))
-    if rng.random() < 0.3:  # part of it behind hair, a collar or a sleeve
+    if occlude and rng.random() < 0.3:  # part of it behind hair, a collar or a sleeve
         a = np.asarray(alpha).copy()
         cut = int(rng.uniform(0.2, 0.45) * a.shape[0])
         if rng.random() < 0.5:
@@ -327,6 +329,33 @@ def paste(img: Image.Image, rgba: np.ndarray, cx: float, cy: float, long_side: f
     return out, tuple(float(np.clip(v, 0, 1)) for v in box)
 
 
+def _draws(by_label: dict[str, list[Cutout]], hosts: list, n: int, rng: np.random.Generator):
+    """``n`` (index, label, cut-out, host) draws, labels taking turns (none without hosts)."""
+    labels = sorted(lab for lab, cuts in by_label.items() if cuts)
+    if not hosts or not labels:
+        return
+    for i in range(n):
+        label = labels[i % len(labels)]
+        cut = by_label[label][int(rng.integers(len(by_label[label])))]
+        yield i, label, cut, hosts[int(rng.integers(len(hosts)))]
+
+
+def _cut_or_drop(cut: Cutout) -> np.ndarray:
+    rgba = cut.rgba()
+    if rgba is None:
+        raise ValueError(f"{cut.path} cannot be cut out")  # the sample is dropped
+    return rgba
+
+
+def _pasted_view(img: Image.Image, rgba: np.ndarray, place: tuple, rng: np.random.Generator,
+                 **paste_options) -> Image.Image:
+    """The cut-out pasted at ``place`` (sometimes the whole blurred a little), viewed as the pipeline crops it."""
+    img, box = paste(img, rgba, *place, rng, **paste_options)
+    if rng.random() < 0.3:
+        img = img.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 1.2))))
+    return _view(img, box, rng)
+
+
 def composite_samples(cuts: list[Cutout], people: list[Person], n: int, seed: int = 0) -> list[Sample]:
     """``n`` composites, balanced over types, each a piece on a person wearing none of its type."""
     rng = np.random.default_rng(seed)
@@ -334,31 +363,119 @@ def composite_samples(cuts: list[Cutout], people: list[Person], n: int, seed: in
     for c in cuts:
         by_label.setdefault(c.label, []).append(c)
     hosts = [p for p in people if not any(p.jewelry.values())]
-    labels = sorted(by_label)
     out = []
-    if not hosts or not labels:
-        return out
-    for i in range(n):
-        label = labels[i % len(labels)]
-        cut = by_label[label][int(rng.integers(len(by_label[label])))]
-        host = hosts[int(rng.integers(len(hosts)))]
+    for i, label, cut, host in _draws(by_label, hosts, n, rng):
 
         def make(rng, cut=cut, host=host, label=label):
-            rgba = cut.rgba()
-            if rgba is None:
-                raise ValueError(f"{cut.path} cannot be cut out")  # the sample is dropped
+            rgba = _cut_or_drop(cut)
             img = _open(host.path)
             place = _place(label, body_parts(host.label_map()), img.size, rng)
             if place is None:
                 W, H = img.size
                 place = (rng.uniform(0.3, 0.7) * W, rng.uniform(0.3, 0.7) * H, rng.uniform(0.05, 0.12) * H)
-            img, box = paste(img, rgba, *place, rng)
-            if rng.random() < 0.3:
-                img = img.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 1.2))))
-            return _view(img, box, rng)
+            return _pasted_view(img, rgba, place, rng)
 
         key = f"comp:{i}:{cut.key}:{host.name}"
-        out.append(Sample(key, label, (cut.source, "people-parsing"), f"comp:{cut.group}", "composite", make))
+        out.append(Sample(key, label, (cut.source, "people-parsing"), f"comp:{cut.group}", "composite", make,
+                          host=f"pp:{host.name}"))
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# composites on ring-hands: wristwear on the hands whose rings teach "ring"
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Wrist:
+    """Where an arm enters a hand photo: the middle of the skin along that border (pixels),
+    the direction into the photo (radians, image coordinates) and the arm's width there."""
+
+    x: float
+    y: float
+    angle: float
+    width: float
+
+
+def find_wrist(img: Image.Image, work: int = 200, min_share: float = 0.05) -> Wrist | None:
+    """The wrist of a hand photographed on a plain background (ring-hands), or None.
+
+    The hand is what differs from the border's colour; the arm enters where the hand's
+    largest part touches the border most. None when nothing touches a border enough.
+    """
+    import cv2
+
+    rgb = img.convert("RGB")
+    scale = work / max(rgb.size)
+    small = np.asarray(rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))),
+                                  Image.Resampling.BILINEAR), dtype=np.float32)
+    h, w = small.shape[:2]
+    border = np.concatenate([small[0], small[-1], small[:, 0], small[:, -1]])
+    bg = np.median(border, axis=0)
+    hand = np.linalg.norm(small - bg, axis=2) > 45
+    hand = cv2.morphologyEx(hand.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8)).astype(bool)
+    hand = _largest_component(hand)
+    if hand.sum() < 0.02 * h * w:
+        return None
+    sides = {"top": hand[1], "bottom": hand[-2], "left": hand[:, 1], "right": hand[:, -2]}
+    side = max(sides, key=lambda k: int(sides[k].sum()))
+    line = sides[side]
+    if line.sum() < min_share * len(line):
+        return None
+    pos = np.nonzero(line)[0]
+    runs = np.split(pos, np.nonzero(np.diff(pos) > 2)[0] + 1)  # the widest stretch of skin on that border
+    run = max(runs, key=len)
+    mid, width = float(run.mean()), float(run[-1] - run[0] + 1)
+    x, y = {"top": (mid, 0.0), "bottom": (mid, h - 1.0), "left": (0.0, mid), "right": (w - 1.0, mid)}[side]
+    ys, xs = np.nonzero(hand)
+    angle = float(np.arctan2(ys.mean() - y, xs.mean() - x))  # toward the hand's middle
+    return Wrist(x / scale, y / scale, angle, width / scale)
+
+
+def _on_wrist(rgba: np.ndarray, label: str, wrist: Wrist, rng: np.random.Generator) -> tuple[np.ndarray, tuple]:
+    """The cut-out turned to lie across the arm (a bracelet also squashed into the band it
+    makes seen from above), and (centre x, centre y, long side) a little up the arm."""
+    piece = Image.fromarray(rgba, "RGBA")
+    degrees = float(np.degrees(wrist.angle))
+    if label == "bracelet":  # a bangle or chain seen from the top is a ring; on an arm, a band
+        piece = piece.resize((piece.width, max(2, round(piece.height * rng.uniform(0.3, 0.7)))),
+                             Image.Resampling.LANCZOS)
+        if piece.width < piece.height:
+            piece = piece.rotate(90, expand=True)
+        piece = piece.rotate(-(degrees + 90), resample=Image.Resampling.BICUBIC, expand=True)
+    else:  # a watch's strap (its photo's long axis) runs round the arm
+        if piece.width > piece.height:
+            piece = piece.rotate(90, expand=True)
+        piece = piece.rotate(-degrees, resample=Image.Resampling.BICUBIC, expand=True)
+    d = rng.uniform(-0.05, 0.3) * wrist.width  # at the border or a little up the arm
+    cx, cy = wrist.x + d * np.cos(wrist.angle), wrist.y + d * np.sin(wrist.angle)
+    return np.asarray(piece), (cx, cy, rng.uniform(0.9, 1.4) * wrist.width)
+
+
+def hand_composite_samples(cuts: list[Cutout], hands: list, n: int, seed: int = 0) -> list[Sample]:
+    """``n`` composites of bracelets (and watches, where a watch photo can be cut out: none of
+    ours can) worn on the wrists of ring-hands photos.
+
+    Those 1,300 photos teach the head "a ring on a hand"; without wristwear on the same
+    hands, skin at that scale comes to mean "ring" (issue 9: worn bracelets called rings).
+    ``hands`` are ring-hands rows (the detector's training sessions only). Their sources are
+    the piece's shop *and* ``ring-hands``, so leaving either out leaves them out.
+    """
+    rng = np.random.default_rng(seed + 7919)
+    by_label = {lab: [c for c in cuts if c.label == lab] for lab in ("bracelet", "watch")}
+    out = []
+    for i, label, cut, host in _draws(by_label, hands, n, rng):
+
+        def make(rng, cut=cut, host=host, label=label):
+            rgba = _cut_or_drop(cut)
+            img = _open(Path(host.path))
+            wrist = find_wrist(img)
+            if wrist is None:
+                raise ValueError(f"no wrist found in {host.path}")  # the sample is dropped
+            turned, place = _on_wrist(rgba, label, wrist, rng)
+            return _pasted_view(img, turned, place, rng, max_rotation=15.0, occlude=False)
+
+        key = f"hcomp:{i}:{cut.key}:{host.name}"
+        out.append(Sample(key, label, (cut.source, "ring-hands"), f"comp:{cut.group}", "composite", make,
+                          host=f"rh:{host.session}"))
     return out
 
 
@@ -386,7 +503,8 @@ def blank_samples(n: int = 150) -> list[Sample]:
             for i in range(n)]
 
 
-def all_samples(root: Path, *, composites: int = 2000, ring_hands: int = 700, seed: int = 0) -> list[Sample]:
+def all_samples(root: Path, *, composites: int = 2000, ring_hands: int = 700, hand_composites: int = 0,
+                seed: int = 0) -> list[Sample]:
     """Every sample of every source found under ``root`` (composites use cut-able packshots only)."""
     cat = catalogue_samples(root)
     people = read_people(root)
@@ -395,9 +513,19 @@ def all_samples(root: Path, *, composites: int = 2000, ring_hands: int = 700, se
         digest = int(hashlib.sha256(c.key.encode()).hexdigest()[:8], 16)
         if digest % 2 == 0 or c.label != "earring":  # earrings are plentiful: half of them will do
             cut_ok.append(c)
+    cuttable = _cuttable(cut_ok)
     return (cat + ring_hand_samples(root, ring_hands, seed) + worn_people_samples(people)
             + negative_samples(people) + blank_samples()
-            + composite_samples(_cuttable(cut_ok), people, composites, seed))
+            + composite_samples(cuttable, people, composites, seed)
+            + hand_composite_samples(cuttable, _hand_hosts(root) if hand_composites else [], hand_composites, seed))
+
+
+def _hand_hosts(root: Path) -> list:
+    """ring-hands rows of the detector's training sessions (its held-out sessions stay unseen)."""
+    if not (root / "ring-hands" / "manifest.csv").is_file():
+        return []
+    train, _ = split_ring_hands(read_ring_hands(root), seed=0)
+    return [r for r in train if r.boxes and not r.flagged]
 
 
 def _cuttable(cuts: list[Cutout]) -> list[Cutout]:

@@ -183,3 +183,87 @@ def test_row_weights_balance_source_and_class_cells():
 def test_classes_and_sources():
     assert CLASSES[-1] == "none" and "ring" in CLASSES
     assert set(SOURCES) == {"princesegzy01", "tanishq", "pcjeweller", "ring-hands", "people-parsing"}
+
+
+def _hand_photo(side: str = "top") -> Image.Image:
+    """A 400x300 photo: a skin-coloured arm (60 px wide) entering from ``side`` onto white,
+    ending in a wider palm, as ring-hands shows hands."""
+    arr = np.full((300, 400, 3), 250, np.uint8)
+    skin = (215, 170, 140)
+    arr[0:120, 170:230] = skin  # the arm, entering at the top between x = 170 and 230
+    arr[120:230, 140:260] = skin  # the hand
+    img = Image.fromarray(arr)
+    return {"top": img, "bottom": img.transpose(Image.Transpose.FLIP_TOP_BOTTOM),
+            "left": img.transpose(Image.Transpose.TRANSPOSE)}[side]
+
+
+@pytest.mark.parametrize("side, angle", [("top", np.pi / 2), ("bottom", -np.pi / 2), ("left", 0.0)])
+def test_find_wrist_is_where_the_arm_enters_and_points_into_the_photo(side, angle):
+    wrist = type_sources.find_wrist(_hand_photo(side))
+    assert wrist is not None
+    along = wrist.x if side in ("top", "bottom") else wrist.y
+    assert along == pytest.approx(200, abs=6)
+    assert wrist.width == pytest.approx(60, abs=8)
+    assert abs(np.angle(np.exp(1j * (wrist.angle - angle)))) < 0.35
+
+
+def test_find_wrist_refuses_a_photo_with_no_arm():
+    assert type_sources.find_wrist(Image.new("RGB", (400, 300), (250, 250, 250))) is None
+    floating = np.full((300, 400, 3), 250, np.uint8)
+    floating[100:200, 150:250] = (215, 170, 140)  # a blob touching no border
+    assert type_sources.find_wrist(Image.fromarray(floating)) is None
+
+
+def test_a_bracelet_on_a_wrist_lies_across_the_arm():
+    band = np.zeros((40, 120, 4), np.uint8)  # a band wider than tall: its long axis is x
+    band[15:25, :] = (230, 190, 60, 255)
+    wrist = type_sources.Wrist(x=200, y=0, angle=np.pi / 2, width=60)  # the arm comes down from the top
+    turned, (cx, cy, long_side) = type_sources._on_wrist(band, "bracelet", wrist, np.random.default_rng(0))
+    ys, xs = np.nonzero(turned[..., 3] > 64)
+    assert np.ptp(xs) > 2 * np.ptp(ys)  # across a vertical arm: horizontal
+    assert cx == pytest.approx(200, abs=1) and -5 <= cy <= 0.3 * 60 + 1
+    assert 0.9 * 60 <= long_side <= 1.4 * 60
+    wrist = type_sources.Wrist(x=0, y=150, angle=0.0, width=60)  # the arm comes in from the left
+    turned, _ = type_sources._on_wrist(band, "bracelet", wrist, np.random.default_rng(0))
+    ys, xs = np.nonzero(turned[..., 3] > 64)
+    assert np.ptp(ys) > 2 * np.ptp(xs)  # across a horizontal arm: vertical
+
+
+def test_hand_composites_are_bracelets_on_ring_hands_hosts(tmp_path):
+    from jewel_vision.training.data import RingRow
+
+    photo = tmp_path / "Hand_0000001.jpg"
+    _hand_photo().save(photo)
+    piece = tmp_path / "bracelet.png"
+    ring = draw_ring(size=(240, 180))
+    ring.save(piece)
+    host = RingRow(str(photo), "", 1, [(0.4, 0.5, 0.5, 0.6)], "ring", 400, 300, session=7)
+    cut = type_sources.Cutout("jt:b.png", "bracelet", "princesegzy01", "jt:g1", piece)
+    earring = type_sources.Cutout("jt:e.png", "earring", "princesegzy01", "jt:g2", piece)
+    samples = type_sources.hand_composite_samples([cut, earring], [host], 4, seed=0)
+    assert [s.label for s in samples] == ["bracelet"] * 4  # earrings are not worn on wrists
+    s = samples[0]
+    assert s.kind == "composite" and s.sources == ("princesegzy01", "ring-hands")
+    assert s.group == "comp:jt:g1" and s.host == "rh:7"
+    view = np.asarray(s.make(np.random.default_rng(0)).convert("RGB"), np.int16)
+    assert view.shape[0] < 300  # a crop around the pasted piece, not the whole photo
+    assert type_sources.hand_composite_samples([cut], [], 4) == []
+
+
+def test_hand_composites_train_only_where_their_hand_does():
+    samples = [_sample(f"rh:{i}", "ring", "ring-hands", f"rh:{i}", "worn") for i in range(40)]
+    for i in range(20):
+        samples.append(_sample(f"jt:{i}", "bracelet", "princesegzy01", f"jt:g{i}"))
+    comps = []
+    for i in range(20):
+        c = _sample(f"hcomp:{i}", "bracelet", "princesegzy01", f"comp:jt:g{i}", "composite",
+                    ("princesegzy01", "ring-hands"))
+        comps.append(type_sources.Sample(c.key, c.label, c.sources, c.group, c.kind, c.make, host=f"rh:{i}"))
+    samples += comps
+    split = split_samples(samples, [s.group for s in samples], seed=0)
+    host_split = {f"rh:{i}": split[i] for i in range(40)}
+    piece_split = {f"jt:g{i}": split[40 + i] for i in range(20)}
+    for i, sp in enumerate(split[60:]):
+        both = host_split[f"rh:{i}"] == "train" and piece_split[f"jt:g{i}"] == "train"
+        assert sp == ("train" if both else "unused")
+    assert "train" in split[60:] and "unused" in split[60:]
