@@ -210,8 +210,8 @@ def split_samples(samples: list[Sample], groups: list[str], seed: int) -> list[s
     for i, s in enumerate(samples):
         if s.kind == "composite":
             piece_group = s.group.removeprefix("comp:").partition(":")[2]
-            on_train_host = host_split.get(s.host, "train") == "train" if _host_decides_split(s) else True
-            split[i] = "train" if piece_split.get(piece_group) == "train" and on_train_host else "unused"
+            host_ok = not _host_decides_split(s) or host_split.get(s.host, "train") == "train"
+            split[i] = "train" if piece_split.get(piece_group) == "train" and host_ok else "unused"
     return split
 
 
