@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import itertools
-import json
 import platform
 import sys
 import time
@@ -36,7 +35,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from jewel_vision.training.common import DEFAULT_CACHE_DIR, stratified_group_folds
+from jewel_vision.training.common import (
+    DEFAULT_CACHE_DIR,
+    stratified_group_folds,
+    write_report,
+)
 from jewel_vision.training.data import default_data_root
 from jewel_vision.training.train_metal_tone import (
     CLASSES,
@@ -151,8 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(time.perf_counter() - started, 1),
     }
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+        write_report(args.json, result)
     return 0
 
 
