@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from jewel_vision.training.common import write_report
 from jewel_vision.training.data import default_data_root
+from jewel_vision.training.people_compositing import people_split
 from jewel_vision.training.type_sources import PP_JEWELRY, read_people
 from jewel_vision.vision.image_io import load_image
 from jewel_vision.vision.predictors.detector import Detector
@@ -124,13 +125,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-root", type=Path, default=None)
     ap.add_argument("--min-pixels", type=int, default=40)
     ap.add_argument("--negatives", type=int, default=200, help="photos of people with no jewelry marked")
+    ap.add_argument("--weights", type=Path, default=None, help="detector weights (default: the shipped ones)")
+    ap.add_argument("--split", choices=("all", "test", "train"), default="all",
+                    help="score the people of one half of people_compositing.people_split only")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     started = time.perf_counter()
-    people = read_people(args.data_root or default_data_root())
+    people = [p for p in read_people(args.data_root or default_data_root())
+              if args.split == "all" or people_split(p.name) == args.split]
     wearing = [p for p in people if any(v >= args.min_pixels for v in p.jewelry.values())]
     bare = [p for p in people if not any(p.jewelry.values())][: args.negatives]
-    detector = Detector(device="cpu")
+    detector = Detector(args.weights, device="cpu")
     rows, strays = [], {"wearing": [], "bare": []}
     for group, persons in (("wearing", wearing), ("bare", bare)):
         for p in persons:
@@ -155,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         "what": "shipped jewelry detector on people-parsing street photos: marked pieces found, per type; "
                 "detections on no marked jewelry per photo",
         "date": _dt.date.today().isoformat(), "machine": f"{platform.machine()} {platform.python_version()}",
-        "detector": detector.version, "min_pixels": args.min_pixels, "confident_score": CONFIDENT,
+        "detector": detector.version, "split": args.split, "min_pixels": args.min_pixels, "confident_score": CONFIDENT,
         "per_type": per_type, "all": summarise([dict(r, type="all") for r in rows])["all"] if rows else {},
         "detections_on_no_jewelry": stray_summary, "seconds": round(time.perf_counter() - started, 1),
     }

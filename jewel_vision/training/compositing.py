@@ -127,10 +127,12 @@ class SampleMaker:
         return heat
 
     # -- pasting ------------------------------------------------------------------
-    def _paste(self, img: np.ndarray, mask: np.ndarray, long_side: float, cx: float, cy: float) -> None:
+    def _paste(self, img: np.ndarray, mask: np.ndarray, long_side: float, cx: float, cy: float,
+               index: int | None = None) -> None:
+        """Paste cut-out ``index`` (default: one drawn at random) centred at (cx, cy) of the crop."""
         import cv2
 
-        cut = self.cutouts[self.rng.integers(len(self.cutouts))]
+        cut = self.cutouts[self.rng.integers(len(self.cutouts)) if index is None else index]
         h, w = cut.shape[:2]
         scale = long_side / max(h, w)
         nw, nh = max(2, round(w * scale)), max(2, round(h * scale))

@@ -62,6 +62,107 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def to_tensor(imgs: np.ndarray):
+    """uint8 crops [n, S, S, 3] -> the network's normalised channels-last input."""
+    import torch
+
+    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(STD).view(1, 3, 1, 1)
+    return ((torch.from_numpy(imgs).permute(0, 3, 1, 2).float() - mean) / std).contiguous(
+        memory_format=torch.channels_last)
+
+
+def mask_loss(net, x, masks: np.ndarray):
+    """The mask network's loss on a batch: BCE (positive weight 2) + soft Dice over crops with jewelry."""
+    import torch
+    import torch.nn.functional as F
+
+    y = torch.from_numpy(masks)[:, None]
+    logits = net(x, with_centres=False)
+    bce = F.binary_cross_entropy_with_logits(logits, y, pos_weight=torch.tensor(2.0))
+    prob = torch.sigmoid(logits)
+    inter = (prob * y).sum(dim=(1, 2, 3))
+    denom = prob.sum(dim=(1, 2, 3)) + y.sum(dim=(1, 2, 3))
+    has = (y.sum(dim=(1, 2, 3)) > 0).float()
+    dice = 1 - (2 * inter + 1) / (denom + 1)
+    dice = (dice * has).sum() / has.sum().clamp(min=1)
+    return bce + dice, bce, dice
+
+
+def mask_optimizer(net, lr: float):
+    """AdamW over the mask network: stride-8/16 backbone blocks at half ``lr``, the decoder at ``lr``;
+    the stride-2/4 blocks stay ImageNet (frozen: saves most of the backward pass). Returns (opt, frozen)."""
+    import torch
+
+    frozen = [net.s2, net.s4]
+    for p in (p for m in frozen for p in m.parameters()):
+        p.requires_grad_(False)
+    backbone = [p for m in (net.s8, net.s16) for p in m.parameters()]
+    ids = {id(p) for p in backbone} | {id(p) for m in frozen for p in m.parameters()}
+    ids |= {id(p) for p in net.centre.parameters()}
+    decoder = [p for p in net.parameters() if id(p) not in ids]
+    opt = torch.optim.AdamW([{"params": backbone, "lr": lr * 0.5}, {"params": decoder, "lr": lr}], weight_decay=1e-4)
+    return opt, frozen
+
+
+def train_mask(net, opt, frozen, maker, n_steps: int, batch: int, tag: str, t_start: float,
+               lr_factor: float = 1.0) -> None:
+    """``n_steps`` of the mask loss on ``maker``'s batches, the learning rate warmed up then cosine."""
+    base_lrs = [g.setdefault("initial_lr", g["lr"]) for g in opt.param_groups]
+    net.train()
+    for m in frozen:
+        m.eval()
+    running = None
+    for step in range(n_steps):
+        for g, base in zip(opt.param_groups, base_lrs):
+            g["lr"] = base * lr_factor * lr_at(step, n_steps)
+        imgs, masks, _ = maker.batch(batch)
+        loss, bce, dice = mask_loss(net, to_tensor(imgs), masks)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
+        if step % 50 == 0 or step == n_steps - 1:
+            log(f"{tag} step {step + 1}/{n_steps} loss {running:.4f} (bce {bce.item():.4f} "
+                f"dice {dice.item():.4f}) {time.time() - t_start:.0f}s")
+    net.eval()
+
+
+def train_centres(net, maker, steps: int, lr: float, batch: int, t_start: float) -> None:
+    """Stage 3: the centre head alone (everything else frozen), CenterNet's focal loss on ``maker``'s heatmaps."""
+    import torch
+
+    for p in net.parameters():
+        p.requires_grad_(False)
+    params = list(net.centre.parameters())
+    for p in params:
+        p.requires_grad_(True)
+    opt3 = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
+    net.eval()
+    net.centre.train()
+    running = None
+    for step in range(steps):
+        for g in opt3.param_groups:
+            g["lr"] = lr * lr_at(step, steps)
+        imgs, _, heats = maker.batch(batch)
+        loss = centre_focal_loss(net(to_tensor(imgs))[:, 1:2], torch.from_numpy(heats)[:, None])
+        opt3.zero_grad(set_to_none=True)
+        loss.backward()
+        opt3.step()
+        running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
+        if step % 50 == 0 or step == steps - 1:
+            log(f"stage 3 (centres) step {step + 1}/{steps} loss {running:.4f} {time.time() - t_start:.0f}s")
+    net.eval()
+
+
+def lr_at(step: int, n_steps: int) -> float:
+    """Linear warm-up (50 steps or a tenth), then cosine to 0."""
+    warmup = min(50, n_steps // 10)
+    if step < warmup:
+        return (step + 1) / warmup
+    return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, n_steps - warmup)))
+
+
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Train and write the weights (with their metadata, which is returned).
 
@@ -71,7 +172,6 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     starts from a weights file and runs stage 3 only.
     """
     import torch
-    import torch.nn.functional as F
 
     torch.set_num_threads(args.threads)
     _seed_everything(args.seed)
@@ -89,19 +189,6 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     cutouts, cut_types, _ = D.load_cutouts(args.data, args.cache_dir) if args.paste else ([], [], [])
     log(f"jewelry-types cut-outs: {len(cutouts)}")
     sample_cfg = SampleConfig(size=args.size)
-    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(STD).view(1, 3, 1, 1)
-
-    def to_tensor(imgs: np.ndarray) -> "torch.Tensor":
-        return ((torch.from_numpy(imgs).permute(0, 3, 1, 2).float() - mean) / std).contiguous(
-            memory_format=torch.channels_last)
-
-    def lr_at(step: int, n_steps: int) -> float:
-        warmup = min(50, n_steps // 10)
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, n_steps - warmup)))
-
     net = build_network(imagenet=True).to(memory_format=torch.channels_last)
     with torch.no_grad():
         net.centre.out.bias.fill_(-2.19)  # centre heatmap starts near p 0.1 (CenterNet's prior)
@@ -119,48 +206,14 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         metadata = {**metadata, "init": f"{Path(args.init).name}@{init.version}"}
         log(f"mask network from {args.init} (version {init.version}); training the centre branch only")
     else:
-        frozen = [net.s2, net.s4]  # the stride-2/4 blocks stay ImageNet (saves most of the backward pass)
-        for p in (p for m in frozen for p in m.parameters()):
-            p.requires_grad_(False)
-        backbone = [p for m in (net.s8, net.s16) for p in m.parameters()]
-        ids = {id(p) for p in backbone} | {id(p) for m in frozen for p in m.parameters()}
-        ids |= {id(p) for p in net.centre.parameters()}
-        decoder = [p for p in net.parameters() if id(p) not in ids]
-        opt = torch.optim.AdamW([{"params": backbone, "lr": args.lr * 0.5}, {"params": decoder, "lr": args.lr}],
-                                weight_decay=1e-4)
-        base_lrs = [g["lr"] for g in opt.param_groups]
+        opt, frozen = mask_optimizer(net, args.lr)
         steps_per_epoch = math.ceil(len(train_idx) / args.batch)
         total = args.steps or args.epochs * steps_per_epoch
         stage2 = int(round(total * args.hard_fraction)) if args.hard_fraction > 0 else 0
         stage1 = total - stage2
 
         def run_mask_steps(maker: SampleMaker, n_steps: int, lr_factor: float, tag: str) -> None:
-            net.train()
-            for m in frozen:
-                m.eval()
-            running = None
-            for step in range(n_steps):
-                for g, base in zip(opt.param_groups, base_lrs):
-                    g["lr"] = base * lr_factor * lr_at(step, n_steps)
-                imgs, masks, _ = maker.batch(args.batch)
-                y = torch.from_numpy(masks)[:, None]
-                logits = net(to_tensor(imgs), with_centres=False)
-                bce = F.binary_cross_entropy_with_logits(logits, y, pos_weight=torch.tensor(2.0))
-                prob = torch.sigmoid(logits)
-                inter = (prob * y).sum(dim=(1, 2, 3))
-                denom = prob.sum(dim=(1, 2, 3)) + y.sum(dim=(1, 2, 3))
-                has = (y.sum(dim=(1, 2, 3)) > 0).float()
-                dice = 1 - (2 * inter + 1) / (denom + 1)
-                dice = (dice * has).sum() / has.sum().clamp(min=1)
-                loss = bce + dice
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
-                if step % 50 == 0 or step == n_steps - 1:
-                    log(f"{tag} step {step + 1}/{n_steps} loss {running:.4f} (bce {bce.item():.4f} "
-                        f"dice {dice.item():.4f}) {time.time() - t_start:.0f}s")
-            net.eval()
+            train_mask(net, opt, frozen, maker, n_steps, args.batch, tag, t_start, lr_factor)
 
         log(f"training {total} steps of {args.batch} x {args.size}px: {stage1} + {stage2} after hard-negative mining")
         run_mask_steps(SampleMaker(cache, train_idx, cutouts, sample_cfg, seed=args.seed), stage1, 1.0, "stage 1")
@@ -195,29 +248,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 
     # stage 3: the centre head alone, on the frozen network
     t3 = time.time()
-    for p in net.parameters():
-        p.requires_grad_(False)
-    params = list(net.centre.parameters())
-    for p in params:
-        p.requires_grad_(True)
-    opt3 = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-4)
     maker = SampleMaker(cache, train_idx, cutouts, SampleConfig(size=args.size, p_fine_pair=args.pair_fraction),
                           seed=args.seed + 2, hard_negatives=hard)
-    net.eval()
-    net.centre.train()
-    running = None
-    for step in range(args.centre_steps):
-        for g in opt3.param_groups:
-            g["lr"] = args.lr * lr_at(step, args.centre_steps)
-        imgs, _, heats = maker.batch(args.batch)
-        loss = centre_focal_loss(net(to_tensor(imgs))[:, 1:2], torch.from_numpy(heats)[:, None])
-        opt3.zero_grad(set_to_none=True)
-        loss.backward()
-        opt3.step()
-        running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
-        if step % 50 == 0 or step == args.centre_steps - 1:
-            log(f"stage 3 (centres) step {step + 1}/{args.centre_steps} loss {running:.4f} {time.time() - t_start:.0f}s")
-    net.eval()
+    train_centres(net, maker, args.centre_steps, args.lr, args.batch, t_start)
     metadata.update({
         "centre_steps": args.centre_steps,
         "centre_pair_fraction": args.pair_fraction,

@@ -273,7 +273,7 @@ def cutouts(samples: list[Sample], root: Path) -> list[Cutout]:
     return out
 
 
-def _place(label: str, parts: BodyParts, size: tuple[int, int], rng: np.random.Generator):
+def worn_place(label: str, parts: BodyParts, size: tuple[int, int], rng: np.random.Generator):
     """(centre x, centre y, long side px) where a piece of ``label`` is worn, or None."""
     W, H = size
     if label in ("earring", "necklace"):
@@ -369,7 +369,7 @@ def composite_samples(cuts: list[Cutout], people: list[Person], n: int, seed: in
         def make(rng, cut=cut, host=host, label=label):
             rgba = _cut_or_drop(cut)
             img = _open(host.path)
-            place = _place(label, body_parts(host.label_map()), img.size, rng)
+            place = worn_place(label, body_parts(host.label_map()), img.size, rng)
             if place is None:
                 W, H = img.size
                 place = (rng.uniform(0.3, 0.7) * W, rng.uniform(0.3, 0.7) * H, rng.uniform(0.05, 0.12) * H)
