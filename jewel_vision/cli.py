@@ -157,6 +157,8 @@ def _pipeline(args: argparse.Namespace):
         options["batch_size"] = args.batch_size
     if getattr(args, "type_head", None):
         options["type_head_path"] = args.type_head
+    if getattr(args, "detector", None):
+        options["detector_weights"] = args.detector
     return get_pipeline(PipelineConfig(**options))
 
 
@@ -241,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-map", action="append", metavar="FROM=TO", help="merge labels (repeatable)")
     p.add_argument("--limit", type=int, help="only the first N rows")
     p.add_argument("--type-head", help="a type head file to use instead of the shipped one (e.g. a leave-one-source-out head)")
+    p.add_argument("--detector", help="detector weights to use instead of the shipped ones (e.g. a tuned candidate)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--device", default="auto")
     p.set_defaults(func=_cmd_eval)

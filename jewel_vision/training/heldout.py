@@ -33,6 +33,7 @@ from jewel_vision.vision.predictors.type_classifier import TypeClassifier
 
 from .common import AugmentSpec, augment, log
 from .data import default_data_root, heldout_ring_rows
+from .people_compositing import people_split
 from .type_sources import PCJ_LABELS, read_people
 
 __all__ = ["write_heldout_manifests"]
@@ -77,7 +78,8 @@ def source_rows(datasets: Path) -> dict[str, list[dict[str, str]]]:
     ``pcjeweller-packshot`` / ``pcjeweller-worn``: a third shop's photos (types mapped to
     ours, nose pins left out; ``group_id`` is the SKU, so retrieval over real second views
     is scored too); ``people-parsing-worn``: street photos in which exactly one type of
-    jewelry is marked.
+    jewelry is marked (``-test-half``: only the people ``people_compositing.people_split`` keeps
+    out of the detector's street-photo tuning).
     """
     out: dict[str, list[dict[str, str]]] = {"pcjeweller-packshot": [], "pcjeweller-worn": []}
     folder = datasets / "pcjeweller"
@@ -92,6 +94,9 @@ def source_rows(datasets: Path) -> dict[str, list[dict[str, str]]]:
         {"path": str(p.path), "type": next(k for k, v in p.jewelry.items() if v >= 40), "group_id": p.name}
         for p in read_people(datasets) if sum(v >= 40 for v in p.jewelry.values()) == 1
     ]
+    # the people a detector tuned on street photos never saw (tune_detector_people trains on the other half)
+    out["people-parsing-worn-test-half"] = [r for r in out["people-parsing-worn"]
+                                            if people_split(r["group_id"]) == "test"]
     return {k: v for k, v in out.items() if v}
 
 

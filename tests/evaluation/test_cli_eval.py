@@ -79,3 +79,17 @@ def test_bench_reports_the_public_keys(labelled, tmp_path):
     result = json.loads(out.read_text())
     assert result["images_per_second"] > 0 and result["embedding_images_per_second"] > 0
     assert result["peak_rss_mb"] > 0 and "embedding" in result["stage_ms"]
+
+
+def test_eval_scores_the_detector_it_is_given(tmp_path):
+    import argparse
+    import shutil
+
+    from jewel_vision.cli import _pipeline
+    from jewel_vision.vision.predictors.detector import DEFAULT_DETECTOR_PATH
+
+    candidate = tmp_path / "candidate.pt"
+    shutil.copy(DEFAULT_DETECTOR_PATH, candidate)
+    pipeline = _pipeline(argparse.Namespace(device="cpu", batch_size=4, type_head=None, detector=str(candidate)))
+    assert pipeline.config.detector_weights == str(candidate)
+    assert _pipeline(argparse.Namespace(device="cpu", batch_size=4, type_head=None, detector=None)).config.detector_weights is None
