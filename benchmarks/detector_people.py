@@ -32,15 +32,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from jewel_vision.evaluation.metrics import box_iou
 from jewel_vision.training.common import write_report
 from jewel_vision.training.data import default_data_root
 from jewel_vision.training.people_compositing import people_split
-from jewel_vision.training.type_sources import PP_JEWELRY, read_people
+from jewel_vision.training.type_sources import PP_JEWELRY, mask_box, read_people
 from jewel_vision.vision.image_io import load_image
+from jewel_vision.vision.mask_codec import as_bool_mask
 from jewel_vision.vision.predictors.detector import Detector
 
 CONFIDENT = 0.8
@@ -58,20 +59,6 @@ def pieces(labels: np.ndarray, min_pixels: int) -> list[tuple[str, np.ndarray]]:
     return out
 
 
-def box_of(mask: np.ndarray) -> tuple[float, float, float, float]:
-    ys, xs = np.nonzero(mask)
-    h, w = mask.shape
-    return xs.min() / w, ys.min() / h, (xs.max() + 1) / w, (ys.max() + 1) / h
-
-
-def box_iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def score_photo(truth: list[tuple[str, np.ndarray]], items, jewelry: np.ndarray) -> tuple[list[dict], dict]:
     """Per marked piece what the detections did; and the photo's detections on no jewelry.
 
@@ -79,10 +66,10 @@ def score_photo(truth: list[tuple[str, np.ndarray]], items, jewelry: np.ndarray)
     at least ``MIN_PURITY`` on marked jewelry: a mask over half the photo covers every piece but
     finds none of them.
     """
-    masks = [(_fit(it.mask, jewelry.shape), it) for it in items]
+    masks = [(as_bool_mask(it.mask, jewelry.shape[::-1]), it) for it in items]
     rows = []
     for name, mask in truth:
-        box, n = box_of(mask), int(mask.sum())
+        box, n = mask_box(mask), int(mask.sum())
         best_iou, found, confident, covered = 0.0, False, False, 0.0
         for m, it in masks:
             best_iou = max(best_iou, box_iou(box, it.box))
@@ -96,13 +83,6 @@ def score_photo(truth: list[tuple[str, np.ndarray]], items, jewelry: np.ndarray)
     stray = [it for m, it in masks if not (m & jewelry).any()]
     return rows, {"stray": len(stray), "stray_confident": sum(it.score >= CONFIDENT for it in stray),
                   "over_a_quarter": sum(it.area_fraction > 0.25 for it in items)}
-
-
-def _fit(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """A detection mask at the label map's size (the photo and its labels can differ in size)."""
-    if mask.shape == shape:
-        return mask
-    return np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(shape[::-1], Image.Resampling.NEAREST)) > 127
 
 
 def summarise(rows: list[dict]) -> dict:

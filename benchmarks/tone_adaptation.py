@@ -43,26 +43,19 @@ from jewel_vision.training.common import (
 from jewel_vision.training.data import default_data_root
 from jewel_vision.training.train_metal_tone import (
     CLASSES,
-    FEATURE_SETS,
     SHORT,
     balanced_weights,
     extract_features,
+    feature_columns,
     fit_softmax,
     load_rows,
     proba,
 )
-from jewel_vision.vision import metal_tone
 
 FOLDS = 5
 #: What the dev shop chooses among (feature sets of train_metal_tone, L2, shop weight).
 GRID = {"features": ("rules_only", "rules+colour", "all"), "l2": (1e-2, 1e-1), "shop_weight": (1.0, 4.0)}
 DEV_BUDGETS = (10, 20, 40)
-
-
-def columns(feature_set: str) -> np.ndarray:
-    names = list(metal_tone.TONE_FEATURES)
-    feats = FEATURE_SETS[feature_set]
-    return np.arange(len(names)) if feats is None else np.array([names.index(f) for f in feats])
 
 
 def learning_curve(X: np.ndarray, y: np.ndarray, src: np.ndarray, groups: list[str], rules: np.ndarray,
@@ -71,7 +64,7 @@ def learning_curve(X: np.ndarray, y: np.ndarray, src: np.ndarray, groups: list[s
     own = np.flatnonzero(src == shop)
     others = np.flatnonzero(src != shop)
     fold_of = stratified_group_folds([CLASSES[i] for i in y[own]], [groups[i] for i in own], FOLDS, 0)
-    cols = columns(setting["features"])
+    cols = feature_columns(setting["features"])
     out: dict[str, dict] = {}
     for k in budgets:
         accs, used, confusion = [], [], np.zeros((len(CLASSES), len(CLASSES)), int)

@@ -6,7 +6,7 @@ finds a tenth of the pieces and fires on shoes and bags (``benchmarks/detector_p
 people-parsing photos, whose label maps mark every jewelry pixel:
 
 * the real jewelry of people wearing some (its mask comes free);
-* catalogue cut-outs pasted where their type is worn (``type_sources.worn_place``: earrings
+* catalogue cut-outs pasted where their type is worn (``type_sources.place_piece``: earrings
   beside the face, necklaces below it, bracelets and watches on the forearm, rings at the
   hand) on people wearing none, the pasted pixels the mask;
 * hard negatives: crops centred on what a detector found on these photos off any jewelry.
@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from .compositing import SampleConfig, SampleMaker
-from .type_sources import PP_JEWELRY, BodyParts, Person, body_parts, worn_place
+from .type_sources import PP_JEWELRY, BodyParts, Person, body_parts, place_piece
 
 __all__ = ["PeopleCache", "PeopleSampleMaker", "MixedMaker", "people_split"]
 
@@ -131,10 +131,7 @@ class PeopleSampleMaker(SampleMaker):
             k = int(rng.integers(len(self.cutouts)))
             ph = self.people.photos[i]
             h, w = ph.mask.shape
-            place = worn_place(self.cut_types[k], ph.parts, (w, h), rng)
-            if place is None:
-                place = (rng.uniform(0.3, 0.7) * w, rng.uniform(0.3, 0.7) * h, rng.uniform(0.03, 0.1) * h)
-            cx, cy, long_side = place
+            cx, cy, long_side = place_piece(self.cut_types[k], ph.parts, (w, h), rng)
             img, mask, mat = self._crop(i, cx + rng.normal(0, 0.1 * long_side), cy + rng.normal(0, 0.1 * long_side),
                                         self._scale(long_side, fine))
             p = mat @ np.array([cx, cy, 1.0])

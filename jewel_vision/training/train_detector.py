@@ -26,11 +26,11 @@ import random
 import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-
+from ..vision.mask_codec import as_bool_mask
 from ..vision.predictors.detector import (
     MEAN,
     STD,
@@ -212,17 +212,15 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         stage2 = int(round(total * args.hard_fraction)) if args.hard_fraction > 0 else 0
         stage1 = total - stage2
 
-        def run_mask_steps(maker: SampleMaker, n_steps: int, lr_factor: float, tag: str) -> None:
-            train_mask(net, opt, frozen, maker, n_steps, args.batch, tag, t_start, lr_factor)
-
         log(f"training {total} steps of {args.batch} x {args.size}px: {stage1} + {stage2} after hard-negative mining")
-        run_mask_steps(SampleMaker(cache, train_idx, cutouts, sample_cfg, seed=args.seed), stage1, 1.0, "stage 1")
+        train_mask(net, opt, frozen, SampleMaker(cache, train_idx, cutouts, sample_cfg, seed=args.seed), stage1,
+                   args.batch, "stage 1", t_start)
         if stage2:
             hard = mine_hard_negatives(net, cache, train_idx[:: args.mine_every])
             log(f"mined {sum(len(v) for v in hard.values())} hard negatives in {len(hard)} of "
                 f"{len(train_idx[:: args.mine_every])} training photos ({time.time() - t_start:.0f}s)")
             maker = SampleMaker(cache, train_idx, cutouts, sample_cfg, seed=args.seed + 1, hard_negatives=hard)
-            run_mask_steps(maker, stage2, 0.5, "stage 2")
+            train_mask(net, opt, frozen, maker, stage2, args.batch, "stage 2", t_start, lr_factor=0.5)
         from collections import Counter
 
         metadata = {
@@ -280,13 +278,28 @@ def centre_focal_loss(logits, target):
 MINING_CONFIG_OVERRIDES = {"mask_threshold": 0.5, "refine_context": 2.2, "seed_threshold": 0.0, "centre_threshold": 0.0}
 
 
+def false_finds(detector: Detector, photos: Iterable[tuple[int, np.ndarray, np.ndarray]]
+                ) -> dict[int, list[tuple[float, float, float, float]]]:
+    """``detector``'s detections with under 10 % of their mask on annotated jewelry, per photo:
+    ``photos`` are (key, RGB array, bool jewelry mask); -> {key: [boxes in that photo's pixels]}."""
+    from PIL import Image
+
+    hard: dict[int, list[tuple[float, float, float, float]]] = {}
+    for key, rgb, gt in photos:
+        h, w = gt.shape
+        for it in detector.detect([Image.fromarray(rgb)])[0]:
+            m = as_bool_mask(it.mask, (w, h))
+            if np.logical_and(m, gt).sum() < 0.1 * m.sum():
+                x0, y0, x1, y1 = it.box
+                hard.setdefault(key, []).append((x0 * w, y0 * h, x1 * w, y1 * h))
+    return hard
+
+
 def mine_hard_negatives(net, cache: D.RingHandsCache, indices: Sequence[int], score_threshold: float = 0.3
                         ) -> dict[int, list[tuple[float, float, float, float]]]:
     """Run the half-trained detector on training photos; detections (score >= threshold) with
     under 10 % of their mask on annotated jewelry -> {cache index: [full-res boxes]}."""
     import tempfile
-
-    from PIL import Image
 
     MINING_CONFIG = DetectorConfig(**{**DetectorConfig().to_dict(), **MINING_CONFIG_OVERRIDES})
     with tempfile.TemporaryDirectory() as tmp:
@@ -294,16 +307,7 @@ def mine_hard_negatives(net, cache: D.RingHandsCache, indices: Sequence[int], sc
         save_detector_weights(path, net, MINING_CONFIG, {})
         det = Detector(path, device="cpu", score_threshold=score_threshold)
         det.load()
-    hard: dict[int, list[tuple[float, float, float, float]]] = {}
-    H, W = cache.img.shape[1:3]
-    for i in indices:
-        items = det.detect([Image.fromarray(np.asarray(cache.img[i]))])[0]
-        gt = np.asarray(cache.mask[i]) > 127
-        for it in items:
-            if np.logical_and(it.mask, gt).sum() < 0.1 * it.mask.sum():
-                x0, y0, x1, y1 = it.box
-                hard.setdefault(int(i), []).append((x0 * W, y0 * H, x1 * W, y1 * H))
-    return hard
+    return false_finds(det, ((int(i), np.asarray(cache.img[i]), np.asarray(cache.mask[i]) > 127) for i in indices))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

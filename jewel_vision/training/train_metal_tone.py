@@ -246,6 +246,15 @@ def extract_features(rows: list[dict], root: Path, cache_dir: Path,
 # ------------------------------------------------------------------------------------------
 # Model
 # ------------------------------------------------------------------------------------------
+def feature_columns(feature_set: str) -> np.ndarray | str:
+    """The columns of ``metal_tone.TONE_FEATURES`` a :data:`FEATURE_SETS` entry uses ("rules": none, the rules' own answer)."""
+    feats = FEATURE_SETS[feature_set]
+    if isinstance(feats, str):
+        return feats
+    names = list(metal_tone.TONE_FEATURES)
+    return np.arange(len(names)) if feats is None else np.array([names.index(f) for f in feats])
+
+
 def fit_softmax(X: np.ndarray, y: np.ndarray, l2: float, weights: np.ndarray | None = None,
                 iters: int = 400, cols: np.ndarray | None = None) -> dict:
     """Multinomial logistic regression (standardised inputs, L2 on W), full-batch L-BFGS via scipy.
@@ -426,11 +435,9 @@ def main(argv: list[str] | None = None) -> int:
     # 0. model choice (the feature set), on validation splits only: for each source S, train on the
     #    other sources' training splits, thresholds on their validation splits, score on S's
     #    *validation* split; the set with the best mean accuracy (abstention = miss) wins.
-    names = list(metal_tone.TONE_FEATURES)
     choice = {}
-    for fs, feats in FEATURE_SETS.items():
-        cols = feats if feats == "rules" else (
-            np.arange(len(names)) if feats is None else np.array([names.index(f) for f in feats]))
+    for fs in FEATURE_SETS:
+        cols = feature_columns(fs)
         accs = []
         for held in SOURCES:
             others = [s for s in SOURCES if s != held]
@@ -443,9 +450,7 @@ def main(argv: list[str] | None = None) -> int:
         choice[fs] = {"per_source_val_accuracy": dict(zip([SHORT[s] for s in SOURCES], accs)), "mean": float(np.mean(accs))}
         log(f"feature set {fs:20s} held-out validation accuracy {choice[fs]}")
     best_set = max(choice, key=lambda k: choice[k]["mean"])
-    feats = FEATURE_SETS[best_set]
-    best_cols = feats if feats == "rules" else (
-        np.arange(len(names)) if feats is None else np.array([names.index(f) for f in feats]))
+    best_cols = feature_columns(best_set)
     log(f"chosen feature set: {best_set}")
 
     def evaluate(model, thr, idx, variant):

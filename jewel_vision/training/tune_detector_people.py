@@ -24,32 +24,25 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
-from ..vision.predictors.detector import Detector, DetectorConfig, build_network, load_detector_weights, save_detector_weights
+from ..vision.predictors.detector import (
+    Detector,
+    DetectorConfig,
+    build_network,
+    load_detector_weights,
+    save_detector_weights,
+)
 from . import data as D
 from .common import log
 from .compositing import SampleConfig, SampleMaker
 from .people_compositing import MixedMaker, PeopleCache, PeopleSampleMaker, people_split
-from .train_detector import DEFAULT_OUT, mask_optimizer, train_centres, train_mask
+from .train_detector import (
+    DEFAULT_OUT,
+    false_finds,
+    mask_optimizer,
+    train_centres,
+    train_mask,
+)
 from .type_sources import read_people
-
-
-def mine_people(detector: Detector, cache: PeopleCache) -> dict[int, list[tuple[float, float, float, float]]]:
-    """{photo index: boxes (cache pixels)} of ``detector``'s detections lying < 10 % on marked jewelry."""
-    from PIL import Image
-
-    hard: dict[int, list[tuple[float, float, float, float]]] = {}
-    for i, ph in enumerate(cache.photos):
-        h, w = ph.mask.shape
-        gt = ph.mask > 127
-        for it in detector.detect([Image.fromarray(ph.img)])[0]:
-            m = it.mask if it.mask.shape == gt.shape else np.asarray(
-                Image.fromarray(it.mask.astype(np.uint8) * 255).resize((w, h), Image.Resampling.NEAREST)) > 127
-            if (m & gt).sum() < 0.1 * max(1, m.sum()):
-                x0, y0, x1, y1 = it.box
-                hard.setdefault(i, []).append((x0 * w, y0 * h, x1 * w, y1 * h))
-    return hard
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{len(cutouts)} cut-outs; ring-hands training photos {len(train_idx)}")
 
     start = Detector(args.init, device="cpu")
-    hard = mine_people(start, people_cache)
+    hard = false_finds(start, ((i, ph.img, ph.mask > 127) for i, ph in enumerate(people_cache.photos)))
     log(f"hard negatives on street photos: {sum(map(len, hard.values()))} in {len(hard)} photos "
         f"({time.time() - t_start:.0f}s)")
 

@@ -151,7 +151,8 @@ def read_people(root: Path) -> list[Person]:
     return sorted(out, key=lambda p: p.name)
 
 
-def _box_of(mask: np.ndarray) -> tuple[float, float, float, float] | None:
+def mask_box(mask: np.ndarray) -> tuple[float, float, float, float] | None:
+    """The box (x0, y0, x1, y1, normalised 0-1) of a mask's pixels; None when it has none."""
     ys, xs = np.nonzero(mask)
     if len(xs) == 0:
         return None
@@ -178,7 +179,7 @@ def worn_people_samples(people: list[Person], min_pixels: int = 40) -> list[Samp
 
             def make(rng, p=p, label=label):
                 mask = _largest_component(p.label_map() == PP_JEWELRY[label])
-                return _view(_open(p.path), _box_of(mask), rng)
+                return _view(_open(p.path), mask_box(mask), rng)
 
             out.append(Sample(f"pp:{p.name}:{label}", label, ("people-parsing",), f"pp:{p.name}", "worn", make))
     return out
@@ -298,6 +299,16 @@ def worn_place(label: str, parts: BodyParts, size: tuple[int, int], rng: np.rand
     return cx, cy, rng.uniform(*scale) * face_w
 
 
+def place_piece(label: str, parts: BodyParts, size: tuple[int, int], rng: np.random.Generator):
+    """Where a piece of ``label`` is worn (:func:`worn_place`), or, where the body part is not found,
+    somewhere in the middle of the photo at a plausible size: (centre x, centre y, long side px)."""
+    place = worn_place(label, parts, size, rng)
+    if place is None:
+        W, H = size
+        place = (rng.uniform(0.3, 0.7) * W, rng.uniform(0.3, 0.7) * H, rng.uniform(0.05, 0.12) * H)
+    return place
+
+
 def paste(img: Image.Image, rgba: np.ndarray, cx: float, cy: float, long_side: float,
           rng: np.random.Generator, max_rotation: float = 35.0,
           occlude: bool = True) -> tuple[Image.Image, tuple[float, float, float, float]]:
@@ -369,10 +380,7 @@ def composite_samples(cuts: list[Cutout], people: list[Person], n: int, seed: in
         def make(rng, cut=cut, host=host, label=label):
             rgba = _cut_or_drop(cut)
             img = _open(host.path)
-            place = worn_place(label, body_parts(host.label_map()), img.size, rng)
-            if place is None:
-                W, H = img.size
-                place = (rng.uniform(0.3, 0.7) * W, rng.uniform(0.3, 0.7) * H, rng.uniform(0.05, 0.12) * H)
+            place = place_piece(label, body_parts(host.label_map()), img.size, rng)
             return _pasted_view(img, rgba, place, rng)
 
         key = f"comp:{i}:{cut.key}:{host.name}"

@@ -1,13 +1,16 @@
 """``jewel-vision eval`` and ``bench`` end to end on a small drawn, labelled folder."""
 
+import argparse
 import csv
 import json
 import random
+import shutil
 
 import pytest
 from PIL import Image, ImageDraw
 
-from jewel_vision.cli import main
+from jewel_vision.cli import _pipeline, main
+from jewel_vision.vision.predictors.detector import DEFAULT_DETECTOR_PATH
 
 
 @pytest.fixture(scope="module")
@@ -82,12 +85,6 @@ def test_bench_reports_the_public_keys(labelled, tmp_path):
 
 
 def test_eval_scores_the_detector_it_is_given(tmp_path):
-    import argparse
-    import shutil
-
-    from jewel_vision.cli import _pipeline
-    from jewel_vision.vision.predictors.detector import DEFAULT_DETECTOR_PATH
-
     candidate = tmp_path / "candidate.pt"
     shutil.copy(DEFAULT_DETECTOR_PATH, candidate)
     pipeline = _pipeline(argparse.Namespace(device="cpu", batch_size=4, type_head=None, detector=str(candidate)))
